@@ -1,0 +1,560 @@
+"""The ``zhudai`` command line: list, check and run scenarios, and print the parameter reference.
+
+Usage::
+
+    zhudai scenarios
+    zhudai check SCENARIO|FILE [--set dotted.key=value ...] [--borrowers N] [--months N]
+    zhudai run SCENARIO|FILE --out DIR [--seed N] [--borrowers N] [--months N] [--set dotted.key=value ...]
+               [--overwrite] [--quiet]
+    zhudai params [--toml | --markdown]
+
+Also runnable as ``python -m experiments``.
+
+Exit statuses:
+    0: success.
+    1: the run failed inside the model (traceback in ``DIR/error.log``) or its results could not be written.
+    2: bad input: usage error, unknown scenario, invalid parameter or override, or ``--out`` already holds
+       a run and ``--overwrite`` was not given. Nothing is run or written.
+    130: interrupted (Ctrl-C); nothing written.
+
+``run`` writes nothing until the simulation has finished, then writes ``model.parquet``,
+``platforms.parquet`` and ``funders.parquet`` atomically and ``manifest.json`` last (see
+:mod:`experiments.store`). An interrupted or failed run therefore never leaves half a run behind and never
+touches an earlier run in the same directory (a failed run adds only ``error.log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import sys
+import textwrap
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from model.calendar import add_months
+from model.config import ConfigError, Scenario, list_scenarios, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PROG = "zhudai"
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_SEED = 1
+MAX_WIDTH = 100
+
+#: The month the 2025 rules take effect (DOMAIN.md); the summary shows the month before it as "pre-policy".
+FIRST_POLICY_MONTH = "2025-10"
+
+EPILOG = """\
+exit statuses:
+  0    success
+  1    the run failed inside the model (traceback in DIR/error.log) or results could not be written
+  2    bad input: usage error, unknown scenario, invalid parameter or override, or --out already holds
+       a run and --overwrite was not given; nothing is run or written
+  130  interrupted (Ctrl-C); nothing written
+"""
+
+# Repository root when running from a checkout (editable install): experiments/ sits directly under it.
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _UsageError(Exception):
+    """Bad command-line input found after parsing; reported like a ConfigError (exit 2)."""
+
+
+# ------------------------------------------------------------------------------------ argument types
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _override(text: str) -> str:
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected dotted.key=value, got {text!r}")
+    return text
+
+
+# ------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``zhudai`` with its subcommands."""
+    from model import __version__
+
+    # Raw, so the epilog's exit-status table keeps its layout; descriptions are wrapped by hand instead.
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Agent-based model of China's internet lending-assistance (助贷) industry.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True)
+
+    # Options shared by every command that resolves a scenario, so `check` accepts a `run` command line.
+    scenario_opts = argparse.ArgumentParser(add_help=False)
+    scenario_opts.add_argument(
+        "scenario", metavar="SCENARIO|FILE", help="shipped scenario name or path to a .toml file"
+    )
+    scenario_opts.add_argument(
+        "--set", dest="overrides", action="append", default=[], type=_override, metavar="dotted.key=value",
+        help="override one parameter (repeatable), e.g. --set policy.rate_cap.apr=0.2",
+    )
+    scenario_opts.add_argument("--borrowers", type=_non_negative_int, metavar="N", help="same as --set run.borrowers=N")
+    scenario_opts.add_argument("--months", type=_positive_int, metavar="N", help="same as --set run.months=N")
+
+    p_list = commands.add_parser(
+        "scenarios", help="list the shipped scenarios", description="List the shipped scenarios.",
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_list.set_defaults(handler=_cmd_scenarios)
+
+    p_check = commands.add_parser(
+        "check", parents=[scenario_opts], help="validate a scenario and its overrides",
+        description=textwrap.fill(
+            "Load and validate a scenario with its overrides; print one line when it is valid, or every "
+            "problem found.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_check.set_defaults(handler=_cmd_check)
+
+    p_run = commands.add_parser(
+        "run", parents=[scenario_opts], help="run a scenario and write its tables",
+        description=textwrap.fill(
+            "Run a scenario and write model.parquet, platforms.parquet, funders.parquet and manifest.json "
+            "into DIR. Nothing is written until the run has finished: an interrupted or failed run leaves "
+            "an earlier run in DIR untouched.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_run.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED, metavar="N",
+                       help=f"random seed (default {DEFAULT_SEED})")
+    p_run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
+    p_run.add_argument("--overwrite", action="store_true", help="replace a run already in DIR")
+    p_run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p_run.set_defaults(handler=_cmd_run)
+
+    p_params = commands.add_parser(
+        "params", help="print every parameter with its documentation",
+        description=textwrap.fill(
+            "Print every parameter with its default, unit, range, provenance and meaning: as the documented "
+            "baseline scenario file (default) or as a Markdown table.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    fmt = p_params.add_mutually_exclusive_group()
+    fmt.add_argument("--toml", dest="format", action="store_const", const="toml", help="baseline TOML (default)")
+    fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown table")
+    p_params.set_defaults(handler=_cmd_params, format="toml")
+    return parser
+
+
+# --------------------------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``zhudai`` command line.
+
+    Args:
+        argv: arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status (see the module docstring).
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        # argparse exits after --help/--version (0) and on usage errors (2); return it so callers of
+        # main() in-process get a status instead of an exception.
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args.handler(args, [PROG, *args_list])
+    except (ConfigError, _UsageError) as err:
+        _error(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `zhudai params | head` closed the pipe: not an error. Point stdout at devnull so the
+        # interpreter's final flush does not raise again.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _width() -> int:
+    return max(60, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))
+
+
+# ---------------------------------------------------------------------------------------- scenarios
+def _cmd_scenarios(args: argparse.Namespace, argv: list[str]) -> int:
+    entries = list_scenarios()
+    if not entries:
+        _error("no shipped scenarios found")
+        return EXIT_RUN_FAILED
+    name_width = max(len(name) for name, _ in entries)
+    indent = " " * (name_width + 2)
+    width = _width()
+    for name, description in entries:
+        text = " ".join(description.split()) or "(no description)"
+        lines = textwrap.wrap(text, width=width - len(indent)) or [""]
+        print(f"{name:<{name_width}}  {lines[0]}")
+        for line in lines[1:]:
+            print(indent + line)
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------------------------------- check
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides, then ``--borrowers``/``--months``, so the dedicated options win."""
+    overrides = list(args.overrides)
+    if args.borrowers is not None:
+        overrides.append(f"run.borrowers={args.borrowers}")
+    if args.months is not None:
+        overrides.append(f"run.months={args.months}")
+    return overrides
+
+
+def _window(scenario: Scenario) -> str:
+    run = scenario.params.run
+    end = add_months(run.start, run.months - 1)
+    months = "1 month" if run.months == 1 else f"{run.months} months"
+    return f"start {run.start}, {months} (to {end}), {run.borrowers:,} borrowers"
+
+
+def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args))
+    print(f"OK {scenario.name}: {_window(scenario)}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- params
+def _cmd_params(args: argparse.Namespace, argv: list[str]) -> int:
+    from model.config import render_baseline_toml, render_param_table
+
+    text = render_param_table() if args.format == "markdown" else render_baseline_toml()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- run
+def _check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that cannot hold this run, before spending time on the simulation."""
+    from experiments.store import existing_run_files
+
+    if out.exists() and not out.is_dir():
+        raise _UsageError(f"--out {out}: exists and is not a directory")
+    present = existing_run_files(out) if out.is_dir() else []
+    if present and not overwrite:
+        raise _UsageError(
+            f"--out {out}: already holds a run ({', '.join(present)}); "
+            "pass --overwrite to replace it, or choose another directory"
+        )
+    # The directory is created only when results exist; check now that it can be.
+    ancestor = out.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise _UsageError(f"--out {out}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out {out}: {ancestor} is not writable")
+
+
+def _release(model: Any) -> None:
+    """Drop Mesa's class-level registry entry for ``model`` so a long-lived process does not keep every agent.
+
+    Mesa 3.3 counts agent ids in ``mesa.Agent._ids``, a dict keyed by model that is never pruned.
+    """
+    import mesa
+
+    ids = getattr(mesa.Agent, "_ids", None)
+    if model is not None and isinstance(ids, dict):
+        ids.pop(model, None)
+
+
+def _check_contract(tables: dict[str, pd.DataFrame]) -> None:
+    """Fail the run (not the write) if the model's tables break the output contract."""
+    from model.output import FUNDER_COLUMNS, MODEL_COLUMNS, PLATFORM_COLUMNS
+
+    problems = []
+    for name, columns in (("model", MODEL_COLUMNS), ("platforms", PLATFORM_COLUMNS), ("funders", FUNDER_COLUMNS)):
+        if name not in tables:
+            problems.append(f"no {name} table")
+            continue
+        missing = [c for c in columns if c not in tables[name].columns]
+        if missing:
+            problems.append(f"{name} table lacks {', '.join(missing)}")
+    if problems:
+        raise RuntimeError("model output breaks the output contract: " + "; ".join(problems))
+
+
+def _column_docs() -> dict[str, dict[str, dict[str, str]]]:
+    from model.output import COLUMN_DOCS
+
+    return {
+        table: {col: {"unit": unit, "meaning": meaning} for col, (unit, meaning) in cols.items()}
+        for table, cols in COLUMN_DOCS.items()
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_error_log(out: Path, argv: list[str], context: dict[str, Any]) -> Path | None:
+    """Write the current exception's traceback to ``out/error.log``; None if even that is impossible."""
+    from experiments.store import ERROR_LOG_FILE, atomic_write_text
+
+    header = [f"{PROG} run failed at {_now()}", "command: " + " ".join(argv)]
+    header += [f"{key}: {value}" for key, value in context.items()]
+    text = "\n".join(header) + "\n\n" + traceback.format_exc()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return atomic_write_text(text, out / ERROR_LOG_FILE)
+    except OSError:
+        return None
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    # Imported here so that `zhudai scenarios|check|params` start without loading the simulation stack.
+    from tqdm import tqdm
+
+    from experiments import store
+    from model.lending import LendingModel
+    from model.output import SCHEMA_VERSION
+
+    overrides = _overrides(args)
+    scenario = load_scenario(args.scenario, overrides)
+    out: Path = args.out
+    _check_out_dir(out, args.overwrite)
+
+    run = scenario.params.run
+    quiet = args.quiet
+    if not quiet:
+        print(f"running {scenario.name}: {_window(scenario)}, seed {args.seed}", file=sys.stderr)
+    versions = store.environment_versions()
+    started_at, t0 = _now(), time.perf_counter()
+    model = None
+    try:
+        # disable=None lets tqdm switch itself off when stderr is not a terminal (CI logs, pipes).
+        with tqdm(total=run.months, unit="month", file=sys.stderr, disable=True if quiet else None,
+                  desc=scenario.name, leave=False, dynamic_ncols=True) as bar:
+
+            def on_step(m: Any) -> None:
+                bar.set_postfix_str(str(m.date), refresh=False)
+                bar.update(1)
+
+            model = LendingModel(scenario, rng=args.seed)
+            model.run(on_step=on_step)
+            tables = model.tables()
+        _check_contract(tables)
+    except KeyboardInterrupt:
+        _error("interrupted; nothing written")
+        return EXIT_INTERRUPTED
+    except ConfigError:
+        raise
+    except Exception as exc:
+        context = {"scenario": f"{scenario.name} ({scenario.source})", "overrides": overrides, "seed": args.seed,
+                   "versions": versions}
+        log = _write_error_log(out, argv, context)
+        _error(f"run failed: {type(exc).__name__}: {exc}")
+        if log is not None:
+            _error(f"traceback written to {log}")
+        else:
+            _error(f"could not write {out / store.ERROR_LOG_FILE}; traceback follows")
+            traceback.print_exc(file=sys.stderr)
+        return EXIT_RUN_FAILED
+    finally:
+        _release(model)
+        del model
+    elapsed = time.perf_counter() - t0
+
+    git = store.git_commit(_PROJECT_ROOT) if (_PROJECT_ROOT / ".git").exists() else None
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "source": str(scenario.source),
+        "overrides": overrides,
+        "seed": args.seed,
+        "borrowers": run.borrowers,
+        "months": run.months,
+        "first_month": run.start,
+        "last_month": add_months(run.start, run.months - 1),
+        "started_at": started_at,
+        "finished_at": _now(),
+        "elapsed_seconds": round(elapsed, 3),
+        "versions": versions,
+        "git": git,
+        "argv": argv,
+        "tables": {
+            name: {"file": filename, "rows": len(tables[name])} for name, filename in store.TABLE_FILES.items()
+        },
+        "columns": _column_docs(),
+        "resolved": scenario.to_dict(),
+    }
+    try:
+        paths = store.write_run(out, tables, manifest)
+    except KeyboardInterrupt:
+        _error(f"interrupted while writing; {out} holds no complete run (no {store.MANIFEST_FILE})")
+        return EXIT_INTERRUPTED
+    except (OSError, TypeError, ValueError) as exc:
+        _error(f"could not write results to {out}: {type(exc).__name__}: {exc}")
+        return EXIT_RUN_FAILED
+    # A log from an earlier failed attempt would now describe a run that is not the one in DIR.
+    with contextlib.suppress(OSError):
+        (out / store.ERROR_LOG_FILE).unlink(missing_ok=True)
+
+    if quiet:
+        print(f"wrote {out}")
+    else:
+        print(render_summary(tables["model"], scenario, args.seed, elapsed))
+        print()
+        print(f"wrote {len(paths)} files to {out}:")
+        print("  " + "  ".join(p.name for p in paths.values()))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ summary
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _pct2(value: float) -> str:
+    return f"{value:.2%}"
+
+
+def _count(value: float) -> str:
+    return f"{round(value):,d}"
+
+
+def _yuan(value: float) -> str:
+    for threshold, suffix in ((1e12, "tn"), (1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.2f}{suffix}"
+    return f"{value:.0f}"
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+#: (label, model-table column, formatter) of the summary rows; the label is the column name so readers
+#: can find it in model.parquet.
+SUMMARY_ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("platform_exits (cumulative)", "platform_exits", _count),
+    ("head_share", "head_share", _pct),
+    ("hhi (0-10000)", "hhi", _count),
+    ("cr5", "cr5", _pct),
+    ("funders_in_platform_lending", "funders_in_platform_lending", _count),
+    ("avg_apr_new", "avg_apr_new", _pct),
+    ("rationed_share", "rationed_share", _pct),
+    ("shadow_volume (yuan)", "shadow_volume", _yuan),
+    ("default_rate", "default_rate", _pct2),
+    ("npl_ratio", "npl_ratio", _pct2),
+    ("multi_lender_share", "multi_lender_share", _pct),
+    ("spiral_share", "spiral_share", _pct2),
+)
+
+
+def _cell(row: pd.Series, column: str, fmt: Callable[[float], str]) -> str:
+    value = row.get(column)
+    return "n/a" if _is_missing(value) else fmt(value)
+
+
+def _platforms_cell(row: pd.Series) -> str:
+    total = _cell(row, "active_platforms", _count)
+    tiers = "/".join(_cell(row, f"active_platforms_{tier}", _count) for tier in ("head", "waist", "tail"))
+    return f"{total} ({tiers})"
+
+
+def summary_rows(model_table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the model table shown in the summary: first month, month before the rules, last month.
+
+    Args:
+        model_table: the ``model`` table, one row per month in order.
+
+    Returns:
+        Up to three rows, without duplicates, in calendar order.
+    """
+    if model_table.empty:
+        return model_table
+    dates = list(model_table["date"])
+    picks = [0]
+    pre_policy = add_months(FIRST_POLICY_MONTH, -1)
+    if pre_policy in dates:
+        picks.append(dates.index(pre_policy))
+    picks.append(len(dates) - 1)
+    return model_table.iloc[sorted(set(picks))]
+
+
+def render_summary(model_table: pd.DataFrame, scenario: Scenario, seed: int, elapsed_seconds: float) -> str:
+    """A small fixed-width table of key model-table columns at the months picked by :func:`summary_rows`.
+
+    Args:
+        model_table: the ``model`` table.
+        scenario: the scenario that was run.
+        seed: the seed it ran with.
+        elapsed_seconds: wall time of the run.
+
+    Returns:
+        Text at most :data:`MAX_WIDTH` columns wide.
+    """
+    rows = summary_rows(model_table)
+    title = f"{scenario.name}, seed {seed}: {_window(scenario)}; ran in {elapsed_seconds:.1f}s"
+    if rows.empty:
+        return title + "\n(the model table is empty)"
+    records = [row for _, row in rows.iterrows()]
+    dates = [str(row.get("date")) for row in records]
+    pre_policy = add_months(FIRST_POLICY_MONTH, -1)
+    roles = ["first", *("pre-rules" if d == pre_policy else "" for d in dates[1:-1]), "last"][: len(dates)]
+    body = [("active_platforms (head/waist/tail)", [_platforms_cell(r) for r in records])]
+    body += [(label, [_cell(r, column, fmt) for r in records]) for label, column, fmt in SUMMARY_ROWS]
+
+    label_width = max(len(label) for label, _ in body)
+    col_width = max(10, *(len(cell) for _, cells in body for cell in cells))
+
+    def line(label: str, cells: Sequence[str]) -> str:
+        return (f"{label:<{label_width}}" + "".join(f"  {c:>{col_width}}" for c in cells)).rstrip()
+
+    lines = [textwrap.shorten(title, MAX_WIDTH, placeholder="..."), line("month", dates), line("", roles)]
+    lines += [line(label, cells) for label, cells in body]
+    return "\n".join(lines)

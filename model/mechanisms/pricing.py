@@ -1,0 +1,111 @@
+"""Risk estimation and all-in pricing under caps. Pure functions over numpy arrays.
+
+Price decomposition of a licensed loan (annual rates on the outstanding balance)::
+
+    funder_rate   = funding_cost + spread + (expected loss, if the funder bears it)
+    nominal       = funder_rate + take_rate                         (the contractual interest rate)
+    fees          = service_fee + guarantee_fee                     (guarantee_fee = EL * (1 + margin) if guaranteed)
+    required      = nominal + fees                                  (all-in cost the originator needs)
+
+An originator with market power asks ``required * (1 + markup)``; a cap truncates the capped measure
+(nominal, or all-in when fees count toward the cap) at the cap, so loans whose required price sits a
+little under the cap bunch at it. A loan whose *required* price exceeds a cap is refused: it cannot be
+priced to pay. Quoting has no side effects; the model commits originations separately.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def annual_pd(hazard_monthly: np.ndarray, dsti: np.ndarray, leverage_sensitivity: float) -> np.ndarray:
+    """True annual default probability of a borrower.
+
+    ``PD = (1 - (1 - h)^12) * (1 + s * DSTI)``, clipped to [0, 1]: the chance of an income shock within a
+    year, scaled up by debt service to income (a shock is more often fatal to a leveraged borrower).
+
+    Args:
+        hazard_monthly: monthly income-shock hazard ``h``.
+        dsti: debt service to normal income after the loan.
+        leverage_sensitivity: ``s``.
+    """
+    base = 1.0 - (1.0 - np.clip(hazard_monthly, 0.0, 1.0)) ** 12
+    return np.clip(base * (1.0 + leverage_sensitivity * np.maximum(dsti, 0.0)), 0.0, 1.0)
+
+
+def estimate_pd(true_pd: np.ndarray, sigma: np.ndarray | float, z: np.ndarray) -> np.ndarray:
+    """A lender's noisy estimate of PD: ``PD * exp(sigma * z - sigma^2 / 2)``, mean-unbiased, clipped to [0, 1].
+
+    Args:
+        true_pd: true annual PD.
+        sigma: the lender's estimation noise (log SD); falls as its risk-control capability grows.
+        z: standard normal draws, one per estimate.
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    return np.clip(true_pd * np.exp(sigma * z - 0.5 * sigma * sigma), 0.0, 1.0)
+
+
+def quote(
+    *,
+    funding_cost: np.ndarray,
+    spread: np.ndarray,
+    est_pd: np.ndarray,
+    lgd: float,
+    take_rate: np.ndarray,
+    service_fee: np.ndarray,
+    guaranteed: np.ndarray,
+    guarantee_margin: float,
+    markup: np.ndarray,
+    cap_nominal: np.ndarray,
+    cap_all_in: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Price loans and test them against the caps in force. No side effects.
+
+    Args:
+        funding_cost, spread: the funder's cost of funds and required margin (annual).
+        est_pd: the pricer's PD estimate; expected loss ``EL = est_pd * lgd``.
+        lgd: loss given default.
+        take_rate, service_fee: the originator's interest share and fee (zero for direct loans).
+        guaranteed: True where the originator guarantees the loan (EL moves from the rate into a fee).
+        guarantee_margin: guarantee fee = ``EL * (1 + margin)``.
+        markup: proportional markup the originator asks over the required price.
+        cap_nominal: cap on the nominal rate (``inf`` where none applies).
+        cap_all_in: cap on the all-in cost (``inf`` where none applies).
+
+    Returns:
+        dict with ``apr`` (all-in price offered), ``funder_rate`` (funder's part of the APR),
+        ``originator_rate`` (the rest: take, fees, guarantee fee, markup), ``required`` (all-in required)
+        and ``ok`` (the required price fits every cap).
+    """
+    el = est_pd * lgd
+    guaranteed = guaranteed.astype(bool)
+    funder_rate = funding_cost + spread + np.where(guaranteed, 0.0, el)
+    nominal_req = funder_rate + take_rate
+    fees = service_fee + np.where(guaranteed, el * (1.0 + guarantee_margin), 0.0)
+    required = nominal_req + fees
+    ok = (nominal_req <= cap_nominal) & (required <= cap_all_in)
+    nominal_offer = np.minimum(nominal_req * (1.0 + markup), cap_nominal)
+    # Where ``ok``, both truncations stay at or above the requirement, so an accepted loan always pays.
+    apr = np.minimum(nominal_offer + fees, cap_all_in)
+    return {
+        "apr": apr,
+        "funder_rate": funder_rate,
+        "originator_rate": apr - funder_rate,
+        "required": required,
+        "ok": ok,
+    }
+
+
+def cap_path(apr_start: float, lpr_multiple: float, lpr_at_by: float, start: int, by: int, month: int) -> float:
+    """A cap falling linearly from ``apr_start`` at ``start`` to ``lpr_multiple * LPR`` at ``by`` (then flat).
+
+    Without a path (``lpr_multiple <= 0``) the cap is ``apr_start`` from ``start`` on. Months are absolute
+    month numbers; before ``start`` the cap is not in force (``inf``).
+    """
+    if month < start:
+        return float("inf")
+    if lpr_multiple <= 0 or by <= start:
+        return apr_start
+    end = min(apr_start, lpr_multiple * lpr_at_by)
+    frac = min(1.0, (month - start) / (by - start))
+    return apr_start + (end - apr_start) * frac

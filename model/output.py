@@ -1,0 +1,222 @@
+"""The output contract (DESIGN.md): columns, their units and meanings, and the recorder that fills them.
+
+The recorder plays the role of Mesa's ``DataCollector`` with a thinner, faster surface: each month it
+appends one model row, one row per platform and one row per funder, computed from the model's
+arrays. ``COLUMN_DOCS`` is the one place where every column is documented; the README glossary is
+rendered from it and tests check that the tables carry exactly these columns.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from model.borrowers import NPL_DPD
+from model.enums import Channel, Tier
+from model.mechanisms.metrics import cr, hhi, safe_ratio
+
+if TYPE_CHECKING:
+    from model.lending import LendingModel
+
+SCHEMA_VERSION = 1
+
+COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
+    "model": {
+        "step": ("month", "Step number, 1 for the first simulated month."),
+        "date": ("YYYY-MM", "Calendar month of the step."),
+        "active_platforms": ("platforms", "Platforms still operating at the end of the month."),
+        "active_platforms_head": ("platforms", "Active head-tier platforms."),
+        "active_platforms_waist": ("platforms", "Active waist-tier platforms."),
+        "active_platforms_tail": ("platforms", "Active tail-tier platforms."),
+        "platform_exits": ("platforms", "Cumulative platform exits (failure, wind-down or abroad)."),
+        "platform_exits_head": ("platforms", "Cumulative exits of head-tier platforms."),
+        "platform_exits_waist": ("platforms", "Cumulative exits of waist-tier platforms."),
+        "platform_exits_tail": ("platforms", "Cumulative exits of tail-tier platforms."),
+        "origination_volume": ("yuan", "New licensed loans this month (renewals included)."),
+        "platform_volume": ("yuan", "Part of origination_volume facilitated by platforms."),
+        "outstanding_balance": ("yuan", "Licensed loan balance at the end of the month."),
+        "head_share": ("share 0-1", "Head tier's share of platform_volume (0 when there is none)."),
+        "hhi": ("0-10000", "Herfindahl-Hirschman index of platform volume: sum of squared percentage shares."),
+        "cr5": ("share 0-1", "Combined share of the five largest platforms in platform_volume."),
+        "mean_whitelist_size": ("platforms", "Mean partners per funder, over funders that lent through platforms at the start (zeros included)."),
+        "funders_in_platform_lending": ("funders", "Funders still in platform lending."),
+        "avg_apr_new": ("1/yr", "Volume-weighted all-in APR of new licensed loans (0 when none)."),
+        "max_apr_new": ("1/yr", "Highest all-in APR of a new licensed loan this month (0 when none)."),
+        "binding_cap": ("1/yr", "Highest rate cap in force over funder kinds (NaN when none)."),
+        "applicants": ("borrowers", "Borrowers seeking licensed credit this month (new credit or refinancing)."),
+        "rationed_share": ("share 0-1", "Share of applicants who got no licensed loan."),
+        "shadow_volume": ("yuan", "New shadow-lender loans this month."),
+        "shadow_borrowers": ("borrowers", "Borrowers holding a live shadow loan."),
+        "default_rate": ("share 0-1 per month", "New defaults (borrowers entering 90+ days past due) / indebted borrowers."),
+        "default_rate_multi": ("share 0-1 per month", "default_rate among indebted borrowers with 3+ lenders."),
+        "default_rate_few": ("share 0-1 per month", "default_rate among indebted borrowers with 1-2 lenders."),
+        "npl_ratio": ("share 0-1", "Licensed balance 90+ days past due / outstanding_balance."),
+        "multi_lender_share": ("share 0-1", "Indebted borrowers with 3+ licensed lenders / indebted borrowers."),
+        "spiral_share": ("share 0-1", "Borrowers in a debt spiral (docs/ODD.md) / indebted borrowers."),
+        "platform_margin": ("share 0-1", "Platform-sector profit this month / platform_volume (0 when no volume)."),
+        "withdrawn_volume": ("yuan", "Maturing balances a borrower wanted renewed but the lender withdrew."),
+        "api_share": ("share 0-1", "Share of platforms' acquisition spend on API traffic."),
+        "indebted_borrowers": ("borrowers", "Borrowers with at least one licensed loan."),
+        "lpr": ("1/yr", "One-year loan prime rate."),
+    },
+    "platforms": {
+        "step": ("month", "Step number."),
+        "date": ("YYYY-MM", "Calendar month."),
+        "platform_id": ("id", "Platform index (0-based, head first)."),
+        "tier": ("label", "head, waist or tail."),
+        "active": ("bool", "Still operating."),
+        "exit_mode": ("label", "active, failure, wind_down or abroad."),
+        "volume": ("yuan", "New loans facilitated this month."),
+        "outstanding": ("yuan", "Balance of loans it facilitated."),
+        "capital": ("yuan", "Equity; guarantees are paid from it."),
+        "partners": ("funders", "Funders that hold the platform on their whitelist."),
+        "margin": ("share", "Profit this month / volume (0 when no volume)."),
+        "npl_ratio": ("share 0-1", "Balance 90+ days past due / outstanding."),
+        "lines": ("yuan", "Credit lines funders committed this month."),
+        "api_share": ("share 0-1", "API share of its acquisition budget."),
+        "sigma": ("log SD", "Noise of its default-probability estimates (risk-control capability, lower is better)."),
+    },
+    "funders": {
+        "step": ("month", "Step number."),
+        "date": ("YYYY-MM", "Calendar month."),
+        "funder_id": ("id", "Funder index (0-based)."),
+        "kind": ("label", "bank_state, bank_joint_stock, bank_city, bank_rural, bank_internet, cfc, microlender or trust."),
+        "region": ("label", "national, east, central or west."),
+        "partners": ("platforms", "Whitelist size."),
+        "platform_volume": ("yuan", "New platform loans funded this month."),
+        "direct_volume": ("yuan", "New direct loans this month."),
+        "outstanding": ("yuan", "Platform plus direct balance."),
+        "npl_ratio": ("share 0-1", "Balance 90+ days past due / outstanding."),
+        "profit": ("yuan", "Interest income minus funding cost, losses borne and monitoring costs this month."),
+        "in_platform_lending": ("bool", "Still in platform lending."),
+    },
+}
+
+MODEL_COLUMNS = list(COLUMN_DOCS["model"])
+PLATFORM_COLUMNS = list(COLUMN_DOCS["platforms"])
+FUNDER_COLUMNS = list(COLUMN_DOCS["funders"])
+
+_EXIT_LABELS = {0: "active", 1: "failure", 2: "wind_down", 3: "abroad"}
+
+
+class Recorder:
+    """Collects the output tables month by month."""
+
+    def __init__(self, model: LendingModel):
+        self.model = model
+        self.model_rows: list[dict] = []
+        self.platform_cols: dict[str, list] = {c: [] for c in PLATFORM_COLUMNS}
+        self.funder_cols: dict[str, list] = {c: [] for c in FUNDER_COLUMNS}
+        self._start_lenders = [f for f in model.funders if f.started_in_platform_lending]
+
+    def collect(self) -> None:
+        m = self.model
+        fl = m.flows
+        b = m.borrowers
+        L = m.loans
+        P = m.n_platforms
+        date = m.date
+        tiers = np.array([p.tier for p in m.platforms], dtype=int)
+        active = np.array([p.active for p in m.platforms], dtype=bool)
+        vol = fl.platform_volume
+        new_amt = np.concatenate(fl.new_amount) if fl.new_amount else np.zeros(0)
+        new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
+        lic = ~L.view("shadow")
+        bor = L.view("borrower")
+        n_lenders = np.bincount(bor[lic], minlength=b.n)
+        indebted = n_lenders > 0
+        n_ind = int(indebted.sum())
+        multi = n_lenders >= m.params.borrowers.spiral_lenders
+        few = indebted & ~multi
+        new_def = fl.new_defaults_b
+        bp = m.params.borrowers
+        dsti = m.dsti
+        spiral = indebted & (
+            ((b.btr_months >= bp.spiral_months) & (dsti > b.dsti_at_btr_start))
+            | (multi & (dsti >= bp.spiral_dsti))
+        )
+        spend = fl.spend.sum(axis=0) if P else np.zeros(4)
+        profit = sum(p.profit for p in m.platforms)
+        partners_per_platform = (np.array([f.partners for f in m.funders]).sum(axis=0) if m.funders
+                                 else np.zeros(P, dtype=int))
+        row = {
+            "step": m.steps,
+            "date": date,
+            "active_platforms": int(active.sum()),
+            "active_platforms_head": int((active & (tiers == Tier.HEAD)).sum()),
+            "active_platforms_waist": int((active & (tiers == Tier.WAIST)).sum()),
+            "active_platforms_tail": int((active & (tiers == Tier.TAIL)).sum()),
+            "platform_exits": int((~active).sum()),
+            "platform_exits_head": int((~active & (tiers == Tier.HEAD)).sum()),
+            "platform_exits_waist": int((~active & (tiers == Tier.WAIST)).sum()),
+            "platform_exits_tail": int((~active & (tiers == Tier.TAIL)).sum()),
+            "origination_volume": float(new_amt.sum()),
+            "platform_volume": float(vol.sum()),
+            "outstanding_balance": fl.outstanding,
+            "head_share": safe_ratio(vol[tiers == Tier.HEAD].sum(), vol.sum()) if P else 0.0,
+            "hhi": hhi(vol) if P else 0.0,
+            "cr5": cr(vol, 5) if P else 0.0,
+            "mean_whitelist_size": (float(np.mean([f.partners.sum() for f in self._start_lenders]))
+                                    if self._start_lenders else 0.0),
+            "funders_in_platform_lending": int(sum(f.in_platform_lending for f in m.funders)),
+            "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
+            "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
+            "binding_cap": m.rules.binding_cap,
+            "applicants": fl.applicants,
+            "rationed_share": safe_ratio(fl.rationed, fl.applicants),
+            "shadow_volume": fl.shadow_volume,
+            "shadow_borrowers": int(np.unique(bor[~lic]).size),
+            "default_rate": safe_ratio(new_def[indebted].sum(), n_ind),
+            "default_rate_multi": safe_ratio(new_def[multi].sum(), multi.sum()),
+            "default_rate_few": safe_ratio(new_def[few].sum(), few.sum()),
+            "npl_ratio": safe_ratio(fl.npl, fl.outstanding),
+            "multi_lender_share": safe_ratio(multi.sum(), n_ind),
+            "spiral_share": safe_ratio(spiral.sum(), n_ind),
+            "platform_margin": safe_ratio(profit, vol.sum()),
+            "withdrawn_volume": fl.withdrawn_volume,
+            "api_share": safe_ratio(spend[Channel.API], spend.sum()),
+            "indebted_borrowers": n_ind,
+            "lpr": m.lpr,
+        }
+        self.model_rows.append(row)
+        pc = self.platform_cols
+        for p in m.platforms:
+            pc["step"].append(m.steps)
+            pc["date"].append(date)
+            pc["platform_id"].append(p.index)
+            pc["tier"].append(p.tier.label)
+            pc["active"].append(p.active)
+            pc["exit_mode"].append(_EXIT_LABELS[int(p.exit_mode)])
+            pc["volume"].append(p.volume)
+            pc["outstanding"].append(p.outstanding)
+            pc["capital"].append(p.capital)
+            pc["partners"].append(int(partners_per_platform[p.index]))
+            pc["margin"].append(safe_ratio(p.profit, p.volume))
+            pc["npl_ratio"].append(p.npl_ratio)
+            pc["lines"].append(p.lines)
+            pc["api_share"].append(float(p.mix[Channel.API]))
+            pc["sigma"].append(p.sigma)
+        fc = self.funder_cols
+        for f in m.funders:
+            fc["step"].append(m.steps)
+            fc["date"].append(date)
+            fc["funder_id"].append(f.index)
+            fc["kind"].append(f.kind.value)
+            fc["region"].append(f.region.value)
+            fc["partners"].append(int(f.partners.sum()))
+            fc["platform_volume"].append(float(fl.funder_platform_volume[f.index]))
+            fc["direct_volume"].append(float(fl.funder_direct_volume[f.index]))
+            fc["outstanding"].append(f.platform_outstanding + f.direct_outstanding)
+            fc["npl_ratio"].append(f.npl_ratio)
+            fc["profit"].append(f.profit)
+            fc["in_platform_lending"].append(bool(f.in_platform_lending))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        model = pd.DataFrame(self.model_rows, columns=MODEL_COLUMNS)
+        platforms = pd.DataFrame(self.platform_cols, columns=PLATFORM_COLUMNS)
+        funders = pd.DataFrame(self.funder_cols, columns=FUNDER_COLUMNS)
+        for df in (model, platforms, funders):
+            df["step"] = df["step"].astype("int64")
+        return {"model": model, "platforms": platforms, "funders": funders}

@@ -1,0 +1,153 @@
+"""The dated policy timeline: which rules are in force in a month, and the Regulator agent that applies them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from model.calendar import parse_month
+from model.enums import FunderKind
+from model.mechanisms.pricing import cap_path
+from model.params import PolicyParams
+
+KINDS = list(FunderKind)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules in force in one month, resolved per funder kind (index = ``list(FunderKind)`` order).
+
+    Attributes:
+        cap_nominal: cap on the nominal rate per kind (``inf``: none).
+        cap_all_in: cap on the all-in cost per kind (``inf``: none).
+        binding_cap: the highest cap in force over kinds (``nan`` if none).
+        new_cap_active: the new (post-legacy) all-in or nominal cap is in force.
+        whitelist: the whitelist regime is in force.
+        partner_cost: per-partner monitoring cost per quarter (yuan/1k borrowers).
+        no_outsourcing: banks must screen and bear the risk of every loan (no platform guarantees).
+        guarantee_max_share: highest guarantee-backed share of platform loans (1: no cap).
+        borrowing_limit: most total licensed debt as a multiple of annual income (``inf``: none).
+        shadow_open: shadow lenders can collect through payment-channel withholding.
+        cleanup: stock loans above the cap are not renewed.
+        cleanup_call: stock loans above the cap are called this month (the deadline).
+    """
+
+    cap_nominal: np.ndarray
+    cap_all_in: np.ndarray
+    binding_cap: float
+    new_cap_active: bool
+    whitelist: bool
+    partner_cost: float
+    no_outsourcing: bool
+    guarantee_max_share: float
+    borrowing_limit: float
+    shadow_open: bool
+    cleanup: bool
+    cleanup_call: bool
+
+
+def _on(switch_enabled: bool, start: str, month: int) -> bool:
+    return bool(switch_enabled) and month >= parse_month(start)
+
+
+def rules_in_force(policy: PolicyParams, month: int, lpr: float, lpr_by: dict[str, float], base_partner_cost: float) -> Rules:
+    """Resolve every dated instrument for ``month`` (absolute month number). Pure.
+
+    Args:
+        policy: the scenario's policy levers.
+        month: absolute month number (see :mod:`model.calendar`).
+        lpr: this month's LPR (unused directly; kept for paths that track the current LPR).
+        lpr_by: LPR at each kind cap's ``by`` month, keyed by kind value.
+        base_partner_cost: per-partner monitoring cost without a whitelist regime.
+    """
+    rc = policy.rate_cap
+    new_cap = _on(rc.enabled, rc.start, month)
+    cap_nominal = np.full(len(KINDS), np.inf)
+    cap_all_in = np.full(len(KINDS), np.inf)
+    if new_cap:
+        (cap_all_in if rc.fees_included else cap_nominal)[:] = rc.apr
+    else:
+        (cap_all_in if rc.legacy_fees_included else cap_nominal)[:] = rc.legacy_apr
+    for i, kind in enumerate(KINDS):
+        kc = getattr(policy.kind_caps, kind.value)
+        if kc.enabled:
+            c = cap_path(kc.apr, kc.lpr_multiple, lpr_by.get(kind.value, lpr), parse_month(kc.start),
+                         parse_month(kc.by), month)
+            cap_all_in[i] = min(cap_all_in[i], c)
+    binding = np.minimum(cap_nominal, cap_all_in)
+    finite = binding[np.isfinite(binding)]
+    wl = policy.whitelist
+    whitelist = _on(wl.enabled, wl.start, month)
+    gc = policy.guarantee_cap
+    bl = policy.borrowing_limit
+    cleanup = bool(policy.stock_cleanup.enabled) and new_cap
+    return Rules(
+        cap_nominal=cap_nominal,
+        cap_all_in=cap_all_in,
+        binding_cap=float(finite.max()) if finite.size else float("nan"),
+        new_cap_active=new_cap,
+        whitelist=whitelist,
+        partner_cost=wl.partner_cost if whitelist else base_partner_cost,
+        no_outsourcing=_on(policy.no_outsourcing.enabled, policy.no_outsourcing.start, month),
+        guarantee_max_share=gc.max_share if _on(gc.enabled, gc.start, month) else 1.0,
+        borrowing_limit=bl.income_multiple if _on(bl.enabled, bl.start, month) else float("inf"),
+        shadow_open=not _on(policy.payment_crackdown.enabled, policy.payment_crackdown.start, month),
+        cleanup=cleanup,
+        cleanup_call=cleanup and month == parse_month(policy.stock_cleanup.deadline),
+    )
+
+
+def _matches(kind: str, region: str, kinds: list, regions: list) -> bool:
+    return kind in kinds and ("all" in regions or region in regions)
+
+
+def mandate_share(targets: list, by: list, start: int, month: int) -> float:
+    """Allowed platform balance as a share of the baseline: linear from 1 at ``start`` through each target.
+
+    Pure. Before ``start`` the share is 1 (no constraint); after the last date it stays at the last target.
+    """
+    if month < start:
+        return 1.0
+    points_m = [start] + [parse_month(b) for b in by]
+    points_v = [1.0] + [float(t) for t in targets]
+    return float(np.interp(month, points_m, points_v))
+
+
+class Regulator(mesa.Agent):
+    """Applies the dated policy timeline each month.
+
+    It resolves the :class:`Rules` in force, records funders' baseline balances when a mandate or freeze
+    starts, and sets each funder's allowed platform balance and bans through the funders' own methods.
+    """
+
+    def __init__(self, model: mesa.Model, policy: PolicyParams, base_partner_cost: float):
+        super().__init__(model)
+        self.policy = policy
+        self.base_partner_cost = base_partner_cost
+        self.rules: Rules | None = None
+        self._baseline: dict[int, float] = {}
+        self._freeze_level: dict[int, float] = {}
+
+    def apply(self, month: int, lpr: float, lpr_by: dict[str, float], funders: list) -> Rules:
+        """Resolve this month's rules and impose funder-level limits. Returns the rules."""
+        pol = self.policy
+        self.rules = rules_in_force(pol, month, lpr, lpr_by, self.base_partner_cost)
+        bm, fz, ban = pol.balance_mandate, pol.balance_freeze, pol.new_business_ban
+        for f in funders:
+            limit = float("inf")
+            if bm.enabled and _matches(f.kind.value, f.region.value, bm.kinds, bm.regions):
+                start = parse_month(bm.start)
+                if month >= start:
+                    base = self._baseline.setdefault(f.unique_id, f.platform_outstanding)
+                    limit = min(limit, base * mandate_share(bm.targets, bm.by, start, month))
+            if fz.enabled and _matches(f.kind.value, f.region.value, fz.kinds, fz.regions):
+                if month >= parse_month(fz.start):
+                    limit = min(limit, self._freeze_level.setdefault(f.unique_id, f.platform_outstanding))
+            banned = (
+                ban.enabled and _matches(f.kind.value, f.region.value, ban.kinds, ban.regions)
+                and month >= parse_month(ban.start)
+            )
+            f.set_platform_limit(limit, banned)
+        return self.rules
