@@ -57,7 +57,7 @@ class BorrowerPopulation:
         self.shocked = np.zeros(n, dtype=bool)
         self.dpd = np.zeros(n, dtype=np.int16)
         self.arrears = np.zeros(n)
-        self.excluded_until = np.full(n, -1, dtype=np.int32)
+        self.excluded_until = np.full(n, -(2**30), dtype=np.int32)
         self.btr_months = np.zeros(n, dtype=np.int16)
         self.dsti_at_btr_start = np.zeros(n)
 

@@ -72,6 +72,12 @@ class Funder(mesa.Agent):
         self.q_npl = np.zeros(n_platforms)
         self.q_partner_cost = 0.0
 
+    def reset_history(self) -> None:
+        """Forget quarter accumulators, hurdle streaks and profits (after the burn-in)."""
+        self.below_hurdle_quarters = 0
+        self.cum_profit = 0.0
+        self._reset_quarter(self.partners.size)
+
     # ---------------------------------------------------------------- rules
     def set_platform_limit(self, limit: float, banned: bool) -> None:
         """Regulator's instruction: most platform balance allowed, and whether platform lending is banned."""
@@ -238,6 +244,7 @@ class Platform(mesa.Agent):
         self.allowed[Channel.ECOSYSTEM] = self.mix[Channel.ECOSYSTEM] > 0
         self.complaints = tp.complaints
         self.planned_volume = 0.0
+        self.acq_budget = 0.0
         self.exit_mode = ExitMode.ACTIVE
         self.exit_step = -1
         self.unfunded_quarters = 0
@@ -271,7 +278,8 @@ class Platform(mesa.Agent):
         return self.planned_volume if self.active else 0.0
 
     def acquisition_budget(self) -> float:
-        return self.acquisition_rate * self.planned_volume if self.active else 0.0
+        """Monthly traffic budget: set from the calibrated volume at the start, then moved by quarterly outcomes."""
+        return self.acq_budget if self.active else 0.0
 
     def guarantee_share_now(self, max_share: float, allowed: bool) -> float:
         """Share of new loans it guarantees: none once insolvent or where guarantees are not allowed."""
@@ -308,7 +316,14 @@ class Platform(mesa.Agent):
         if self.active:
             self.age_months += 1
 
-    def quarterly_review(self, step: int, rng: np.random.Generator) -> None:
+    def reset_history(self) -> None:
+        """Forget quarter accumulators and loss streaks (after the burn-in)."""
+        self.loss_quarters = 0
+        self.unfunded_quarters = 0
+        self.target_pd = self.target_pd0
+        self._reset_quarter()
+
+    def quarterly_review(self, step: int, rng: np.random.Generator, allow_exit: bool = True) -> None:
         """Re-plan volume, risk appetite and channel mix; exit when out of capital, funding or hope."""
         if not self.active:
             self._reset_quarter()
@@ -316,19 +331,24 @@ class Platform(mesa.Agent):
         pp = self.pp
         self.loss_quarters = self.loss_quarters + 1 if self.q_profit < 0 else 0
         self.unfunded_quarters = self.unfunded_quarters + 1 if self.q_lines <= 0 else 0
+        # Funding requests follow what the platform actually placed, with room to grow.
+        self.planned_volume = (1.0 + pp.plan_headroom) * self.q_volume / 3.0 + 1.0
         if self.q_profit < 0:
-            # Cut lending and risk on purpose after a loss (DOMAIN.md: waist and tail shrank their own lending).
-            self.planned_volume *= pp.shrink_factor
+            # Cut acquisition and risk on purpose after a loss (DOMAIN.md: waist and tail shrank their own lending).
+            self.acq_budget *= pp.shrink_factor
             self.target_pd *= pp.risk_cut
         else:
-            # Risk appetite recovers toward its original level while the platform earns money.
+            # Risk appetite recovers toward its original level while the platform earns money; it buys more
+            # traffic only when its funding lines were well used (funding, not traffic, is otherwise binding).
             self.target_pd = min(self.target_pd / pp.risk_cut, self.target_pd0)
-            grown = self.planned_volume * (1.0 + pp.growth_target) ** 3
-            # Plans follow what the platform actually placed; unused plans only waste acquisition spend.
-            self.planned_volume = min(grown, (1.0 + pp.plan_headroom) * self.q_volume / 3.0 + 1.0)
+            used = self.q_volume / self.q_lines if self.q_lines > 0 else 0.0
+            if used >= 0.6:
+                self.acq_budget *= (1.0 + pp.growth_target) ** 3
         self.mix = update_mix(self.mix[None, :], self.q_value[None, :], self.q_spend[None, :], pp.mix_speed,
                               self.allowed[None, :])[0]
-        if self.capital < 0:
+        if not allow_exit:
+            pass
+        elif self.capital < 0:
             self.exit(ExitMode.FAILURE, step)
         elif self.unfunded_quarters >= pp.unfunded_quarters or self.loss_quarters >= pp.loss_quarters:
             self.exit(ExitMode.ABROAD if rng.random() < pp.abroad_prob else ExitMode.WIND_DOWN, step)
@@ -340,3 +360,4 @@ class Platform(mesa.Agent):
             self.exit_mode = mode
             self.exit_step = step
             self.planned_volume = 0.0
+            self.acq_budget = 0.0

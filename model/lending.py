@@ -59,6 +59,7 @@ class LendingModel(mesa.Model):
         self.scale = prm.run.borrowers / 1000.0
         self.borrowers = BorrowerPopulation(prm.run.borrowers, prm.borrowers, self.rng)
         self.loans = LoanBook(capacity=int(prm.run.borrowers * 1.2) + 64)
+        self.t = 0  # model month index: 1..horizon when recorded, <= 0 during burn-in
         self.platforms: list[Platform] = []
         self.funders: list[Funder] = []
         self._build_institutions()
@@ -76,6 +77,8 @@ class LendingModel(mesa.Model):
         self.traffic_prices = np.zeros(N_BUY_CHANNELS)
         self.rules: Rules | None = None
         self.cum_exits = 0
+        self.burning_in = False
+        self._burn_in(prm.run.burn_in)
         self.recorder = Recorder(self)
         self.running = True
 
@@ -219,7 +222,7 @@ class LendingModel(mesa.Model):
         elapsed = bp.term_months - months_left
         self.loans.months_left[rows] = months_left
         self.loans.balance[rows] = amount - self.loans.amort[rows] * elapsed
-        self.loans.orig_step[rows] = -elapsed
+        self.loans.orig_step[rows] = -prm.run.burn_in - elapsed
         bal = self.loans.view("balance")
         plat = self.loans.view("platform")
         life = bp.term_months * (1.0 - bp.amortizing_share / 2.0)
@@ -230,6 +233,7 @@ class LendingModel(mesa.Model):
             p.capital = tp.capital_ratio * balance_p
             p.outstanding = balance_p
             p.planned_volume = (1.0 + prm.platforms.plan_headroom) * balance_p / max(life, 1.0)
+            p.acq_budget = p.acquisition_rate * balance_p / max(life, 1.0)
             p.data0 = p.cum_loans = 1.0 + float(sel.sum()) * max(p.age_months, 1.0) / bp.term_months
         fund = self.loans.view("funder")
         plat_bal = np.bincount(fund[plat >= 0], weights=bal[plat >= 0], minlength=self.n_funders)
@@ -238,10 +242,44 @@ class LendingModel(mesa.Model):
             f.platform_outstanding = float(plat_bal[f.index])
             f.direct_outstanding = float(dir_bal[f.index])
 
+    def _burn_in(self, months: int) -> None:
+        """Run ``months`` unrecorded months under the start month's rules with the industry structure held.
+
+        Platforms and funders book their flows and platforms learn, but nobody exits, leaves platform
+        lending or reviews its whitelist; afterwards platform capital is reset to its calibrated ratio and
+        plans to the renewed book. This moves the borrower population and loan book to the steady state
+        of the borrowing flows, so that recorded months start from a consistent 2024.
+        """
+        if months <= 0:
+            return
+        self.burning_in = True
+        for k in range(months):
+            self._one_month(step=k - months + 1)
+        self.burning_in = False
+        life = self.params.borrowers.term_months * (1.0 - self.params.borrowers.amortizing_share / 2.0)
+        for p in self.platforms:
+            tp = getattr(self.params.platforms, p.tier.label)
+            p.capital = tp.capital_ratio * p.outstanding
+            p.planned_volume = max(p.planned_volume, (1.0 + self.params.platforms.plan_headroom) * p.outstanding / life)
+            p.acq_budget = max(p.acq_budget, p.acquisition_rate * p.outstanding / life)
+            p.reset_history()
+        for f in self.funders:
+            f.reset_history()
+
     # ================================================================= step
     def step(self) -> None:
-        """One month. The phases run in the order of DESIGN.md's monthly step."""
+        """One recorded month."""
         self.month = self.start_month + self.steps - 1
+        self._one_month(step=self.steps)
+        self.recorder.collect()             # 11. data collection
+        if self.steps >= self.horizon:
+            self.running = False
+
+    def _one_month(self, step: int) -> None:
+        """The phases of a month, in the order of DESIGN.md's monthly step. ``step`` <= 0 during burn-in."""
+        self.t = step
+        if self.burning_in:
+            self.month = self.start_month
         self.flows = _MonthFlows(self.n_platforms, self.n_funders, self.borrowers.n)
         self.regulate()                     # 1. rules in force this month
         self.update_macro()                 # 2. LPR path and income-shock hazard
@@ -255,11 +293,9 @@ class LendingModel(mesa.Model):
         self.shadow_lend()                  # 8. rationed borrowers turn to shadow lenders while channels allow
         self.settle_repayments()            # 3. payments, delinquency 30/60/90+, charge-offs, spirals
         self.keep_accounts()                # 9. platform and funder accounts; guarantees honoured or failed
-        if is_quarter_end(self.month):
+        quarter_end = (step % 3 == 0) if self.burning_in else is_quarter_end(self.month)
+        if quarter_end:
             self.review_quarter()           # 10. whitelist reviews, re-planning, exits
-        self.recorder.collect()             # 11. data collection
-        if self.steps >= self.horizon:
-            self.running = False
 
     def run(self, on_step=None) -> None:
         """Run the scenario's horizon, calling ``on_step(model)`` after each month."""
@@ -380,7 +416,7 @@ class LendingModel(mesa.Model):
             ok_plat[is_plat] = p_active[plat[is_plat]] & self.partners_now[fund[is_plat], plat[is_plat]]
             lender_ok = np.where(is_plat, ok_plat, True)
         L.renewable[:n] &= lender_ok
-        wants = maturing & (b.dpd[bor] == 0) & (b.excluded_until[bor] < self.steps) & (
+        wants = maturing & (b.dpd[bor] == 0) & (b.excluded_until[bor] < self.t) & (
             self.rng.random(n) < b.revolve_prob[bor])
         withdrawn = wants & ~L.view("renewable")
         self.flows.withdrawn_volume = float(L.view("balance")[withdrawn].sum())
@@ -435,7 +471,7 @@ class LendingModel(mesa.Model):
         prm = self.params
         bp = prm.borrowers
         P = self.n_platforms
-        eligible = (b.dpd == 0) & (b.excluded_until < self.steps)
+        eligible = (b.dpd == 0) & (b.excluded_until < self.t)
         refi = eligible & (self.shortfall > 0)
         consume = eligible & ~refi & (self.n_licensed < bp.max_loans) & (self.rng.random(b.n) < b.seek_prob)
         self.seeking_refi = refi
@@ -480,7 +516,8 @@ class LendingModel(mesa.Model):
             )
             c = acq.choose_columns(self.rng, w)
             chan[via] = c
-            desk[via] = pick_by_weight(self.rng, c, spend.T)
+            # Diminishing returns to traffic spend keep the contest for applicants from being winner-take-all.
+            desk[via] = pick_by_weight(self.rng, c, spend.T ** prm.channels.spend_returns)
         apps_c = np.bincount(chan[~go_direct], minlength=N_BUY_CHANNELS)
         self.traffic_prices = np.divide(spend_c, apps_c, out=np.zeros(N_BUY_CHANNELS), where=apps_c > 0)
         ok = desk >= 0
@@ -612,7 +649,7 @@ class LendingModel(mesa.Model):
             borrower=apps.borrower, desk=apps.desk, funder=offers["funder"], platform=np.where(is_plat, apps.desk, -1),
             principal=apps.amount, apr=offers["apr"], funder_rate=offers["funder_rate"],
             guaranteed=offers["guaranteed"], term=prm.borrowers.term_months,
-            amortizing_share=prm.borrowers.amortizing_share, step=self.steps,
+            amortizing_share=prm.borrowers.amortizing_share, step=self.t,
         ))
         self.renewed = np.r_[self.renewed, np.zeros(apps.borrower.size, dtype=bool)]
         fl = self.flows
@@ -650,7 +687,7 @@ class LendingModel(mesa.Model):
             borrower=who, desk=np.full(who.size, -1), funder=np.full(who.size, -1), platform=np.full(who.size, -1),
             principal=amount, apr=np.full(who.size, prm.shadow_apr), funder_rate=np.zeros(who.size),
             guaranteed=np.zeros(who.size, dtype=bool), term=prm.shadow_term_months, amortizing_share=1.0,
-            step=self.steps, shadow=True,
+            step=self.t, shadow=True,
         ))
         self.renewed = np.r_[self.renewed, np.zeros(who.size, dtype=bool)]
         self.shadow_proceeds[who] = amount
@@ -706,7 +743,7 @@ class LendingModel(mesa.Model):
             b.dpd[co_b] = 0
             b.arrears[co_b] = 0.0
             b.btr_months[co_b] = 0
-            b.excluded_until[co_b] = self.steps + bp.exclusion_months
+            b.excluded_until[co_b] = self.t + bp.exclusion_months
         else:
             self.flows.chargeoff = np.zeros(L.size, dtype=bool)
         self.flows.loss = loss
@@ -795,7 +832,7 @@ class LendingModel(mesa.Model):
     def _record_new_by_funder(self) -> None:
         fl = self.flows
         L = self.loans
-        new = L.view("orig_step") == self.steps
+        new = L.view("orig_step") == self.t
         new &= ~L.view("shadow")
         f = L.view("funder")[new]
         amt = L.view("principal0")[new]
@@ -807,10 +844,14 @@ class LendingModel(mesa.Model):
         """Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
         for p in self.platforms:
             was = p.active
-            p.quarterly_review(self.steps, self.rng)
+            p.quarterly_review(self.t, self.rng, allow_exit=not self.burning_in)
             if was and not p.active:
                 self.cum_exits += 1
         if not self.n_platforms:
+            return
+        if self.burning_in:
+            for f in self.funders:
+                f.reset_history()
             return
         fp = self.params.funders
         wl = self.params.policy.whitelist

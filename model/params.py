@@ -91,6 +91,11 @@ class RunParams:
 
     start: str = p("2024-01", "First simulated month.", "YYYY-MM", DESIGN, kind="month")
     months: int = p(48, "Horizon: number of monthly steps.", "months", DESIGN, lo=1, hi=600)
+    burn_in: int = p(
+        0, "Unrecorded months run before ``start`` under the start month's rules, with exits and reviews held off, "
+        "so the loan book reaches the steady state of the borrowing flows before the 2024 structure is observed.",
+        "months", DESIGN, lo=0, hi=240,
+    )
     borrowers: int = p(
         200_000, "Number of modelled borrowers (each an individual agent in the vectorized population).",
         "borrowers", DESIGN, lo=0, hi=20_000_000,
@@ -152,7 +157,7 @@ class BorrowerParams:
         "months", ASSUMPTION, lo=0.0, hi=240.0, min_len=3,
     )
     seek_prob: list = p(
-        [0.010, 0.020, 0.040], "Monthly probability of seeking new consumer credit per segment.", "1/month",
+        [0.012, 0.020, 0.030], "Monthly probability of seeking new consumer credit per segment.", "1/month",
         ASSUMPTION, lo=0.0, hi=1.0, min_len=3, uncertainty=True,
     )
     loan_income_multiple: list = p(
@@ -182,7 +187,7 @@ class BorrowerParams:
     exclusion_months: int = p(24, "Months a charged-off borrower is refused licensed credit (credit record).", "months", ASSUMPTION, lo=0, hi=600)
     max_loans: int = p(8, "Most live licensed loans one borrower can hold; further applications are not made.", "loans", DESIGN, lo=1, hi=50)
     shadow_prob_consumption: float = p(
-        0.10, "Probability a rationed consumption seeker turns to a shadow lender.", "share", ASSUMPTION,
+        0.05, "Probability a rationed consumption seeker turns to a shadow lender.", "share", ASSUMPTION,
         lo=0.0, hi=1.0, uncertainty=True,
     )
     shadow_prob_refinance: float = p(
@@ -231,6 +236,10 @@ class ChannelsParams:
     Repeat borrowing by existing customers is the renewal of maturing lines and costs no traffic.
     """
 
+    spend_returns: float = p(
+        0.5, "Returns to traffic spend: a platform's share of a channel's applications is proportional to spend^a.",
+        "", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
+    )
     info_flow: ChannelParams = section(ChannelParams, "Information-flow ads (short-video feeds): higher quality.", attention=0.40, risk_tilt=0.0, multi_tilt=0.0)
     api: ChannelParams = section(ChannelParams, "API embedding in other apps: cheapest, worst quality, many multi-borrowers.", attention=0.30, risk_tilt=0.8, multi_tilt=0.4)
     ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population.", attention=0.20, risk_tilt=-0.4, multi_tilt=-0.2)
@@ -255,7 +264,7 @@ class TierParams:
     markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", ASSUMPTION, lo=0.0, hi=5.0, uncertainty=True)
     guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: DOMAIN.md (tail platforms rely on guarantees)", lo=0.0, hi=1.0)
     target_pd: float = p(0.15, "Highest estimated annual default probability the platform accepts.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
-    acquisition_rate: float = p(0.03, "Acquisition spend as a share of planned monthly volume.", "share", ASSUMPTION, lo=0.0, hi=1.0)
+    acquisition_rate: float = p(0.03, "Initial acquisition budget as a share of the initial monthly volume.", "share", ASSUMPTION, lo=0.0, hi=1.0)
     channel_mix: list = p([0.5, 0.3, 0.0, 0.2], "Acquisition budget shares [info_flow, api, ecosystem, referral] (sum to 1).", "share", "calibrated: DOMAIN.md channel descriptions", lo=0.0, hi=1.0, min_len=4)
     complaints: float = p(0.5, "Complaint and compliance-incident index (0 clean, 1 worst).", "index", ASSUMPTION, lo=0.0, hi=1.0)
 
@@ -266,23 +275,23 @@ class PlatformsParams:
 
     head: TierParams = section(
         TierParams, "Head platforms: big-tech-linked or large listed; own traffic, strong risk control.",
-        count=8, balance_share=0.90, size_exponent=0.9, capital_ratio=0.15, age_months=110.0,
+        count=8, balance_share=0.80, size_exponent=1.3, capital_ratio=0.15, age_months=110.0,
         capability_sigma=0.25, take_rate=0.05, service_fee=0.015, opex_rate=0.02, fixed_cost=250.0,
-        markup=0.10, guarantee_share=0.3, target_pd=0.08, acquisition_rate=0.010,
+        markup=0.10, guarantee_share=0.3, target_pd=0.10, acquisition_rate=0.010,
         channel_mix=[0.35, 0.05, 0.50, 0.10], complaints=0.2,
     )
     waist: TierParams = section(
         TierParams, "Waist platforms: sizable independents that buy most traffic.",
-        count=30, balance_share=0.08, size_exponent=0.7, capital_ratio=0.10, age_months=70.0,
+        count=30, balance_share=0.14, size_exponent=0.7, capital_ratio=0.10, age_months=70.0,
         capability_sigma=0.45, take_rate=0.05, service_fee=0.02, opex_rate=0.03, fixed_cost=6.0,
-        markup=0.15, guarantee_share=0.6, target_pd=0.15, acquisition_rate=0.015,
+        markup=0.15, guarantee_share=0.6, target_pd=0.18, acquisition_rate=0.015,
         channel_mix=[0.50, 0.35, 0.0, 0.15], complaints=0.45,
     )
     tail: TierParams = section(
         TierParams, "Tail platforms: many small players, weak risk control, cheap API traffic, guarantees.",
-        count=120, balance_share=0.02, size_exponent=0.5, capital_ratio=0.08, age_months=36.0,
+        count=120, balance_share=0.06, size_exponent=0.5, capital_ratio=0.08, age_months=36.0,
         capability_sigma=0.80, take_rate=0.06, service_fee=0.03, opex_rate=0.04, fixed_cost=0.6,
-        markup=0.25, guarantee_share=0.9, target_pd=0.25, acquisition_rate=0.020,
+        markup=0.25, guarantee_share=0.9, target_pd=0.30, acquisition_rate=0.020,
         channel_mix=[0.20, 0.60, 0.0, 0.20], complaints=0.75,
     )
     capability_floor: float = p(0.10, "Lowest attainable noise of a default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0)
@@ -292,12 +301,12 @@ class PlatformsParams:
     )
     repeat_noise_factor: float = p(0.5, "Estimate noise on an existing customer as a share of the platform's noise.", "share", ASSUMPTION, lo=0.0, hi=1.0)
     guarantee_margin: float = p(0.3, "Guarantee fee as expected loss times (1 + margin).", "share", ASSUMPTION, lo=0.0, hi=5.0)
-    growth_target: float = p(0.02, "Monthly growth of planned volume while the platform earns a margin.", "1/month", ASSUMPTION, lo=0.0, hi=1.0)
+    growth_target: float = p(0.02, "Monthly growth of the acquisition budget while the platform earns a margin and uses its lines.", "1/month", ASSUMPTION, lo=0.0, hi=1.0)
     plan_headroom: float = p(
         0.5, "Funding a platform asks for beyond the volume it placed last quarter (room to grow and renew).",
         "share", ASSUMPTION, lo=0.0, hi=10.0,
     )
-    shrink_factor: float = p(0.85, "Factor on planned volume after a quarter with a loss.", "", ASSUMPTION, lo=0.0, hi=1.0)
+    shrink_factor: float = p(0.85, "Factor on the acquisition budget after a quarter with a loss.", "", ASSUMPTION, lo=0.0, hi=1.0)
     risk_cut: float = p(0.85, "Factor on the target default probability after a quarter with a loss.", "", ASSUMPTION, lo=0.0, hi=1.0)
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)
@@ -522,7 +531,7 @@ class PricingParams:
 
     lgd: float = p(0.9, "Loss given default used in pricing (1 - expected recovery).", "share", ASSUMPTION, lo=0.0, hi=1.0)
     shock_to_default: float = p(
-        1.0, "Share of income shocks that end in default, as lenders' PD models assume (PD uses hazard x share).",
+        0.33, "Share of income shocks that end in default, as lenders' PD models assume (PD uses hazard x share).",
         "share", "calibrated: internal consistency (lenders' mean PD equals the simulated 12-month default rate, baseline-2024)",
         lo=0.0, hi=1.0,
     )
