@@ -272,7 +272,8 @@ class Platform(mesa.Agent):
     def sigma(self) -> float:
         """PD-estimate noise: ``floor + (sigma0 - floor) * (data0 / cum_loans) ** e``; falls as data accumulate."""
         floor = self.pp.capability_floor
-        return floor + max(self.sigma0 - floor, 0.0) * (self.data0 / max(self.cum_loans, 1.0)) ** self.pp.learning_elasticity
+        decay = (self.data0 / max(self.cum_loans, 1.0)) ** self.pp.learning_elasticity
+        return floor + max(self.sigma0 - floor, 0.0) * decay
 
     def funding_request(self) -> float:
         return self.planned_volume if self.active else 0.0

@@ -97,7 +97,7 @@ class LendingModel(mesa.Model):
         if total_w > 0:
             self._platform_weight = self._platform_weight / total_w
         i = 0
-        for tier, tp, w in weights:
+        for tier, tp, _w in weights:
             for _ in range(tp.count):
                 self.platforms.append(Platform(self, i, tier, tp, prm.platforms, 0.0, self.scale, self.rng))
                 i += 1
@@ -176,8 +176,7 @@ class LendingModel(mesa.Model):
         if self.n_platforms > 0:
             target = np.array([p.target_pd for p in self.platforms])
             plat_loans = np.flatnonzero(~is_direct)
-            # Three eligibility groups by risk appetite keep the draw vectorized.
-            order = np.argsort(target)
+            # Groups of equal risk appetite keep the draw vectorized.
             thresholds = np.unique(target)
             for lo_i, thr in enumerate(thresholds):
                 lo = thresholds[lo_i - 1] if lo_i > 0 else -np.inf
@@ -188,8 +187,8 @@ class LendingModel(mesa.Model):
                 if w.sum() <= 0:
                     w = self._platform_weight.copy()
                 desk[sel] = acq.sample_weighted(self.rng, w, sel.size) if sel.size else desk[sel]
-            del order
-            partners = np.array([f.partners for f in self.funders]).T if self.funders else np.zeros((self.n_platforms, 0))
+            partners = (np.array([f.partners for f in self.funders]).T if self.funders
+                        else np.zeros((self.n_platforms, 0)))
             budgets = np.array([f.platform_budget for f in self.funders])
             has = np.flatnonzero(desk >= 0)
             funder[has] = pick_by_weight(self.rng, desk[has], partners * budgets[None, :])
@@ -714,7 +713,8 @@ class LendingModel(mesa.Model):
         bor_old = L.borrower[:n_old]
         interest_paid = self.interest_due * mult[bor_old]
         principal_paid = self.principal_due * pays[bor_old]
-        renewal_payoff = np.where(self.renewed[:n_old], L.balance[:n_old] - np.minimum(L.amort[:n_old], L.balance[:n_old]), 0.0)
+        bal_old = L.balance[:n_old]
+        renewal_payoff = np.where(self.renewed[:n_old], bal_old - np.minimum(L.amort[:n_old], bal_old), 0.0)
         self.flows.interest_paid = interest_paid
         self.flows.balance_start = L.balance[:n_old].copy()
         L.balance[:n_old] -= principal_paid + renewal_payoff
@@ -788,7 +788,8 @@ class LendingModel(mesa.Model):
         def by_funder(w: np.ndarray) -> np.ndarray:
             return np.bincount(fund[direct], weights=w[direct], minlength=F)
 
-        inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
+        inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
+            by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
         d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
         direct_opex_rate = np.array([f.direct_opex_rate for f in self.funders])
         d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
@@ -807,7 +808,8 @@ class LendingModel(mesa.Model):
         if P:
             opex_rate = np.array([p.opex_rate for p in self.platforms])
             rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
-            opex = np.bincount(plat[on_plat], weights=(bal0 * opex_rate[np.maximum(plat, 0)] / 12.0)[on_plat], minlength=P)
+            opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
+            opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
             out = np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
             npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
             ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from model.borrowers import NPL_DPD
 from model.enums import Channel, Tier
 from model.mechanisms.metrics import cr, hhi, safe_ratio
 

@@ -52,7 +52,9 @@ def _on(switch_enabled: bool, start: str, month: int) -> bool:
     return bool(switch_enabled) and month >= parse_month(start)
 
 
-def rules_in_force(policy: PolicyParams, month: int, lpr: float, lpr_by: dict[str, float], base_partner_cost: float) -> Rules:
+def rules_in_force(
+    policy: PolicyParams, month: int, lpr: float, lpr_by: dict[str, float], base_partner_cost: float,
+) -> Rules:
     """Resolve every dated instrument for ``month`` (absolute month number). Pure.
 
     Args:
@@ -142,9 +144,9 @@ class Regulator(mesa.Agent):
                 if month >= start:
                     base = self._baseline.setdefault(f.unique_id, f.platform_outstanding)
                     limit = min(limit, base * mandate_share(bm.targets, bm.by, start, month))
-            if fz.enabled and _matches(f.kind.value, f.region.value, fz.kinds, fz.regions):
-                if month >= parse_month(fz.start):
-                    limit = min(limit, self._freeze_level.setdefault(f.unique_id, f.platform_outstanding))
+            frozen = fz.enabled and _matches(f.kind.value, f.region.value, fz.kinds, fz.regions)
+            if frozen and month >= parse_month(fz.start):
+                limit = min(limit, self._freeze_level.setdefault(f.unique_id, f.platform_outstanding))
             banned = (
                 ban.enabled and _matches(f.kind.value, f.region.value, ban.kinds, ban.regions)
                 and month >= parse_month(ban.start)

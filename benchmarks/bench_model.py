@@ -1,0 +1,72 @@
+"""Throughput and memory benchmark of one model run.
+
+Prints borrower-months per second and peak resident memory for one or more population sizes:
+
+    python benchmarks/bench_model.py --borrowers 100000 1000000 --months 48 [--scenario new-rules-2025]
+
+Targets (issue 2): >= 1.5M borrower-months/s on one core, peak memory < 1.5 GB at 1M borrowers, and
+time growing no faster than linearly from 100k to 1M borrowers. Each size runs in a fresh process so
+that peak memory is that size's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def _one(scenario: str, borrowers: int, months: int, seed: int) -> dict:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from model import LendingModel, load_scenario
+
+    sc = load_scenario(scenario, overrides=[f"run.borrowers={borrowers}", f"run.months={months}"])
+    t0 = time.perf_counter()
+    m = LendingModel(sc, rng=seed)
+    t1 = time.perf_counter()
+    m.run()
+    t2 = time.perf_counter()
+    m.tables()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "borrowers": borrowers, "months": months, "init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3),
+        "borrower_months_per_s": round(borrowers * months / (t2 - t1)), "peak_mb": round(peak_kb / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--borrowers", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--months", type=int, default=48)
+    ap.add_argument("--scenario", default="new-rules-2025")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_one(args.scenario, args.borrowers[0], args.months, args.seed)))
+        return
+    rows = []
+    for n in args.borrowers:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--borrowers", str(n), "--months", str(args.months),
+             "--scenario", args.scenario, "--seed", str(args.seed)],
+            check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        r = rows[-1]
+        print(f"{r['borrowers']:>10,} borrowers x {r['months']} months: run {r['run_s']:7.2f} s, "
+              f"{r['borrower_months_per_s']:>12,} borrower-months/s, peak {r['peak_mb']:8.1f} MB", flush=True)
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        size_ratio = b["borrowers"] / a["borrowers"]
+        time_ratio = b["run_s"] / a["run_s"]
+        print(f"time ratio {time_ratio:.2f} for size ratio {size_ratio:.1f} "
+              f"({'sub-linear or linear' if time_ratio <= size_ratio * 1.05 else 'super-linear'})")
+
+
+if __name__ == "__main__":
+    main()

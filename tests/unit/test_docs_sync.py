@@ -1,0 +1,46 @@
+"""The documentation carries what the code defines: the ODD parameter table and the README column glossary."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from model.config import render_param_table
+from model.output import COLUMN_DOCS
+from model.params import iter_fields
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _block(text: str, begin: str, end: str) -> str:
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def test_odd_parameter_table_is_the_rendered_schema():
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    assert _block(odd, "<!-- params:begin -->", "<!-- params:end -->") == render_param_table().strip()
+
+
+def test_every_parameter_key_is_in_the_odd_table_and_vice_versa():
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    table = _block(odd, "<!-- params:begin -->", "<!-- params:end -->")
+    documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", table, flags=re.M))
+    schema = {key for key, _f, _d in iter_fields()}
+    assert documented == schema
+
+
+def test_every_output_column_is_in_the_readme_glossary():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = _block(readme, "<!-- columns:begin -->", "<!-- columns:end -->")
+    for table, cols in COLUMN_DOCS.items():
+        assert f"`{table}.parquet`" in block
+        for col, (unit, meaning) in cols.items():
+            assert f"| `{col}` | {unit} | {meaning} |" in block, (table, col)
+
+
+def test_readme_quick_start_has_the_ci_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "## Quick start" in readme
+    assert 'pip install -e ".[test]"' in readme and "python -m pytest -q" in readme
+    assert 'pip install --quiet -e ".[test]"' in ci and "python -m pytest -q" in ci

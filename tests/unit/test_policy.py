@@ -1,0 +1,95 @@
+"""Unit tests for model.policy: the dated rules in force, and balance-mandate interpolation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from model.calendar import parse_month
+from model.config import load_scenario
+from model.enums import KIND_CODES, FunderKind
+from model.policy import mandate_share, rules_in_force
+
+LPR = 0.03
+CFC = KIND_CODES[FunderKind.CFC]
+MICRO = KIND_CODES[FunderKind.MICROLENDER]
+
+
+def _rules(name, month, lpr_by=None):
+    policy = load_scenario(name).params.policy
+    return rules_in_force(policy, parse_month(month), LPR, lpr_by or {}, 1.0)
+
+
+def test_new_rules_before_october_2025():
+    r = _rules("new-rules-2025", "2025-09")
+    assert not r.new_cap_active
+    np.testing.assert_allclose(r.cap_nominal, 0.36)
+    assert np.all(np.isinf(r.cap_all_in))
+    assert r.binding_cap == pytest.approx(0.36)
+    assert not r.whitelist and not r.no_outsourcing
+    assert not r.cleanup and not r.cleanup_call
+    assert r.partner_cost == 1.0  # base cost without a whitelist regime
+
+
+def test_new_rules_from_october_2025():
+    policy = load_scenario("new-rules-2025").params.policy
+    r = rules_in_force(policy, parse_month("2025-10"), LPR, {}, 1.0)
+    assert r.new_cap_active
+    np.testing.assert_allclose(r.cap_all_in, 0.24)
+    assert np.all(np.isinf(r.cap_nominal))
+    assert r.binding_cap == pytest.approx(0.24)
+    assert r.whitelist and r.no_outsourcing
+    assert r.partner_cost == policy.whitelist.partner_cost
+    assert r.cleanup and not r.cleanup_call
+    assert r.shadow_open
+    assert _rules("new-rules-2025", "2026-06").cleanup_call
+    assert not _rules("new-rules-2025", "2026-07").cleanup_call
+
+
+def test_full_tightening_cfc_cap_from_2026():
+    before = _rules("full-tightening-2026", "2025-12")
+    after = _rules("full-tightening-2026", "2026-01")
+    assert before.cap_all_in[CFC] == pytest.approx(0.24)
+    assert after.cap_all_in[CFC] == pytest.approx(0.20)
+    # Other kinds (not microlenders, whose path starts at 0.24) stay at the general cap.
+    assert after.cap_all_in[KIND_CODES[FunderKind.BANK_STATE]] == pytest.approx(0.24)
+    assert after.binding_cap == pytest.approx(0.24)  # highest cap over kinds
+
+
+def test_full_tightening_microlender_path():
+    lpr_by = {"microlender": LPR}
+    caps = [_rules("full-tightening-2026", m, lpr_by).cap_all_in[MICRO]
+            for m in ("2025-12", "2026-01", "2026-12", "2027-12", "2028-06")]
+    assert caps[0] == pytest.approx(0.24)
+    assert caps[1] == pytest.approx(0.24)
+    assert caps[1] > caps[2] > caps[3]
+    assert caps[3] == pytest.approx(4 * LPR)
+    assert caps[4] == pytest.approx(4 * LPR)
+
+
+def test_full_tightening_shadow_channel_closes():
+    policy = load_scenario("full-tightening-2026").params.policy
+    start = policy.payment_crackdown.start
+    before = parse_month(start) - 1
+    assert rules_in_force(policy, before, LPR, {}, 1.0).shadow_open
+    assert not rules_in_force(policy, parse_month(start), LPR, {}, 1.0).shadow_open
+    assert not rules_in_force(policy, parse_month(start) + 12, LPR, {}, 1.0).shadow_open
+
+
+def test_baseline_has_only_legacy_cap():
+    r = _rules("baseline-2024", "2027-01")
+    assert not r.new_cap_active and not r.whitelist
+    assert r.binding_cap == pytest.approx(0.36)
+    assert r.borrowing_limit == math.inf and r.guarantee_max_share == 1.0
+
+
+def test_mandate_share_interpolation():
+    start = parse_month("2025-10")
+    targets, by = [0.5, 0.0], ["2025-12", "2026-12"]
+    assert mandate_share(targets, by, start, start - 1) == 1.0
+    assert mandate_share(targets, by, start, start) == pytest.approx(1.0)
+    assert mandate_share(targets, by, start, start + 1) == pytest.approx(0.75)
+    assert mandate_share(targets, by, start, parse_month("2025-12")) == pytest.approx(0.5)
+    assert mandate_share(targets, by, start, parse_month("2026-06")) == pytest.approx(0.25)
+    assert mandate_share(targets, by, start, parse_month("2026-12")) == pytest.approx(0.0)
+    assert mandate_share(targets, by, start, parse_month("2028-01")) == pytest.approx(0.0)
