@@ -788,9 +788,21 @@ class LendingModel(mesa.Model):
         def by_funder(w: np.ndarray) -> np.ndarray:
             return np.bincount(fund[direct], weights=w[direct], minlength=F)
 
+        # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
+        new_rows = slice(n_old, L.size)
+        new_lic = ~L.shadow[new_rows]
+        new_bal = L.balance[new_rows] * new_lic
+        new_plat = L.platform[new_rows]
+        new_fund = L.funder[new_rows]
+        new_on_plat = new_lic & (new_plat >= 0)
+        new_direct = new_lic & (new_plat < 0)
         inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
             by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
         d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
+        if P:
+            bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
+                                          weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
+        d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
         direct_opex_rate = np.array([f.direct_opex_rate for f in self.funders])
         d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
                              minlength=F)
@@ -810,7 +822,8 @@ class LendingModel(mesa.Model):
             rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
             opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
             opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
-            out = np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
+            out = (np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
+                   + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P))
             npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
             ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)
             for p in self.platforms:
@@ -821,7 +834,7 @@ class LendingModel(mesa.Model):
                                outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
             fl.platform_revenue = rev
         fl.funder_loss_total = float(funder_loss[lic].sum())
-        fl.outstanding = float(bal_end[lic].sum())
+        fl.outstanding = float(bal_end[lic].sum() + new_bal.sum())
         fl.npl = float(npl_end[lic].sum())
         # New loans' volumes by funder (for the funder table).
         self._record_new_by_funder()
