@@ -135,7 +135,7 @@ def test_new_platform_loans_come_from_whitelisted_pairs():
 
 # ------------------------------------------------------------------ (f) no platforms
 def test_zero_platforms_runs():
-    m = _model("new-rules-2025", seed=6, extra=NO_PLATFORMS + ["run.months=6"])
+    m = _model("new-rules-2025", seed=6, extra=[*NO_PLATFORMS, "run.months=6"])
     assert m.n_platforms == 0
     m.run()
     df = m.tables()["model"]

@@ -15,7 +15,6 @@ and state in the change description why the numbers moved.
 
 import numpy as np
 import pandas as pd
-
 from make_golden import COLUMNS, GOLDEN, run_table
 
 
