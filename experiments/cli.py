@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p_params.add_mutually_exclusive_group()
     fmt.add_argument("--toml", dest="format", action="store_const", const="toml", help="baseline TOML (default)")
     fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown table")
+    fmt.add_argument("--sync", dest="format", action="store_const", const="sync",
+                     help="(maintainers) rewrite experiments/scenarios/baseline.toml and the docs/ODD.md table")
     p_params.set_defaults(handler=_cmd_params, format="toml")
     return parser
 
@@ -267,8 +269,28 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
 def _cmd_params(args: argparse.Namespace, argv: list[str]) -> int:
     from model.config import render_baseline_toml, render_param_table
 
+    if args.format == "sync":
+        return _sync_parameter_docs()
     text = render_param_table() if args.format == "markdown" else render_baseline_toml()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def _sync_parameter_docs() -> int:
+    """Re-render the files generated from the schema in a source checkout (tests check they are in sync)."""
+    from experiments.store import atomic_write_text
+    from model.config import render_baseline_toml, render_param_table, scenario_dir, update_marked_block
+
+    root = scenario_dir().parents[1]
+    odd = root / "docs" / "ODD.md"
+    if not odd.is_file():
+        print("zhudai: --sync needs a source checkout (docs/ODD.md not found)", file=sys.stderr)
+        return EXIT_USAGE
+    atomic_write_text(render_baseline_toml(), scenario_dir() / "baseline.toml")
+    text = update_marked_block(odd.read_text(encoding="utf-8"), "<!-- params:begin -->", "<!-- params:end -->",
+                               render_param_table())
+    atomic_write_text(text, odd)
+    print(f"wrote {scenario_dir() / 'baseline.toml'} and the parameter table in {odd}")
     return EXIT_OK
 
 

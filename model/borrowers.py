@@ -91,6 +91,7 @@ class NewLoans:
     amortizing_share: float
     step: int
     shadow: bool = False
+    pd_est: np.ndarray | None = None  # the originator's PD estimate used in pricing (for loss calibration)
 
 
 class LoanBook:
@@ -108,13 +109,14 @@ class LoanBook:
         renewable: the lender would renew at maturity (cleared by withdrawals).
         shadow: a shadow-lender loan.
         orig_step: step of origination.
+        pd_est: the originator's PD estimate at origination, for comparing realised with expected losses.
     """
 
     FIELDS = (
         ("borrower", np.int64), ("desk", np.int32), ("funder", np.int32), ("platform", np.int32),
         ("balance", np.float64), ("principal0", np.float64), ("apr", np.float64), ("funder_rate", np.float64),
         ("amort", np.float64), ("months_left", np.int32), ("guaranteed", np.bool_), ("renewable", np.bool_),
-        ("shadow", np.bool_), ("orig_step", np.int32),
+        ("shadow", np.bool_), ("orig_step", np.int32), ("pd_est", np.float64),
     )
 
     def __init__(self, capacity: int = 1024):
@@ -153,6 +155,7 @@ class LoanBook:
         self.renewable[rows] = True
         self.shadow[rows] = new.shadow
         self.orig_step[rows] = new.step
+        self.pd_est[rows] = 0.0 if new.pd_est is None else new.pd_est
         self.size += k
         return rows
 

@@ -59,10 +59,29 @@ class Funder(mesa.Agent):
         self.platform_outstanding = 0.0
         self.direct_outstanding = 0.0
         self.below_hurdle_quarters = 0
+        self.year_business = 0.0
+        self.year_balance = 0.0
         self.profit = 0.0
         self.cum_profit = 0.0
         self.npl_ratio = 0.0
+        self.pd_scale = 1.0
+        self.loss_expected = 0.0
+        self.loss_realised = 0.0
         self._reset_quarter(n_platforms)
+
+    def learn_losses(self, expected: float, realised: float) -> None:
+        """Update the loss-calibration factor applied to the desk's PD estimates.
+
+        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
+        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
+        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
+        """
+        decay = self.model.params.pricing.loss_memory
+        self.loss_expected = decay * self.loss_expected + expected
+        self.loss_realised = decay * self.loss_realised + realised
+        prior = 6.0 * expected
+        if self.loss_expected + prior > 0:
+            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
 
     def _reset_quarter(self, n_platforms: int) -> None:
         self.q_income = np.zeros(n_platforms)
@@ -71,6 +90,8 @@ class Funder(mesa.Agent):
         self.q_balance = np.zeros(n_platforms)
         self.q_npl = np.zeros(n_platforms)
         self.q_partner_cost = 0.0
+        self.q_budget = 0.0
+        self.q_lines = 0.0
 
     def reset_history(self) -> None:
         """Forget quarter accumulators, hurdle streaks and profits (after the burn-in)."""
@@ -90,6 +111,11 @@ class Funder(mesa.Agent):
         """Stop platform lending for good: every partner is listed as 'cooperation stopped'."""
         self.in_platform_lending = False
         self.partners[:] = False
+
+    def record_lines(self, budget: float, lines: float) -> None:
+        """Note this month's budget and the lines it actually committed (for partner capacity decisions)."""
+        self.q_budget += budget
+        self.q_lines += lines
 
     def platform_budget_now(self) -> float:
         """Yuan available this month for platform loans, within any balance mandate or freeze."""
@@ -125,7 +151,7 @@ class Funder(mesa.Agent):
     def review_whitelist(self, *, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,
-                         partner_cost_q: float) -> None:
+                         partner_cost_q: float, allow_leave: bool = True) -> None:
         """Quarterly whitelist review.
 
         Drops partners that exited, lost money for the funder over the quarter after their monitoring
@@ -149,16 +175,23 @@ class Funder(mesa.Agent):
         drop = self.partners & (~eligible | losing | (npl > self.loss_tolerance))
         self.partners &= ~drop
 
-        avg_balance = self.q_balance.sum() / 3.0
+        # The hurdle is judged on a trailing year so that one lumpy quarter of charge-offs does not decide it.
         business = self.q_income.sum() - self.q_cost.sum() - self.q_loss.sum() - self.q_partner_cost
-        annual_return = 4.0 * business / avg_balance if avg_balance > 0 else 0.0
+        self.year_business = 0.75 * self.year_business + business
+        self.year_balance = 0.75 * self.year_balance + self.q_balance.sum() / 3.0
+        annual_return = 4.0 * self.year_business / self.year_balance if self.year_balance > 0 else 0.0
         self.below_hurdle_quarters = self.below_hurdle_quarters + 1 if annual_return < self.hurdle else 0
-        if self.below_hurdle_quarters >= self.model.params.funders.leave_quarters:
+        if allow_leave and self.below_hurdle_quarters >= self.model.params.funders.leave_quarters:
             self.leave_platform_lending()
             self._reset_quarter(self.partners.size)
             return
 
-        cap = self.capacity_partners if max_partners <= 0 else min(self.capacity_partners, max_partners)
+        # A funder with idle budget looks for more partners beyond its usual list; a regime's limit still binds.
+        idle = self.q_budget > 0 and self.q_lines < 0.8 * self.q_budget
+        cap = self.capacity_partners + (self.model.params.funders.new_partners_per_review if idle else 0)
+        cap = max(cap, int(self.partners.sum()) + (self.model.params.funders.new_partners_per_review if idle else 0))
+        if max_partners > 0:
+            cap = min(cap, max_partners)
         candidates = eligible & ~self.partners & wants_funding & (loss_rate <= self.loss_tolerance)
         free = cap - int(self.partners.sum())
         n_new = min(free, self.model.params.funders.new_partners_per_review)
@@ -225,6 +258,7 @@ class Platform(mesa.Agent):
         self.tier = tier
         self.pp = pp
         self.capital = tp.capital_ratio * initial_balance
+        self.capital0 = self.capital
         self.age_months = tp.age_months * rng.uniform(0.5, 1.5)
         self.sigma0 = tp.capability_sigma
         self.data0 = 1.0
@@ -244,7 +278,9 @@ class Platform(mesa.Agent):
         self.allowed[Channel.ECOSYSTEM] = self.mix[Channel.ECOSYSTEM] > 0
         self.complaints = tp.complaints
         self.planned_volume = 0.0
-        self.acq_budget = 0.0
+        self.acq_intensity = 1.0
+        self.fundable = float("inf")  # volume it expects funders to fund; known after the first quarter
+        self.plan_floor = 0.0  # set from the initial plan by the model
         self.exit_mode = ExitMode.ACTIVE
         self.exit_step = -1
         self.unfunded_quarters = 0
@@ -255,11 +291,29 @@ class Platform(mesa.Agent):
         self.profit = 0.0
         self.lines = 0.0
         self.npl_ratio = 0.0
+        self.pd_scale = 1.0
+        self.loss_expected = 0.0
+        self.loss_realised = 0.0
         self._reset_quarter()
+
+    def learn_losses(self, expected: float, realised: float) -> None:
+        """Update the loss-calibration factor applied to the desk's PD estimates.
+
+        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
+        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
+        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
+        """
+        decay = self.model.params.pricing.loss_memory
+        self.loss_expected = decay * self.loss_expected + expected
+        self.loss_realised = decay * self.loss_realised + realised
+        prior = 6.0 * expected
+        if self.loss_expected + prior > 0:
+            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
 
     def _reset_quarter(self) -> None:
         self.q_profit = 0.0
         self.q_volume = 0.0
+        self.q_demand = 0.0
         self.q_lines = 0.0
         self.q_spend = np.zeros(N_BUY_CHANNELS)
         self.q_value = np.zeros(N_BUY_CHANNELS)
@@ -279,8 +333,16 @@ class Platform(mesa.Agent):
         return self.planned_volume if self.active else 0.0
 
     def acquisition_budget(self) -> float:
-        """Monthly traffic budget: set from the calibrated volume at the start, then moved by quarterly outcomes."""
-        return self.acq_budget if self.active else 0.0
+        """Monthly traffic budget: ``intensity * acquisition_rate * min(planned_volume, fundable)``.
+
+        A platform buys traffic for the volume it plans and can expect to fund (``fundable``: last quarter's
+        average credit lines with headroom), at an intensity it cuts after losses and restores after profits.
+        With diminishing returns to spend (``channels.spend_returns`` < 1) plans converge to a positive fixed
+        point for each platform instead of running away or collapsing.
+        """
+        if not self.active:
+            return 0.0
+        return self.acq_intensity * self.acquisition_rate * min(self.planned_volume, self.fundable)
 
     def guarantee_share_now(self, max_share: float, allowed: bool) -> float:
         """Share of new loans it guarantees: none once insolvent or where guarantees are not allowed."""
@@ -296,7 +358,8 @@ class Platform(mesa.Agent):
         self.profit -= paid
         return paid
 
-    def record_month(self, *, revenue: float, opex: float, acquisition: np.ndarray, volume: float, loans: int,
+    def record_month(self, *, revenue: float, opex: float, acquisition: np.ndarray, volume: float, demand: float,
+                     loans: int,
                      lines: float, value: np.ndarray, outstanding: float, npl: float, loss: float) -> None:
         """Book one month's flows (guarantee payments are booked by :meth:`honour_guarantees`)."""
         fixed = self.fixed_cost if self.active else 0.0
@@ -304,6 +367,7 @@ class Platform(mesa.Agent):
         self.capital += self.profit
         self.q_profit += self.profit
         self.q_volume += volume
+        self.q_demand += demand
         self.q_lines += lines
         self.q_spend += acquisition
         self.q_value += value
@@ -322,36 +386,42 @@ class Platform(mesa.Agent):
         self.loss_quarters = 0
         self.unfunded_quarters = 0
         self.target_pd = self.target_pd0
+        self.acq_intensity = 1.0
         self._reset_quarter()
 
     def quarterly_review(self, step: int, rng: np.random.Generator, allow_exit: bool = True) -> None:
-        """Re-plan volume, risk appetite and channel mix; exit when out of capital, funding or hope."""
+        """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.
+
+        Capital below zero is a failure (its guarantees are not honoured). A platform without credit lines
+        for ``unfunded_quarters`` quarters, or whose capital has fallen below ``exit_capital_share`` of its
+        initial capital, leaves while still solvent: abroad with probability ``abroad_prob``, otherwise an
+        orderly wind-down.
+        """
         if not self.active:
             self._reset_quarter()
             return
         pp = self.pp
         self.loss_quarters = self.loss_quarters + 1 if self.q_profit < 0 else 0
         self.unfunded_quarters = self.unfunded_quarters + 1 if self.q_lines <= 0 else 0
-        # Funding requests follow what the platform actually placed, with room to grow.
-        self.planned_volume = (1.0 + pp.plan_headroom) * self.q_volume / 3.0 + 1.0
+        # Funding requests follow the demand borrowers brought (funded or not), with room to grow.
+        # An active platform keeps trying at a minimum scale; if that cannot pay, the loss rule ends it.
+        self.planned_volume = max((1.0 + pp.plan_headroom) * max(self.q_demand, self.q_volume) / 3.0, self.plan_floor)
+        self.fundable = max((1.0 + pp.plan_headroom) * self.q_lines / 3.0, self.plan_floor)
         if self.q_profit < 0:
             # Cut acquisition and risk on purpose after a loss (DOMAIN.md: waist and tail shrank their own lending).
-            self.acq_budget *= pp.shrink_factor
+            self.acq_intensity *= pp.shrink_factor
             self.target_pd *= pp.risk_cut
         else:
-            # Risk appetite recovers toward its original level while the platform earns money; it buys more
-            # traffic only when its funding lines were well used (funding, not traffic, is otherwise binding).
+            # Appetite and acquisition recover toward their original levels while the platform earns money.
             self.target_pd = min(self.target_pd / pp.risk_cut, self.target_pd0)
-            used = self.q_volume / self.q_lines if self.q_lines > 0 else 0.0
-            if used >= 0.6:
-                self.acq_budget *= (1.0 + pp.growth_target) ** 3
+            self.acq_intensity = min(self.acq_intensity / pp.shrink_factor, 1.0 + pp.growth_target)
         self.mix = update_mix(self.mix[None, :], self.q_value[None, :], self.q_spend[None, :], pp.mix_speed,
                               self.allowed[None, :])[0]
         if not allow_exit:
             pass
         elif self.capital < 0:
             self.exit(ExitMode.FAILURE, step)
-        elif self.unfunded_quarters >= pp.unfunded_quarters or self.loss_quarters >= pp.loss_quarters:
+        elif self.unfunded_quarters >= pp.unfunded_quarters or self.capital < pp.exit_capital_share * self.capital0:
             self.exit(ExitMode.ABROAD if rng.random() < pp.abroad_prob else ExitMode.WIND_DOWN, step)
         self._reset_quarter()
 
@@ -361,4 +431,3 @@ class Platform(mesa.Agent):
             self.exit_mode = mode
             self.exit_step = step
             self.planned_volume = 0.0
-            self.acq_budget = 0.0

@@ -131,8 +131,8 @@ class LendingModel(mesa.Model):
             k = min(f.capacity_partners, n_p)
             if k <= 0:
                 continue
-            # Gumbel top-k: a weighted sample without replacement, proportional to exp(score).
-            keys = score + self.rng.gumbel(size=n_p)
+            # Gumbel top-k: a weighted sample without replacement, proportional to exp(sharpness * score).
+            keys = fp.pref_sharpness * score + self.rng.gumbel(size=n_p)
             f.partners[np.argsort(-keys)[:k]] = True
         if not lenders:
             return
@@ -216,7 +216,7 @@ class LendingModel(mesa.Model):
         rows = self.loans.add(NewLoans(
             borrower=borrower, desk=desk, funder=funder, platform=np.where(is_plat, desk, -1), principal=amount,
             apr=apr, funder_rate=funder_rate, guaranteed=guaranteed, term=bp.term_months,
-            amortizing_share=bp.amortizing_share, step=0,
+            amortizing_share=bp.amortizing_share, step=0, pd_est=pd0,
         ))
         elapsed = bp.term_months - months_left
         self.loans.months_left[rows] = months_left
@@ -229,10 +229,10 @@ class LendingModel(mesa.Model):
             sel = plat == p.index
             balance_p = float(bal[sel].sum())
             tp = getattr(prm.platforms, p.tier.label)
-            p.capital = tp.capital_ratio * balance_p
+            p.capital = p.capital0 = tp.capital_ratio * balance_p
             p.outstanding = balance_p
             p.planned_volume = (1.0 + prm.platforms.plan_headroom) * balance_p / max(life, 1.0)
-            p.acq_budget = p.acquisition_rate * balance_p / max(life, 1.0)
+            p.plan_floor = prm.platforms.min_plan_share * p.planned_volume
             p.data0 = p.cum_loans = 1.0 + float(sel.sum()) * max(p.age_months, 1.0) / bp.term_months
         fund = self.loans.view("funder")
         plat_bal = np.bincount(fund[plat >= 0], weights=bal[plat >= 0], minlength=self.n_funders)
@@ -244,9 +244,9 @@ class LendingModel(mesa.Model):
     def _burn_in(self, months: int) -> None:
         """Run ``months`` unrecorded months under the start month's rules with the industry structure held.
 
-        Platforms and funders book their flows and platforms learn, but nobody exits, leaves platform
-        lending or reviews its whitelist; afterwards platform capital is reset to its calibrated ratio and
-        plans to the renewed book. This moves the borrower population and loan book to the steady state
+        Platforms and funders book their flows, platforms learn and re-plan, and funders review their
+        whitelists, but no platform exits and no funder leaves platform lending; afterwards platform capital
+        is reset to its calibrated ratio. This moves the borrower population and loan book to the steady state
         of the borrowing flows, so that recorded months start from a consistent 2024.
         """
         if months <= 0:
@@ -258,9 +258,8 @@ class LendingModel(mesa.Model):
         life = self.params.borrowers.term_months * (1.0 - self.params.borrowers.amortizing_share / 2.0)
         for p in self.platforms:
             tp = getattr(self.params.platforms, p.tier.label)
-            p.capital = tp.capital_ratio * p.outstanding
+            p.capital = p.capital0 = tp.capital_ratio * p.outstanding
             p.planned_volume = max(p.planned_volume, (1.0 + self.params.platforms.plan_headroom) * p.outstanding / life)
-            p.acq_budget = max(p.acq_budget, p.acquisition_rate * p.outstanding / life)
             p.reset_history()
         for f in self.funders:
             f.reset_history()
@@ -356,7 +355,9 @@ class LendingModel(mesa.Model):
             np.array([p.loss_rate for p in self.platforms]), np.array([p.complaints for p in self.platforms]),
             fp.pref_scale, fp.pref_age, fp.pref_track, fp.pref_compliance,
         ) if self.n_platforms else np.zeros(0)
-        self.lines = allocate_lines(budget, demand, partners, self.platform_score)
+        self.lines = allocate_lines(budget, demand, partners, fp.pref_sharpness * self.platform_score)
+        for f, b_f, l_f in zip(self.funders, budget, self.lines.sum(axis=1), strict=True):
+            f.record_lines(float(b_f), float(l_f))
         self.partners_now = partners
         self.flows.lines = self.lines.sum(axis=0)
         # Remaining capacity per line: (funder, platform) lines then one direct line per funder.
@@ -572,6 +573,7 @@ class LendingModel(mesa.Model):
         rules = self.rules
         n = apps.borrower.size
         P, sigma, _, _, _, target, active = self._desk_arrays()
+        pd_scale = np.array([p.pd_scale for p in self.platforms] + [f.pd_scale for f in self.funders])
         if apps.funder is not None:
             funder = apps.funder.copy()
         else:
@@ -590,8 +592,11 @@ class LendingModel(mesa.Model):
         inc = np.maximum(b.income[bor], 1.0)
         dsti_after = self.dsti[bor] + new_sched / inc
         true_pd = annual_pd(b.hazard[bor] * prm.pricing.shock_to_default, dsti_after, prm.pricing.leverage_sensitivity)
+        # A borrower in an income shock shows it in bureau data; lenders' models see a much higher risk.
+        true_pd = np.where(b.shocked[bor], np.maximum(true_pd, prm.pricing.shock_pd), true_pd)
         noise = sigma[apps.desk] * np.where(apps.channel == REPEAT, prm.platforms.repeat_noise_factor, 1.0)
-        est = estimate_pd(true_pd, noise, self.rng.standard_normal(n))
+        # Each desk scales its model's PD by its own realised-to-expected loss experience.
+        est = np.minimum(estimate_pd(true_pd, noise, self.rng.standard_normal(n)) * pd_scale[apps.desk], 1.0)
         is_plat = apps.desk < P
         bank_rule = rules.no_outsourcing & self._funder_is_bank[f_safe]
         g_share = np.array([p.guarantee_share_now(rules.guarantee_max_share, True) for p in self.platforms] + [0.0])
@@ -620,7 +625,7 @@ class LendingModel(mesa.Model):
             return
         chosen_all = np.zeros(apps.borrower.size, dtype=bool)
         tried = np.zeros(apps.borrower.size, dtype=bool)
-        for _round in range(2):
+        for round_ in range(2):
             cand = ok[~tried[ok] & ~np.isin(apps.borrower[ok], apps.borrower[chosen_all])]
             if cand.size == 0:
                 break
@@ -629,13 +634,50 @@ class LendingModel(mesa.Model):
             first = np.r_[True, apps.borrower[cand][1:] != apps.borrower[cand][:-1]]
             pick = cand[first]
             tried[pick] = True
-            key = self._line_key(apps.desk[pick], offers["funder"][pick])
-            got = fund_in_order(key, apps.amount[pick], self.capacity, self.rng.permutation(pick.size))
-            self.capacity -= np.bincount(key[got], weights=apps.amount[pick][got], minlength=self.capacity.size)
+            if round_ == 0:
+                # Demand each platform attracted as borrowers' first choice, funded or not: it sets next plans.
+                on_p = apps.desk[pick] < self.n_platforms
+                self.flows.platform_demand += np.bincount(apps.desk[pick][on_p], weights=apps.amount[pick][on_p],
+                                                          minlength=self.n_platforms)
+            got = self._fund_with_rerouting(apps, offers, pick)
             chosen_all[pick[got]] = True
         sel = chosen_all
         self.proceeds = np.bincount(apps.borrower[sel], weights=apps.amount[sel], minlength=self.borrowers.n)
         self._originate(apps.subset(sel), {k: v[sel] for k, v in offers.items()})
+
+    def _fund_with_rerouting(self, apps: Applications, offers: dict[str, np.ndarray], pick: np.ndarray,
+                             retries: int = 2) -> np.ndarray:
+        """Fund the picked offers within credit lines; returns the funded mask over ``pick``.
+
+        A platform loan that does not fit its drawn funder's remaining line is routed to the funder of the
+        same kind (so the same caps and price apply) with the most room left at that platform, up to
+        ``retries`` times. ``offers["funder"]`` is updated in place for rerouted loans.
+        """
+        P, F = self.n_platforms, self.n_funders
+        funded = np.zeros(pick.size, dtype=bool)
+        todo = np.arange(pick.size)
+        for attempt in range(retries + 1):
+            if todo.size == 0:
+                break
+            idx = pick[todo]
+            if attempt > 0:
+                on_p = apps.desk[idx] < P
+                idx_p = idx[on_p]
+                if idx_p.size == 0:
+                    break
+                remaining = self.capacity[: F * P].reshape(F, P)
+                kind = self._funder_kind[offers["funder"][idx_p]]
+                room = remaining[:, apps.desk[idx_p]].T  # (loans, funders)
+                room = np.where(self._funder_kind[None, :] == kind[:, None], room, -1.0)
+                offers["funder"][idx_p] = np.argmax(room, axis=1)
+                todo = todo[on_p]
+                idx = pick[todo]
+            key = self._line_key(apps.desk[idx], offers["funder"][idx])
+            got = fund_in_order(key, apps.amount[idx], self.capacity, self.rng.permutation(idx.size))
+            self.capacity -= np.bincount(key[got], weights=apps.amount[idx][got], minlength=self.capacity.size)
+            funded[todo[got]] = True
+            todo = todo[~got]
+        return funded
 
     def _originate(self, apps: Applications, offers: dict[str, np.ndarray]) -> None:
         """Commit new licensed loans to the book and record the month's origination flows."""
@@ -648,7 +690,7 @@ class LendingModel(mesa.Model):
             borrower=apps.borrower, desk=apps.desk, funder=offers["funder"], platform=np.where(is_plat, apps.desk, -1),
             principal=apps.amount, apr=offers["apr"], funder_rate=offers["funder_rate"],
             guaranteed=offers["guaranteed"], term=prm.borrowers.term_months,
-            amortizing_share=prm.borrowers.amortizing_share, step=self.t,
+            amortizing_share=prm.borrowers.amortizing_share, step=self.t, pd_est=offers["est_pd"],
         ))
         self.renewed = np.r_[self.renewed, np.zeros(apps.borrower.size, dtype=bool)]
         fl = self.flows
@@ -675,7 +717,10 @@ class LendingModel(mesa.Model):
             return
         refi_like = (rationed & self.seeking_refi) | self.delinquent_need
         p = np.where(refi_like, prm.shadow_prob_refinance, np.where(rationed, prm.shadow_prob_consumption, 0.0))
-        take = self.rng.random(b.n) < p
+        L = self.loans
+        sh = L.view("shadow")
+        n_shadow = np.bincount(L.view("borrower")[sh], minlength=b.n)
+        take = (self.rng.random(b.n) < p) & (n_shadow < prm.max_shadow_loans)
         who = np.flatnonzero(take)
         if who.size == 0:
             return
@@ -829,10 +874,19 @@ class LendingModel(mesa.Model):
             for p in self.platforms:
                 i = p.index
                 p.record_month(revenue=float(rev[i]), opex=float(opex[i]), acquisition=fl.spend[i],
-                               volume=float(fl.platform_volume[i]), loans=int(fl.platform_loans[i]),
+                               volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]), loans=int(fl.platform_loans[i]),
                                lines=float(fl.lines[i]) if fl.lines.size else 0.0, value=fl.channel_value[i],
                                outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
             fl.platform_revenue = rev
+        # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
+        desk = L.desk[:n_old]
+        lgd = self.params.pricing.lgd
+        expected = np.bincount(desk[lic], weights=(bal0 * L.pd_est[:n_old] * lgd / 12.0)[lic], minlength=self.n_desks)
+        realised = np.bincount(desk[lic], weights=loss[lic], minlength=self.n_desks)
+        for p in self.platforms:
+            p.learn_losses(expected[p.index], realised[p.index])
+        for f in self.funders:
+            f.learn_losses(expected[P + f.index], realised[P + f.index])
         fl.funder_loss_total = float(funder_loss[lic].sum())
         fl.outstanding = float(bal_end[lic].sum() + new_bal.sum())
         fl.npl = float(npl_end[lic].sum())
@@ -864,10 +918,6 @@ class LendingModel(mesa.Model):
                 self.cum_exits += 1
         if not self.n_platforms:
             return
-        if self.burning_in:
-            for f in self.funders:
-                f.reset_history()
-            return
         fp = self.params.funders
         wl = self.params.policy.whitelist
         active = np.array([p.active for p in self.platforms], dtype=bool)
@@ -884,6 +934,7 @@ class LendingModel(mesa.Model):
                 complaints=np.array([p.complaints for p in self.platforms]), wants_funding=wants,
                 whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
                 max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
+                allow_leave=not self.burning_in,
             )
 
 
@@ -895,6 +946,7 @@ class _MonthFlows:
         self.spend = np.zeros((n_platforms, N_BUY_CHANNELS))
         self.channel_value = np.zeros((n_platforms, N_BUY_CHANNELS))
         self.platform_volume = np.zeros(n_platforms)
+        self.platform_demand = np.zeros(n_platforms)
         self.platform_loans = np.zeros(n_platforms, dtype=np.int64)
         self.platform_revenue = np.zeros(n_platforms)
         self.new_amount: list[np.ndarray] = []

@@ -92,7 +92,7 @@ class RunParams:
     start: str = p("2024-01", "First simulated month.", "YYYY-MM", DESIGN, kind="month")
     months: int = p(48, "Horizon: number of monthly steps.", "months", DESIGN, lo=1, hi=600)
     burn_in: int = p(
-        0, "Unrecorded months run before ``start`` under the start month's rules, with exits and reviews held off, "
+        24, "Unrecorded months run before ``start`` under the start month's rules, with exits and reviews held off, "
         "so the loan book reaches the steady state of the borrowing flows before the 2024 structure is observed.",
         "months", DESIGN, lo=0, hi=240,
     )
@@ -165,8 +165,8 @@ class BorrowerParams:
         "calibrated: average platform loan ticket 8-12k yuan (2024 annual reports)", lo=0.0, hi=100.0, min_len=3,
     )
     revolve_prob: list = p(
-        [0.3, 0.6, 0.9], "Probability a borrower asks to renew a maturing credit line per segment.",
-        "share", "calibrated: DOMAIN.md (customers priced <=24% use about 30% of their line)", lo=0.0, hi=1.0,
+        [0.7, 0.8, 0.9], "Probability a borrower asks to renew a maturing credit line per segment.",
+        "share", "calibrated: repeat borrowers bring most platform volume (listed platforms' 2024 reports, ~80-90%)", lo=0.0, hi=1.0,
         min_len=3, uncertainty=True,
     )
     initial_indebted: list = p(
@@ -191,7 +191,7 @@ class BorrowerParams:
         lo=0.0, hi=1.0, uncertainty=True,
     )
     shadow_prob_refinance: float = p(
-        0.60, "Probability a rationed borrower who must refinance a repayment turns to a shadow lender.",
+        0.40, "Probability a rationed borrower who must refinance a repayment turns to a shadow lender.",
         "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
     )
     applications_extra: float = p(
@@ -210,6 +210,7 @@ class BorrowerParams:
         0.80, "All-in APR of shadow loans (instalment malls, monthly guarantee schemes).", "1/yr",
         "calibrated: DOMAIN.md ('far above 24%')", lo=0.0, hi=10.0,
     )
+    max_shadow_loans: int = p(1, "Most live shadow loans one borrower can hold (shadow lenders ration too).", "loans", ASSUMPTION, lo=0, hi=50)
     shadow_term_months: int = p(6, "Term of a shadow loan.", "months", ASSUMPTION, lo=1, hi=60)
     spiral_months: int = p(3, "Debt spiral: consecutive months of borrowing to repay with rising DSTI.", "months", DESIGN, lo=1, hi=60)
     spiral_lenders: int = p(3, "Debt spiral: number of lenders that, with high DSTI, also defines a spiral.", "lenders", DESIGN, lo=1, hi=50)
@@ -262,9 +263,9 @@ class TierParams:
     opex_rate: float = p(0.03, "Servicing and collection cost as a share of balance.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     fixed_cost: float = p(2000.0, "Fixed operating cost per month.", "yuan/1k", ASSUMPTION, lo=0.0, hi=1e9)
     markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", ASSUMPTION, lo=0.0, hi=5.0, uncertainty=True)
-    guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: DOMAIN.md (tail platforms rely on guarantees)", lo=0.0, hi=1.0)
+    guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: DOMAIN.md (before the rules platforms often guaranteed funders; tail platforms rely on guarantees)", lo=0.0, hi=1.0)
     target_pd: float = p(0.15, "Highest estimated annual default probability the platform accepts.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
-    acquisition_rate: float = p(0.03, "Initial acquisition budget as a share of the initial monthly volume.", "share", ASSUMPTION, lo=0.0, hi=1.0)
+    acquisition_rate: float = p(0.03, "Acquisition spend per month as a share of the platform's funding request (planned volume).", "share", ASSUMPTION, lo=0.0, hi=1.0)
     channel_mix: list = p([0.5, 0.3, 0.0, 0.2], "Acquisition budget shares [info_flow, api, ecosystem, referral] (sum to 1).", "share", "calibrated: DOMAIN.md channel descriptions", lo=0.0, hi=1.0, min_len=4)
     complaints: float = p(0.5, "Complaint and compliance-incident index (0 clean, 1 worst).", "index", ASSUMPTION, lo=0.0, hi=1.0)
 
@@ -276,22 +277,22 @@ class PlatformsParams:
     head: TierParams = section(
         TierParams, "Head platforms: big-tech-linked or large listed; own traffic, strong risk control.",
         count=8, balance_share=0.80, size_exponent=1.3, capital_ratio=0.15, age_months=110.0,
-        capability_sigma=0.25, take_rate=0.05, service_fee=0.015, opex_rate=0.02, fixed_cost=250.0,
-        markup=0.10, guarantee_share=0.3, target_pd=0.10, acquisition_rate=0.010,
+        capability_sigma=0.25, take_rate=0.05, service_fee=0.015, opex_rate=0.02, fixed_cost=60.0,
+        markup=0.10, guarantee_share=0.5, target_pd=0.10, acquisition_rate=0.010,
         channel_mix=[0.35, 0.05, 0.50, 0.10], complaints=0.2,
     )
     waist: TierParams = section(
         TierParams, "Waist platforms: sizable independents that buy most traffic.",
         count=30, balance_share=0.14, size_exponent=0.7, capital_ratio=0.10, age_months=70.0,
-        capability_sigma=0.45, take_rate=0.05, service_fee=0.02, opex_rate=0.03, fixed_cost=6.0,
-        markup=0.15, guarantee_share=0.6, target_pd=0.18, acquisition_rate=0.015,
+        capability_sigma=0.40, take_rate=0.05, service_fee=0.02, opex_rate=0.03, fixed_cost=3.0,
+        markup=0.15, guarantee_share=0.8, target_pd=0.18, acquisition_rate=0.015,
         channel_mix=[0.50, 0.35, 0.0, 0.15], complaints=0.45,
     )
     tail: TierParams = section(
         TierParams, "Tail platforms: many small players, weak risk control, cheap API traffic, guarantees.",
         count=120, balance_share=0.06, size_exponent=0.5, capital_ratio=0.08, age_months=36.0,
-        capability_sigma=0.80, take_rate=0.06, service_fee=0.03, opex_rate=0.04, fixed_cost=0.6,
-        markup=0.25, guarantee_share=0.9, target_pd=0.30, acquisition_rate=0.020,
+        capability_sigma=0.55, take_rate=0.06, service_fee=0.03, opex_rate=0.04, fixed_cost=0.3,
+        markup=0.25, guarantee_share=0.95, target_pd=0.30, acquisition_rate=0.020,
         channel_mix=[0.20, 0.60, 0.0, 0.20], complaints=0.75,
     )
     capability_floor: float = p(0.10, "Lowest attainable noise of a default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0)
@@ -301,16 +302,23 @@ class PlatformsParams:
     )
     repeat_noise_factor: float = p(0.5, "Estimate noise on an existing customer as a share of the platform's noise.", "share", ASSUMPTION, lo=0.0, hi=1.0)
     guarantee_margin: float = p(0.3, "Guarantee fee as expected loss times (1 + margin).", "share", ASSUMPTION, lo=0.0, hi=5.0)
-    growth_target: float = p(0.02, "Monthly growth of the acquisition budget while the platform earns a margin and uses its lines.", "1/month", ASSUMPTION, lo=0.0, hi=1.0)
+    growth_target: float = p(0.05, "Most a profitable platform raises its acquisition intensity above its initial level.", "1/month", ASSUMPTION, lo=0.0, hi=1.0)
     plan_headroom: float = p(
         0.5, "Funding a platform asks for beyond the volume it placed last quarter (room to grow and renew).",
         "share", ASSUMPTION, lo=0.0, hi=10.0,
     )
-    shrink_factor: float = p(0.85, "Factor on the acquisition budget after a quarter with a loss.", "", ASSUMPTION, lo=0.0, hi=1.0)
+    min_plan_share: float = p(
+        0.1, "Smallest plan an active platform keeps, as a share of its initial plan (it exits through losses, not by fading).",
+        "share", DESIGN, lo=0.0, hi=1.0,
+    )
+    shrink_factor: float = p(0.85, "Factor on acquisition intensity after a quarter with a loss (and its inverse for recovery).", "", ASSUMPTION, lo=0.0, hi=1.0)
     risk_cut: float = p(0.85, "Factor on the target default probability after a quarter with a loss.", "", ASSUMPTION, lo=0.0, hi=1.0)
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)
-    loss_quarters: int = p(4, "Consecutive loss-making quarters after which a solvent platform winds down.", "quarters", ASSUMPTION, lo=1, hi=40)
+    exit_capital_share: float = p(
+        0.3, "A solvent platform whose capital falls below this share of its initial capital exits in an orderly way.",
+        "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
+    )
     abroad_prob: float = p(0.3, "Probability that a solvent exiting platform moves abroad rather than winding down.", "share", "calibrated: DOMAIN.md (some move to South-East Asia, Mexico)", lo=0.0, hi=1.0)
 
 
@@ -343,32 +351,32 @@ class FundersParams:
 
     bank_state: FunderParams = section(
         FunderParams, "Large state-owned banks.", count=6, regions=["national"], funding_cost=0.025,
-        spread=0.01, capability_sigma=0.50, platform_budget=14000.0, direct_budget=8000.0, direct_opex_rate=0.015,
+        spread=0.015, capability_sigma=0.50, platform_budget=14000.0, direct_budget=8000.0, direct_opex_rate=0.015,
         direct_target_pd=0.03, partners=40, hurdle=0.006, loss_tolerance=0.03,
     )
     bank_joint_stock: FunderParams = section(
         FunderParams, "Joint-stock banks.", count=12, regions=["national"], funding_cost=0.028,
-        spread=0.01, capability_sigma=0.55, platform_budget=8000.0, direct_budget=2000.0, direct_opex_rate=0.02,
+        spread=0.015, capability_sigma=0.55, platform_budget=8000.0, direct_budget=2000.0, direct_opex_rate=0.02,
         direct_target_pd=0.04, partners=30, hurdle=0.006, loss_tolerance=0.035,
     )
     bank_city: FunderParams = section(
         FunderParams, "City commercial banks.", count=40, regions=["east", "east", "central", "west"],
-        funding_cost=0.030, spread=0.012, capability_sigma=0.95, platform_budget=1900.0, partners=8,
+        funding_cost=0.030, spread=0.02, capability_sigma=0.95, platform_budget=1900.0, partners=8,
         hurdle=0.006, loss_tolerance=0.04,
     )
     bank_rural: FunderParams = section(
         FunderParams, "Rural commercial banks.", count=40, regions=["east", "central", "central", "west"],
-        funding_cost=0.030, spread=0.012, capability_sigma=1.05, platform_budget=1000.0, partners=5,
+        funding_cost=0.030, spread=0.02, capability_sigma=1.05, platform_budget=1000.0, partners=5,
         hurdle=0.006, loss_tolerance=0.04,
     )
     bank_internet: FunderParams = section(
         FunderParams, "Internet banks (data-rich, online only).", count=4, regions=["national"],
-        funding_cost=0.030, spread=0.012, capability_sigma=0.35, platform_budget=12000.0, direct_budget=3000.0,
+        funding_cost=0.030, spread=0.015, capability_sigma=0.35, platform_budget=12000.0, direct_budget=3000.0,
         direct_opex_rate=0.02, direct_target_pd=0.06, partners=40, hurdle=0.006, loss_tolerance=0.05,
     )
     cfc: FunderParams = section(
         FunderParams, "Consumer-finance companies.", count=30, regions=["national", "east", "central", "west"],
-        funding_cost=0.042, spread=0.015, capability_sigma=0.60, platform_budget=2500.0, direct_budget=1200.0,
+        funding_cost=0.042, spread=0.02, capability_sigma=0.60, platform_budget=2500.0, direct_budget=1200.0,
         direct_opex_rate=0.03, direct_target_pd=0.10, partners=15, hurdle=0.010, loss_tolerance=0.06,
     )
     microlender: FunderParams = section(
@@ -379,16 +387,20 @@ class FundersParams:
     )
     trust: FunderParams = section(
         FunderParams, "Trust companies (a channel for platform loans).", count=5, regions=["national"],
-        funding_cost=0.045, spread=0.015, capability_sigma=0.90, platform_budget=5000.0, partners=15,
+        funding_cost=0.045, spread=0.02, capability_sigma=0.90, platform_budget=5000.0, partners=15,
         hurdle=0.008, loss_tolerance=0.06,
     )
     pref_scale: float = p(1.0, "Weight of platform scale (log volume) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0, uncertainty=True)
     pref_age: float = p(0.5, "Weight of operating age (years) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0)
     pref_track: float = p(20.0, "Weight of the partner's historical loss rate (negative) in preference.", "", ASSUMPTION, lo=0.0, hi=1000.0)
     pref_compliance: float = p(1.0, "Weight of the complaint index (negative) in preference.", "", ASSUMPTION, lo=0.0, hi=100.0)
-    partner_cost: float = p(0.3, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", ASSUMPTION, lo=0.0, hi=1e9)
+    pref_sharpness: float = p(
+        0.3, "How sharply funders concentrate credit lines and partner picks on preferred platforms (weights exp(sharpness x score)).",
+        "", ASSUMPTION, lo=0.0, hi=10.0, uncertainty=True,
+    )
+    partner_cost: float = p(0.05, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: DOMAIN.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
     new_partners_per_review: int = p(2, "Most new partners a funder admits at one quarterly review.", "platforms", ASSUMPTION, lo=0, hi=1000)
-    leave_quarters: int = p(2, "Consecutive quarters below hurdle after which a funder leaves platform lending.", "quarters", ASSUMPTION, lo=1, hi=40)
+    leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending.", "quarters", ASSUMPTION, lo=1, hi=40)
 
 
 # --------------------------------------------------------------------------------------- policy
@@ -534,6 +546,14 @@ class PricingParams:
         0.33, "Share of income shocks that end in default, as lenders' PD models assume (PD uses hazard x share).",
         "share", "calibrated: internal consistency (lenders' mean PD equals the simulated 12-month default rate, baseline-2024)",
         lo=0.0, hi=1.0,
+    )
+    shock_pd: float = p(
+        0.5, "Annual PD lenders' models assign to a borrower now in an income shock (bureau signals: inquiry bursts, arrears).",
+        "1/yr", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
+    )
+    loss_memory: float = p(
+        0.9, "Monthly decay of the loss record a lender uses to calibrate its PD estimates (realised / expected).",
+        "", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
     )
     leverage_sensitivity: float = p(
         3.0, "How much debt service to income raises a borrower's default probability (PD x (1 + s * DSTI)).",

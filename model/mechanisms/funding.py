@@ -57,7 +57,7 @@ def allocate_lines(budget: np.ndarray, demand: np.ndarray, partners: np.ndarray,
         ws = w.sum(axis=1, keepdims=True)
         offer = np.divide(w, ws, out=np.zeros_like(w), where=ws > 0) * remaining_budget[:, None]
         total_offer = offer.sum(axis=0)
-        scale = np.divide(unmet, total_offer, out=np.zeros_like(unmet), where=total_offer > 0)
+        scale = np.divide(unmet, total_offer, out=np.zeros_like(unmet), where=total_offer > 1e-9)
         taken = offer * np.minimum(scale, 1.0)[None, :]
         lines += taken
         remaining_budget -= taken.sum(axis=1)
