@@ -204,6 +204,9 @@ class Funder(mesa.Agent):
             keep = idx[np.argsort(-score[idx], kind="stable")[:max_partners]]
             self.partners[:] = False
             self.partners[keep] = True
+        if allow_leave and not self.partners.any():
+            # Every partner listed as "cooperation stopped" and nobody worth admitting: out of platform lending.
+            self.leave_platform_lending()
         self._reset_quarter(self.partners.size)
 
 

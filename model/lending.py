@@ -63,7 +63,7 @@ class LendingModel(mesa.Model):
         self.platforms: list[Platform] = []
         self.funders: list[Funder] = []
         self._build_institutions()
-        self.regulator = Regulator(self, prm.policy, prm.funders.partner_cost * self.scale)
+        self.regulator = Regulator(self, prm.policy, prm.funders.partner_cost * self.scale, self.scale)
         self.n_platforms = len(self.platforms)
         self.n_funders = len(self.funders)
         self.n_desks = self.n_platforms + self.n_funders
@@ -322,7 +322,7 @@ class LendingModel(mesa.Model):
         from model.policy import rules_in_force
 
         return rules_in_force(self.params.policy, month, self._lpr(month), self._lpr_by(),
-                              self.params.funders.partner_cost * self.scale)
+                              self.params.funders.partner_cost * self.scale, self.scale)
 
     def _lpr_by(self) -> dict[str, float]:
         return {k.value: self._lpr(parse_month(getattr(self.params.policy.kind_caps, k.value).by)) for k in FunderKind}
@@ -558,6 +558,7 @@ class LendingModel(mesa.Model):
             lgd=self.params.pricing.lgd, take_rate=take[desk], service_fee=fee[desk], guaranteed=guaranteed,
             guarantee_margin=self.params.platforms.guarantee_margin, markup=markup[desk],
             cap_nominal=rules.cap_nominal[kind], cap_all_in=rules.cap_all_in[kind],
+            min_spread_share=self.params.pricing.min_spread_share,
         )
 
     def underwrite(self, apps: Applications) -> dict[str, np.ndarray]:
@@ -580,9 +581,11 @@ class LendingModel(mesa.Model):
             funder = np.where(apps.desk >= P, apps.desk - P, -1)
             on_plat = apps.desk < P
             if on_plat.any() and self.n_funders:
-                # A platform routes each applicant to one of its funders, in proportion to remaining lines.
+                # A platform routes each applicant to one of its funders in proportion to remaining lines,
+                # tilted toward cheap money: weight ~ line * (1 / funding cost)^gamma.
                 remaining = self.capacity[: self.n_funders * P].reshape(self.n_funders, P).T
-                funder[on_plat] = pick_by_weight(self.rng, apps.desk[on_plat], remaining)
+                cheap = (self._funder_cost.min() / np.maximum(self._funder_cost, 1e-6)) ** prm.platforms.cheap_funding_preference
+                funder[on_plat] = pick_by_weight(self.rng, apps.desk[on_plat], remaining * cheap[None, :])
         has_funder = funder >= 0
         f_safe = np.maximum(funder, 0)
         bor = apps.borrower
@@ -874,7 +877,8 @@ class LendingModel(mesa.Model):
             for p in self.platforms:
                 i = p.index
                 p.record_month(revenue=float(rev[i]), opex=float(opex[i]), acquisition=fl.spend[i],
-                               volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]), loans=int(fl.platform_loans[i]),
+                               volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]),
+                               loans=int(fl.platform_loans[i]),
                                lines=float(fl.lines[i]) if fl.lines.size else 0.0, value=fl.channel_value[i],
                                outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
             fl.platform_revenue = rev

@@ -307,6 +307,10 @@ class PlatformsParams:
         0.5, "Funding a platform asks for beyond the volume it placed last quarter (room to grow and renew).",
         "share", ASSUMPTION, lo=0.0, hi=10.0,
     )
+    cheap_funding_preference: float = p(
+        3.0, "How strongly platforms route loans to cheaper funders (weight ~ line x (1 / funding cost)^gamma).",
+        "", ASSUMPTION, lo=0.0, hi=20.0, uncertainty=True,
+    )
     min_plan_share: float = p(
         0.1, "Smallest plan an active platform keeps, as a share of its initial plan (it exits through losses, not by fading).",
         "share", DESIGN, lo=0.0, hi=1.0,
@@ -398,7 +402,7 @@ class FundersParams:
         0.3, "How sharply funders concentrate credit lines and partner picks on preferred platforms (weights exp(sharpness x score)).",
         "", ASSUMPTION, lo=0.0, hi=10.0, uncertainty=True,
     )
-    partner_cost: float = p(0.05, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: DOMAIN.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
+    partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: DOMAIN.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
     new_partners_per_review: int = p(2, "Most new partners a funder admits at one quarterly review.", "platforms", ASSUMPTION, lo=0, hi=1000)
     leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending.", "quarters", ASSUMPTION, lo=1, hi=40)
 
@@ -546,6 +550,11 @@ class PricingParams:
         0.33, "Share of income shocks that end in default, as lenders' PD models assume (PD uses hazard x share).",
         "share", "calibrated: internal consistency (lenders' mean PD equals the simulated 12-month default rate, baseline-2024)",
         lo=0.0, hi=1.0,
+    )
+    min_spread_share: float = p(
+        0.0, "Least share of its spread a funder accepts when a cap squeezes the price (the platform's share is sticky).",
+        "share", "calibrated: DOMAIN.md (a bank: 24% minus funding, platform share, fees and provisions left no profit)",
+        lo=0.0, hi=1.0, uncertainty=True,
     )
     shock_pd: float = p(
         0.5, "Annual PD lenders' models assign to a borrower now in an income shock (bureau signals: inquiry bursts, arrears).",

@@ -54,6 +54,7 @@ def _on(switch_enabled: bool, start: str, month: int) -> bool:
 
 def rules_in_force(
     policy: PolicyParams, month: int, lpr: float, lpr_by: dict[str, float], base_partner_cost: float,
+    scale: float = 1.0,
 ) -> Rules:
     """Resolve every dated instrument for ``month`` (absolute month number). Pure.
 
@@ -62,7 +63,8 @@ def rules_in_force(
         month: absolute month number (see :mod:`model.calendar`).
         lpr: this month's LPR (unused directly; kept for paths that track the current LPR).
         lpr_by: LPR at each kind cap's ``by`` month, keyed by kind value.
-        base_partner_cost: per-partner monitoring cost without a whitelist regime.
+        base_partner_cost: per-partner monitoring cost without a whitelist regime (yuan, already scaled).
+        scale: modelled borrowers / 1000, converting the regime's yuan/1k partner cost to yuan.
     """
     rc = policy.rate_cap
     new_cap = _on(rc.enabled, rc.start, month)
@@ -91,7 +93,7 @@ def rules_in_force(
         binding_cap=float(finite.max()) if finite.size else float("nan"),
         new_cap_active=new_cap,
         whitelist=whitelist,
-        partner_cost=wl.partner_cost if whitelist else base_partner_cost,
+        partner_cost=wl.partner_cost * scale if whitelist else base_partner_cost,
         no_outsourcing=_on(policy.no_outsourcing.enabled, policy.no_outsourcing.start, month),
         guarantee_max_share=gc.max_share if _on(gc.enabled, gc.start, month) else 1.0,
         borrowing_limit=bl.income_multiple if _on(bl.enabled, bl.start, month) else float("inf"),
@@ -124,10 +126,11 @@ class Regulator(mesa.Agent):
     starts, and sets each funder's allowed platform balance and bans through the funders' own methods.
     """
 
-    def __init__(self, model: mesa.Model, policy: PolicyParams, base_partner_cost: float):
+    def __init__(self, model: mesa.Model, policy: PolicyParams, base_partner_cost: float, scale: float = 1.0):
         super().__init__(model)
         self.policy = policy
         self.base_partner_cost = base_partner_cost
+        self.scale = scale
         self.rules: Rules | None = None
         self._baseline: dict[int, float] = {}
         self._freeze_level: dict[int, float] = {}
@@ -135,7 +138,7 @@ class Regulator(mesa.Agent):
     def apply(self, month: int, lpr: float, lpr_by: dict[str, float], funders: list) -> Rules:
         """Resolve this month's rules and impose funder-level limits. Returns the rules."""
         pol = self.policy
-        self.rules = rules_in_force(pol, month, lpr, lpr_by, self.base_partner_cost)
+        self.rules = rules_in_force(pol, month, lpr, lpr_by, self.base_partner_cost, self.scale)
         bm, fz, ban = pol.balance_mandate, pol.balance_freeze, pol.new_business_ban
         for f in funders:
             limit = float("inf")

@@ -9,8 +9,11 @@ Price decomposition of a licensed loan (annual rates on the outstanding balance)
 
 An originator with market power asks ``required * (1 + markup)``; a cap truncates the capped measure
 (nominal, or all-in when fees count toward the cap) at the cap, so loans whose required price sits a
-little under the cap bunch at it. A loan whose *required* price exceeds a cap is refused: it cannot be
-priced to pay. Quoting has no side effects; the model commits originations separately.
+little under the cap bunch at it. The platform's take and fees are sticky; under a binding cap the
+funder's spread absorbs the squeeze, down to ``min_spread_share`` of its normal spread (DOMAIN.md: a
+bank found that 24% all-in minus funding, the platform's share, fees and provisions left no profit). A
+loan that cannot be priced under the caps even with that thinnest spread is refused. Quoting has no side
+effects; the model commits originations separately.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def quote(
     markup: np.ndarray,
     cap_nominal: np.ndarray,
     cap_all_in: np.ndarray,
+    min_spread_share: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Price loans and test them against the caps in force. No side effects.
 
@@ -71,27 +75,34 @@ def quote(
         markup: proportional markup the originator asks over the required price.
         cap_nominal: cap on the nominal rate (``inf`` where none applies).
         cap_all_in: cap on the all-in cost (``inf`` where none applies).
+        min_spread_share: least share of its spread a funder accepts when a cap squeezes the price.
 
     Returns:
         dict with ``apr`` (all-in price offered), ``funder_rate`` (funder's part of the APR),
-        ``originator_rate`` (the rest: take, fees, guarantee fee, markup), ``required`` (all-in required)
-        and ``ok`` (the required price fits every cap).
+        ``originator_rate`` (the rest: take, fees, guarantee fee, markup), ``required`` (all-in price with
+        the full spread), ``minimum`` (all-in price with the thinnest spread) and ``ok`` (the minimum fits
+        every cap).
     """
     el = est_pd * lgd
     guaranteed = guaranteed.astype(bool)
-    funder_rate = funding_cost + spread + np.where(guaranteed, 0.0, el)
-    nominal_req = funder_rate + take_rate
+    cost = funding_cost + np.where(guaranteed, 0.0, el)  # the funder's cost and borne expected loss
     fees = service_fee + np.where(guaranteed, el * (1.0 + guarantee_margin), 0.0)
+    nominal_req = cost + spread + take_rate
+    nominal_min = cost + min_spread_share * spread + take_rate
     required = nominal_req + fees
-    ok = (nominal_req <= cap_nominal) & (required <= cap_all_in)
+    minimum = nominal_min + fees
+    ok = (nominal_min <= cap_nominal) & (minimum <= cap_all_in)
     nominal_offer = np.minimum(nominal_req * (1.0 + markup), cap_nominal)
-    # Where ``ok``, both truncations stay at or above the requirement, so an accepted loan always pays.
     apr = np.minimum(nominal_offer + fees, cap_all_in)
+    # The funder is paid its cost and as much of its spread as the price leaves after the platform's part.
+    room = apr - cost - take_rate - fees
+    funder_rate = cost + np.clip(room, 0.0, spread)
     return {
         "apr": apr,
         "funder_rate": funder_rate,
         "originator_rate": apr - funder_rate,
         "required": required,
+        "minimum": minimum,
         "ok": ok,
     }
 
