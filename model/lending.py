@@ -584,7 +584,8 @@ class LendingModel(mesa.Model):
                 # A platform routes each applicant to one of its funders in proportion to remaining lines,
                 # tilted toward cheap money: weight ~ line * (1 / funding cost)^gamma.
                 remaining = self.capacity[: self.n_funders * P].reshape(self.n_funders, P).T
-                cheap = (self._funder_cost.min() / np.maximum(self._funder_cost, 1e-6)) ** prm.platforms.cheap_funding_preference
+                gamma = prm.platforms.cheap_funding_preference
+                cheap = (self._funder_cost.min() / np.maximum(self._funder_cost, 1e-6)) ** gamma
                 funder[on_plat] = pick_by_weight(self.rng, apps.desk[on_plat], remaining * cheap[None, :])
         has_funder = funder >= 0
         f_safe = np.maximum(funder, 0)
