@@ -243,7 +243,8 @@ class ChannelsParams:
     )
     info_flow: ChannelParams = section(ChannelParams, "Information-flow ads (short-video feeds): higher quality.", attention=0.40, risk_tilt=0.0, multi_tilt=0.0)
     api: ChannelParams = section(ChannelParams, "API embedding in other apps: cheapest, worst quality, many multi-borrowers.", attention=0.30, risk_tilt=0.8, multi_tilt=0.4)
-    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population.", attention=0.20, risk_tilt=-0.4, multi_tilt=-0.2)
+    # Ecosystem attention is the input calibrated to CR5 ~ 0.75 of platform balances at 2024-01 after the burn-in.
+    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population; attention calibrated to CR5 ~0.75 of platform balances in 2024.", attention=0.50, risk_tilt=-0.4, multi_tilt=-0.2)
     referral: ChannelParams = section(ChannelParams, "Peer and big-tech referral (导流): other lenders' cast-offs.", attention=0.10, risk_tilt=1.0, multi_tilt=0.5)
 
 
@@ -278,7 +279,7 @@ class PlatformsParams:
         TierParams, "Head platforms: big-tech-linked or large listed; own traffic, strong risk control.",
         count=8, balance_share=0.80, size_exponent=1.3, capital_ratio=0.15, age_months=110.0,
         capability_sigma=0.25, take_rate=0.05, service_fee=0.015, opex_rate=0.02, fixed_cost=60.0,
-        markup=0.10, guarantee_share=0.5, target_pd=0.10, acquisition_rate=0.010,
+        markup=0.10, guarantee_share=0.5, target_pd=0.10, acquisition_rate=0.015,
         channel_mix=[0.35, 0.05, 0.50, 0.10], complaints=0.2,
     )
     waist: TierParams = section(
