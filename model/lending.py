@@ -807,7 +807,8 @@ class LendingModel(mesa.Model):
         plat = L.platform[:n_old]
         fund = L.funder[:n_old]
         apr = L.apr[:n_old]
-        share_f = np.divide(L.funder_rate[:n_old], apr, out=np.zeros(n_old), where=apr > 0)
+        # A direct lender is its own originator and keeps all the interest; on platform loans it keeps its part.
+        share_f = np.where(plat < 0, 1.0, np.divide(L.funder_rate[:n_old], apr, out=np.zeros(n_old), where=apr > 0))
         f_income = fl.interest_paid * share_f
         o_income = fl.interest_paid - f_income
         bal0 = fl.balance_start

@@ -175,6 +175,21 @@ def test_analytic_amortization_without_risk():
     assert (m.borrowers.dpd == 0).all()
 
 
+def test_analytic_interest_income_without_risk():
+    # One direct lender, identical riskless borrowers: each month the lender earns exactly
+    # sum(balance * apr / 12) in interest and pays sum(balance * (funding cost + servicing cost) / 12).
+    m = _analytic(["borrowers.hazard=[0.0,0.0,0.0]"], months=4)
+    f = m.funders[0]
+    cost_rate = f.funding_cost + f.direct_opex_rate
+    for _ in range(4):
+        L = m.loans
+        bal, apr = L.view("balance").copy(), L.view("apr").copy()
+        m.step()
+        expected = float(np.sum(bal * apr / 12.0) - np.sum(bal * cost_rate / 12.0))
+        assert f.profit == pytest.approx(expected, rel=1e-12)
+        assert _last_row(m)["default_rate"] == 0.0
+
+
 def test_analytic_certain_default_path():
     m = _analytic(["borrowers.hazard=[1.0,1.0,1.0]", "borrowers.buffer_months=[0.0,0.0,0.0]",
                    "borrowers.essential_spend_share=[1.0,1.0,1.0]", "borrowers.shadow_prob_refinance=0.0"],
