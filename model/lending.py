@@ -894,6 +894,8 @@ class LendingModel(mesa.Model):
         for f in self.funders:
             f.learn_losses(expected[P + f.index], realised[P + f.index])
         fl.funder_loss_total = float(funder_loss[lic].sum())
+        fl.guarantee_paid = float(paid.sum())
+        fl.licensed_loss = float(loss[lic].sum())
         fl.outstanding = float(bal_end[lic].sum() + new_bal.sum())
         fl.npl = float(npl_end[lic].sum())
         # New loans' volumes by funder (for the funder table).
@@ -969,6 +971,8 @@ class _MonthFlows:
         self.chargeoff = np.zeros(0, dtype=bool)
         self.new_defaults_b = np.zeros(n_borrowers, dtype=bool)
         self.funder_loss_total = 0.0
+        self.guarantee_paid = 0.0
+        self.licensed_loss = 0.0
         self.outstanding = 0.0
         self.npl = 0.0
         self.funder_platform_volume = np.zeros(n_funders)
