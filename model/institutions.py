@@ -17,7 +17,29 @@ from model.params import FunderParams, PlatformsParams, TierParams
 N_BUY_CHANNELS = 4  # info_flow, api, ecosystem, referral (repeat business costs no traffic)
 
 
-class Funder(mesa.Agent):
+class LossCalibrated:
+    """Mixin for lenders that calibrate their PD model on their own loss record (platforms, direct lenders)."""
+
+    pd_scale: float = 1.0
+    loss_expected: float = 0.0
+    loss_realised: float = 0.0
+
+    def learn_losses(self, expected: float, realised: float) -> None:
+        """Update the loss-calibration factor applied to the desk's PD estimates.
+
+        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
+        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
+        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
+        """
+        decay = self.model.params.pricing.loss_memory
+        self.loss_expected = decay * self.loss_expected + expected
+        self.loss_realised = decay * self.loss_realised + realised
+        prior = 6.0 * expected
+        if self.loss_expected + prior > 0:
+            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
+
+
+class Funder(LossCalibrated, mesa.Agent):
     """A licensed funder. Subclasses fix the kind.
 
     Attributes:
@@ -68,20 +90,6 @@ class Funder(mesa.Agent):
         self.loss_expected = 0.0
         self.loss_realised = 0.0
         self._reset_quarter(n_platforms)
-
-    def learn_losses(self, expected: float, realised: float) -> None:
-        """Update the loss-calibration factor applied to the desk's PD estimates.
-
-        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
-        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
-        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
-        """
-        decay = self.model.params.pricing.loss_memory
-        self.loss_expected = decay * self.loss_expected + expected
-        self.loss_realised = decay * self.loss_realised + realised
-        prior = 6.0 * expected
-        if self.loss_expected + prior > 0:
-            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
 
     def _reset_quarter(self, n_platforms: int) -> None:
         self.q_income = np.zeros(n_platforms)
@@ -239,7 +247,7 @@ FUNDER_CLASSES: dict[FunderKind, type[Funder]] = {
 }
 
 
-class Platform(mesa.Agent):
+class Platform(LossCalibrated, mesa.Agent):
     """A lending-assistance platform (助贷平台).
 
     Attributes:
@@ -298,20 +306,6 @@ class Platform(mesa.Agent):
         self.loss_expected = 0.0
         self.loss_realised = 0.0
         self._reset_quarter()
-
-    def learn_losses(self, expected: float, realised: float) -> None:
-        """Update the loss-calibration factor applied to the desk's PD estimates.
-
-        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
-        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
-        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
-        """
-        decay = self.model.params.pricing.loss_memory
-        self.loss_expected = decay * self.loss_expected + expected
-        self.loss_realised = decay * self.loss_realised + realised
-        prior = 6.0 * expected
-        if self.loss_expected + prior > 0:
-            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
 
     def _reset_quarter(self) -> None:
         self.q_profit = 0.0
