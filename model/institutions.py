@@ -295,7 +295,6 @@ class Platform(LossCalibrated, mesa.Agent):
         self.exit_mode = ExitMode.ACTIVE
         self.exit_step = -1
         self.unfunded_quarters = 0
-        self.loss_quarters = 0
         self.loss_rate = 0.0
         self.outstanding = 0.0
         self.volume = 0.0
@@ -379,8 +378,7 @@ class Platform(LossCalibrated, mesa.Agent):
             self.age_months += 1
 
     def reset_history(self) -> None:
-        """Forget quarter accumulators and loss streaks (after the burn-in)."""
-        self.loss_quarters = 0
+        """Forget quarter accumulators and the unfunded streak (after the burn-in)."""
         self.unfunded_quarters = 0
         self.target_pd = self.target_pd0
         self.acq_intensity = 1.0
@@ -398,7 +396,6 @@ class Platform(LossCalibrated, mesa.Agent):
             self._reset_quarter()
             return
         pp = self.pp
-        self.loss_quarters = self.loss_quarters + 1 if self.q_profit < 0 else 0
         self.unfunded_quarters = self.unfunded_quarters + 1 if self.q_lines <= 0 else 0
         # Funding requests follow the demand borrowers brought (funded or not), with room to grow.
         # An active platform keeps trying at a minimum scale; if that cannot pay, the loss rule ends it.

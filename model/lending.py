@@ -700,7 +700,6 @@ class LendingModel(mesa.Model):
         fl = self.flows
         fl.new_amount.append(apps.amount)
         fl.new_apr.append(offers["apr"])
-        fl.new_desk.append(apps.desk)
         plat = apps.desk[is_plat]
         fl.platform_volume += np.bincount(plat, weights=apps.amount[is_plat], minlength=P)
         fl.platform_loans += np.bincount(plat, minlength=P)
@@ -959,7 +958,6 @@ class _MonthFlows:
         self.platform_revenue = np.zeros(n_platforms)
         self.new_amount: list[np.ndarray] = []
         self.new_apr: list[np.ndarray] = []
-        self.new_desk: list[np.ndarray] = []
         self.applicants = 0
         self.rationed = 0
         self.shadow_volume = 0.0
