@@ -296,7 +296,10 @@ def _check_str(meta: Mapping[str, Any], value: Any) -> tuple[Any, str | None]:
 def _check_number(kind: type, meta: Mapping[str, Any], value: Any) -> tuple[Any, str | None]:
     if _is_bool(value) or not isinstance(value, numbers.Real):
         return None, f"must be {'a whole number' if kind is int else 'a number'} (got {_what(value)})"
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer beyond float range (e.g. a 400-digit --set value)
+        return None, f"must be {_range_text(meta)}" if meta.get("hi") is not None else "is too large"
     if not math.isfinite(x):
         return None, "must be a finite number"
     clean: float | int = x

@@ -716,3 +716,10 @@ def test_update_marked_block_replaces_only_between_markers():
 def test_update_marked_block_rejects_bad_markers(text):
     with pytest.raises(ValueError, match="marker"):
         update_marked_block(text, "<!-- b -->", "<!-- e -->", "x")
+
+
+def test_integer_beyond_float_range_is_a_config_error():
+    # Found by the hostile-input corpus: a 400-digit --set value used to raise OverflowError.
+    with pytest.raises(ConfigError) as err:
+        load_scenario("baseline-2024", overrides=["channels.api.attention=" + "9" * 400])
+    assert "channels.api.attention" in str(err.value)

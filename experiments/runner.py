@@ -1,0 +1,228 @@
+"""One run of the model as a pure function, and the task wrapper every batch executor calls.
+
+:func:`run_one` holds no global state and writes no files: the same arguments give identical tables in any
+process, so the in-process loop, the local process pool and dask workers are interchangeable.
+:func:`execute_run` wraps it for batches: it times the run, catches its exception (a failed run is a result,
+not a crash of the batch) and tags every row with the run's keys.
+
+Test-only fault injection: when the environment variable ``ZHUDAI_FAULT_RUNS`` is set, a run whose run id is
+listed (comma-separated), or whose replicate matches an item ``replicate=K``, raises
+``RuntimeError("injected fault")`` instead of running. Batch tests use it to check that a crashing run is
+recorded and reported while the others finish. It is read in the worker, so it must be set in the
+environment the workers inherit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAULT_ENV = "ZHUDAI_FAULT_RUNS"
+
+#: Environment that keeps BLAS/OpenMP single-threaded in worker processes: a batch already uses one process
+#: per core, and nested BLAS threads would oversubscribe the cores. Must be set before numpy is imported.
+BLAS_ENV: dict[str, str] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+TABLES = ("model", "platforms", "funders")
+
+
+def run_one(
+    scenario: str, seed: int, borrowers: int, months: int, overrides: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """Run one scenario once and return its tables.
+
+    Pure: no global state is kept (Mesa's class-level agent registry entry is removed) and nothing is
+    written, so the same arguments give identical tables in any process.
+
+    Args:
+        scenario: shipped scenario name or path to a ``.toml`` file.
+        seed: the run's random seed.
+        borrowers: number of modelled borrowers (applied after ``overrides``).
+        months: number of simulated months (applied after ``overrides``).
+        overrides: ``dotted.key=value`` strings applied to the scenario first.
+
+    Returns:
+        ``{"model": df, "platforms": df, "funders": df}``.
+
+    Raises:
+        ConfigError: if the scenario or an override is invalid.
+    """
+    import mesa
+
+    from model.config import load_scenario
+    from model.lending import LendingModel
+
+    resolved = load_scenario(scenario, [*overrides, f"run.borrowers={borrowers}", f"run.months={months}"])
+    model = LendingModel(resolved, rng=seed)
+    try:
+        model.run()
+        tables = model.tables()
+    finally:
+        # Mesa 3.3 keeps a per-model id counter in a class-level dict that is never pruned; a long-lived
+        # worker would otherwise hold every model (and its agents) it ever ran.
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(model, None)
+    return {name: tables[name] for name in TABLES}
+
+
+def make_run_id(scenario: str, overrides: Sequence[str], replicate: int, seed: int, borrowers: int, months: int) -> str:
+    """A short deterministic id of a run: the first 12 hex digits of the sha256 of its defining values.
+
+    Args:
+        scenario: the scenario as named in the design.
+        overrides: every override of the run, in order (design overrides, then sweep values).
+        replicate: replicate index.
+        seed: the run's seed.
+        borrowers: number of borrowers.
+        months: number of months.
+
+    Returns:
+        12 lowercase hex characters.
+    """
+    key = [scenario, list(overrides), int(replicate), int(seed), int(borrowers), int(months)]
+    text = json.dumps(key, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to run one run of a batch (picklable, so any executor can ship it).
+
+    Attributes:
+        run_id: :func:`make_run_id` of the other fields.
+        scenario: scenario name or path, as in the design.
+        point: index of the sweep point (0 when nothing is varied).
+        vary: ``(dotted key, value)`` of the sweep point, in design order.
+        overrides: every override string: the design's, then the sweep point's.
+        replicate: replicate index 0..R-1.
+        seed: the replicate's seed (common to every scenario and point).
+        borrowers: number of borrowers.
+        months: number of months.
+    """
+
+    run_id: str
+    scenario: str
+    point: int
+    vary: tuple[tuple[str, Any], ...]
+    overrides: tuple[str, ...]
+    replicate: int
+    seed: int
+    borrowers: int
+    months: int
+
+    def keys(self) -> dict[str, Any]:
+        """The key columns every row of this run's tables carries."""
+        keys: dict[str, Any] = {
+            "run_id": self.run_id, "scenario": self.scenario, "point": self.point,
+            "replicate": self.replicate, "seed": self.seed,
+        }
+        for key, value in self.vary:
+            keys[key] = vary_cell(value)
+        return keys
+
+
+def vary_cell(value: Any) -> Any:
+    """A sweep value as a table cell: scalars as they are, lists and tables as canonical JSON text."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return value
+
+
+@dataclass
+class RunResult:
+    """What a worker sends back for one run.
+
+    Attributes:
+        spec: the run.
+        status: ``"ok"`` or ``"failed"``.
+        error: ``"Type: message"`` of a failed run, else empty.
+        traceback: the full traceback of a failed run, else empty.
+        started: start time, ISO 8601 UTC.
+        finished: end time, ISO 8601 UTC.
+        seconds: wall time of the run.
+        worker: ``host/pid`` of the process that ran it.
+        tables: the run's tables with key columns added (empty for a failed run).
+    """
+
+    spec: RunSpec
+    status: str
+    error: str
+    traceback: str
+    started: str
+    finished: str
+    seconds: float
+    worker: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _fault_injected(spec: RunSpec) -> bool:
+    items = [item.strip() for item in os.environ.get(FAULT_ENV, "").split(",") if item.strip()]
+    for item in items:
+        name, sep, value = item.partition("=")
+        if sep and name.strip() == "replicate":
+            if value.strip() == str(spec.replicate):
+                return True
+        elif item == spec.run_id:
+            return True
+    return False
+
+
+def _tag(table: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
+    """The table with the run's key columns in front (the model's own columns keep their order)."""
+    import pandas as pd
+
+    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
+    own = table.drop(columns=[c for c in keys if c in table.columns])
+    return pd.concat([front, own], axis=1).reset_index(drop=True)
+
+
+def execute_run(spec: RunSpec) -> RunResult:
+    """Run one batch run and return its result; never raises for a failure inside the model.
+
+    Args:
+        spec: the run.
+
+    Returns:
+        The result: tables tagged with the run's keys when it succeeded, the error when it failed.
+    """
+    started, t0 = _now(), time.perf_counter()
+    worker = f"{socket.gethostname()}/{os.getpid()}"
+    try:
+        if _fault_injected(spec):
+            raise RuntimeError("injected fault")
+        tables = run_one(spec.scenario, spec.seed, spec.borrowers, spec.months, spec.overrides)
+    except Exception as exc:
+        return RunResult(spec, "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), started, _now(),
+                         time.perf_counter() - t0, worker)
+    keys = spec.keys()
+    tagged = {name: _tag(df, keys) for name, df in tables.items()}
+    return RunResult(spec, "ok", "", "", started, _now(), time.perf_counter() - t0, worker, tagged)
+
+
+def worker_init() -> None:
+    """Initializer of local pool workers: single-threaded BLAS and no SIGINT.
+
+    The environment is also set in the parent before the pool spawns its workers (numpy may be imported
+    before this runs); setting it here too covers libraries loaded later. Ctrl-C in a terminal reaches the
+    whole process group; the driver alone handles it, so workers must not die half-way through a run.
+    """
+    import signal
+
+    os.environ.update(BLAS_ENV)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
