@@ -915,6 +915,12 @@ class LendingModel(mesa.Model):
         is_plat = L.view("platform")[new] >= 0
         fl.funder_platform_volume = np.bincount(f[is_plat], weights=amt[is_plat], minlength=self.n_funders)
         fl.funder_direct_volume = np.bincount(f[~is_plat], weights=amt[~is_plat], minlength=self.n_funders)
+        apr = L.view("apr")[new]
+        fl.funder_apr_weighted = np.bincount(f, weights=amt * apr, minlength=self.n_funders)
+        # Bunching: new volume priced within one point under the all-in cap of its funder's kind.
+        cap = self.rules.cap_all_in[self._funder_kind[f]] if f.size else np.zeros(0)
+        capped = np.isfinite(cap)
+        fl.near_cap_volume = float(amt[capped & (apr >= cap - 0.01)].sum())
 
     def review_quarter(self) -> None:
         """Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
@@ -975,3 +981,5 @@ class _MonthFlows:
         self.npl = 0.0
         self.funder_platform_volume = np.zeros(n_funders)
         self.funder_direct_volume = np.zeros(n_funders)
+        self.funder_apr_weighted = np.zeros(n_funders)
+        self.near_cap_volume = 0.0

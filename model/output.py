@@ -43,6 +43,7 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "funders_in_platform_lending": ("funders", "Funders still in platform lending."),
         "avg_apr_new": ("1/yr", "Volume-weighted all-in APR of new licensed loans (0 when none)."),
         "max_apr_new": ("1/yr", "Highest all-in APR of a new licensed loan this month (0 when none)."),
+        "apr_near_cap_share": ("share 0-1", "Share of new licensed volume priced within 1 point under the all-in cap of its funder's kind (0 without an all-in cap)."),
         "binding_cap": ("1/yr", "Highest rate cap in force over funder kinds (NaN when none)."),
         "applicants": ("borrowers", "Borrowers seeking licensed credit this month (new credit or refinancing)."),
         "rationed_share": ("share 0-1", "Share of applicants who got no licensed loan."),
@@ -86,6 +87,7 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "partners": ("platforms", "Whitelist size."),
         "platform_volume": ("yuan", "New platform loans funded this month."),
         "direct_volume": ("yuan", "New direct loans this month."),
+        "apr_new": ("1/yr", "Volume-weighted all-in APR of its new loans this month (0 when none)."),
         "outstanding": ("yuan", "Platform plus direct balance."),
         "npl_ratio": ("share 0-1", "Balance 90+ days past due / outstanding."),
         "profit": ("yuan", "Interest income minus funding cost, losses borne and monitoring costs this month."),
@@ -162,6 +164,7 @@ class Recorder:
             "funders_in_platform_lending": int(sum(f.in_platform_lending for f in m.funders)),
             "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
             "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
+            "apr_near_cap_share": safe_ratio(fl.near_cap_volume, new_amt.sum()),
             "binding_cap": m.rules.binding_cap,
             "applicants": fl.applicants,
             "rationed_share": safe_ratio(fl.rationed, fl.applicants),
@@ -207,6 +210,8 @@ class Recorder:
             fc["partners"].append(int(f.partners.sum()))
             fc["platform_volume"].append(float(fl.funder_platform_volume[f.index]))
             fc["direct_volume"].append(float(fl.funder_direct_volume[f.index]))
+            vol_f = fl.funder_platform_volume[f.index] + fl.funder_direct_volume[f.index]
+            fc["apr_new"].append(safe_ratio(fl.funder_apr_weighted[f.index], vol_f))
             fc["outstanding"].append(f.platform_outstanding + f.direct_outstanding)
             fc["npl_ratio"].append(f.npl_ratio)
             fc["profit"].append(f.profit)
