@@ -263,7 +263,7 @@ class TierParams:
     service_fee: float = p(0.02, "Technology-service fee charged on top of the nominal rate (a fee for the all-in cap).", "1/yr", "calibrated: DOMAIN.md (share ~7 points plus tech fees)", lo=0.0, hi=1.0)
     opex_rate: float = p(0.03, "Servicing and collection cost as a share of balance.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     fixed_cost: float = p(2000.0, "Fixed operating cost per month.", "yuan/1k", ASSUMPTION, lo=0.0, hi=1e9)
-    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", ASSUMPTION, lo=0.0, hi=5.0, uncertainty=True)
+    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", "calibrated: DOMAIN.md price tiers (head platforms ~18%; subprime 24-36% before the rules)", lo=0.0, hi=5.0, uncertainty=True)
     guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: DOMAIN.md (before the rules platforms often guaranteed funders; tail platforms rely on guarantees)", lo=0.0, hi=1.0)
     target_pd: float = p(0.15, "Highest estimated annual default probability the platform accepts.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     acquisition_rate: float = p(0.03, "Acquisition spend per month as a share of the platform's funding request (planned volume).", "share", ASSUMPTION, lo=0.0, hi=1.0)
@@ -279,21 +279,21 @@ class PlatformsParams:
         TierParams, "Head platforms: big-tech-linked or large listed; own traffic, strong risk control.",
         count=8, balance_share=0.80, size_exponent=1.3, capital_ratio=0.15, age_months=110.0,
         capability_sigma=0.25, take_rate=0.05, service_fee=0.015, opex_rate=0.02, fixed_cost=60.0,
-        markup=0.10, guarantee_share=0.5, target_pd=0.10, acquisition_rate=0.015,
+        markup=0.30, guarantee_share=0.5, target_pd=0.10, acquisition_rate=0.015,
         channel_mix=[0.35, 0.05, 0.50, 0.10], complaints=0.2,
     )
     waist: TierParams = section(
         TierParams, "Waist platforms: sizable independents that buy most traffic.",
         count=30, balance_share=0.14, size_exponent=0.7, capital_ratio=0.10, age_months=70.0,
         capability_sigma=0.40, take_rate=0.05, service_fee=0.02, opex_rate=0.03, fixed_cost=3.0,
-        markup=0.15, guarantee_share=0.8, target_pd=0.18, acquisition_rate=0.015,
+        markup=0.35, guarantee_share=0.8, target_pd=0.18, acquisition_rate=0.015,
         channel_mix=[0.50, 0.35, 0.0, 0.15], complaints=0.45,
     )
     tail: TierParams = section(
         TierParams, "Tail platforms: many small players, weak risk control, cheap API traffic, guarantees.",
         count=120, balance_share=0.06, size_exponent=0.5, capital_ratio=0.08, age_months=36.0,
         capability_sigma=0.55, take_rate=0.06, service_fee=0.03, opex_rate=0.04, fixed_cost=0.3,
-        markup=0.25, guarantee_share=0.95, target_pd=0.30, acquisition_rate=0.020,
+        markup=0.50, guarantee_share=0.95, target_pd=0.30, acquisition_rate=0.020,
         channel_mix=[0.20, 0.60, 0.0, 0.20], complaints=0.75,
     )
     capability_floor: float = p(0.10, "Lowest attainable noise of a default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0)
