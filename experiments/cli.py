@@ -7,6 +7,11 @@ Usage::
     zhudai run SCENARIO|FILE --out DIR [--seed N] [--borrowers N] [--months N] [--set dotted.key=value ...]
                [--overwrite] [--quiet]
     zhudai params [--toml | --markdown]
+    zhudai compare SCENARIO... --out DIR [--replications R] [--borrowers N] [--months N] [--seed ROOT]
+                   [--set dotted.key=value ...] [--workers W | --scheduler ADDRESS]
+    zhudai sweep SCENARIO --vary dotted.key=v1,v2,... [--vary ...] [--grid | --zip] --out DIR [--replications R]
+                 [--borrowers N] [--months N] [--seed ROOT] [--set ...] [--workers W | --scheduler ADDRESS]
+    zhudai batch DESIGN.toml --out DIR [--workers W | --scheduler ADDRESS]
 
 Also runnable as ``python -m experiments``.
 
@@ -16,6 +21,11 @@ Exit statuses:
     2: bad input: usage error, unknown scenario, invalid parameter or override, or ``--out`` already holds
        a run and ``--overwrite`` was not given. Nothing is run or written.
     130: interrupted (Ctrl-C); nothing written.
+
+Batch commands (``compare``, ``sweep``, ``batch``) use the same statuses: 1 when a run failed or a worker
+died (finished runs are kept; rerunning the command resumes), 2 for a bad design or an ``--out`` that holds
+another design (nothing is changed), 130 when interrupted (finished runs are kept). See
+:mod:`experiments.batch` and :mod:`experiments.results`.
 
 ``run`` writes nothing until the simulation has finished, then writes ``model.parquet``,
 ``platforms.parquet`` and ``funders.parquet`` atomically and ``manifest.json`` last (see
@@ -63,6 +73,26 @@ exit statuses:
   2    bad input: usage error, unknown scenario, invalid parameter or override, or --out already holds
        a run and --overwrite was not given; nothing is run or written
   130  interrupted (Ctrl-C); nothing written
+"""
+
+BATCH_EPILOG = """\
+defaults:
+  --replications 5, --borrowers 50000, --months: each scenario's own, --seed 20251001 (root of the
+  replicate seeds: SeedSequence(ROOT).spawn(R); replicate i has the same seed in every scenario and sweep
+  point), --workers: the number of CPUs (1 runs in this process)
+
+executors:
+  --workers W             local process pool of W single-threaded processes (default)
+  --scheduler local       dask LocalCluster of W single-threaded worker processes
+  --scheduler tcp://H:P   an existing dask.distributed cluster (e.g. SLURM/PBS: experiments/cluster.py)
+
+exit statuses:
+  0    every run of the design finished ok
+  1    a run failed (error in DIR/runs.parquet) or a worker died; finished runs are kept, and
+       rerunning the same command runs only what is missing
+  2    bad input: usage error, invalid design, scenario or override, or --out holds another design;
+       nothing is run or changed
+  130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
 """
 
 # Repository root when running from a checkout (editable install): experiments/ sits directly under it.
@@ -177,7 +207,74 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--sync", dest="format", action="store_const", const="sync",
                      help="(maintainers) rewrite experiments/scenarios/baseline.toml and the docs/ODD.md table")
     p_params.set_defaults(handler=_cmd_params, format="toml")
+    _add_batch_commands(commands, formatter)
     return parser
+
+
+def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``compare``, ``sweep`` and ``batch`` subcommands (one engine: :func:`experiments.batch.run_batch`)."""
+    from experiments.design import DEFAULT_BORROWERS, DEFAULT_REPLICATIONS, DEFAULT_ROOT_SEED
+
+    executor_opts = argparse.ArgumentParser(add_help=False)
+    executor_opts.add_argument("--out", required=True, type=Path, metavar="DIR",
+                               help="batch directory (created; rerun the same command on it to resume)")
+    executor_opts.add_argument("--workers", type=_positive_int, metavar="W",
+                               help="worker processes (default: number of CPUs; 1 runs in this process)")
+    executor_opts.add_argument("--scheduler", metavar="ADDRESS",
+                               help="run on dask.distributed: 'local' for a LocalCluster, or tcp://host:port")
+    executor_opts.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    design_opts = argparse.ArgumentParser(add_help=False)
+    design_opts.add_argument("--replications", type=_positive_int, default=DEFAULT_REPLICATIONS, metavar="R",
+                             help=f"replicates per scenario and point (default {DEFAULT_REPLICATIONS})")
+    design_opts.add_argument("--borrowers", type=_non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                             help=f"borrowers per run (default {DEFAULT_BORROWERS})")
+    design_opts.add_argument("--months", type=_positive_int, metavar="N",
+                             help="months per run (default: each scenario's own)")
+    design_opts.add_argument("--seed", type=_non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                             help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    design_opts.add_argument(
+        "--set", dest="overrides", action="append", default=[], type=_override, metavar="dotted.key=value",
+        help="override one parameter in every run (repeatable)",
+    )
+
+    p_compare = commands.add_parser(
+        "compare", parents=[design_opts, executor_opts], help="run scenarios side by side with shared seeds",
+        description=textwrap.fill(
+            "Run each scenario R times with the same R seeds (common random numbers) and store every run in "
+            "DIR as tidy Parquet datasets; print each scenario's outcomes at the horizon with 95% intervals.",
+            79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_compare.add_argument("scenarios", nargs="+", metavar="SCENARIO|FILE", help="scenarios to compare")
+    p_compare.set_defaults(handler=_cmd_compare)
+
+    p_sweep = commands.add_parser(
+        "sweep", parents=[design_opts, executor_opts], help="sweep parameters of one scenario",
+        description=textwrap.fill(
+            "Run a scenario at every point of a parameter sweep (grid: every combination; zip: the i-th "
+            "values together), R replicates per point with shared seeds, and store every run in DIR.", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_sweep.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to sweep")
+    p_sweep.add_argument("--vary", action="append", required=True, metavar="dotted.key=v1,v2,...",
+                         help="values of one parameter (repeatable); parsed like --set values")
+    mode = p_sweep.add_mutually_exclusive_group()
+    mode.add_argument("--grid", dest="mode", action="store_const", const="grid",
+                      help="every combination of the values (default)")
+    mode.add_argument("--zip", dest="mode", action="store_const", const="zip",
+                      help="the i-th values of every --vary together (lists of equal length)")
+    p_sweep.set_defaults(handler=_cmd_sweep, mode="grid")
+
+    p_batch = commands.add_parser(
+        "batch", parents=[executor_opts], help="run a design file (experiments/designs/*.toml)",
+        description=textwrap.fill(
+            "Run the experiment described by a design file: scenarios, sweep, replications, seeds and sizes "
+            "(see experiments/designs/example.toml), and store every run in DIR.", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_batch.add_argument("design", type=Path, metavar="DESIGN.toml", help="design file")
+    p_batch.set_defaults(handler=_cmd_batch)
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -580,3 +677,74 @@ def render_summary(model_table: pd.DataFrame, scenario: Scenario, seed: int, ela
     lines = [textwrap.shorten(title, MAX_WIDTH, placeholder="..."), line("month", dates), line("", roles)]
     lines += [line(label, cells) for label, cells in body]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- batches
+def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.design import Design
+
+    design = Design(scenarios=tuple(args.scenarios), root_seed=args.seed, replications=args.replications,
+                    borrowers=args.borrowers, months=args.months, overrides=tuple(args.overrides),
+                    source="compare")
+    return _run_design(design, args, argv)
+
+
+def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.design import Design, parse_vary
+
+    design = Design(scenarios=(args.scenario,), root_seed=args.seed, replications=args.replications,
+                    borrowers=args.borrowers, months=args.months, overrides=tuple(args.overrides),
+                    vary=parse_vary(args.vary), mode=args.mode, source="sweep")
+    return _run_design(design, args, argv)
+
+
+def _cmd_batch(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.design import load_design
+
+    return _run_design(load_design(args.design), args, argv)
+
+
+def _run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
+    """Resolve a design and run it: the one path of ``compare``, ``sweep`` and ``batch``."""
+    from experiments.batch import render_summary, run_batch
+    from experiments.results import SUMMARY_FILE, StoreError
+
+    scheduler = args.scheduler
+    if scheduler is not None and scheduler != "local" and args.workers is not None:
+        raise _UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    resolved = design.resolve()
+    if not args.quiet:
+        scenarios = len(design.scenarios)
+        print(f"{len(resolved.runs)} runs: {scenarios} scenario(s) x {len(resolved.points)} point(s) x "
+              f"{design.replications} replicate(s), {design.borrowers:,} borrowers, root seed {design.root_seed}",
+              file=sys.stderr)
+    try:
+        outcome = run_batch(resolved, args.out, workers=args.workers, scheduler=scheduler,
+                            progress=not args.quiet, argv=argv)
+    except StoreError as err:
+        raise _UsageError(str(err)) from None
+    except OSError as err:
+        _error(f"batch failed: {type(err).__name__}: {err}")
+        return EXIT_RUN_FAILED
+
+    if outcome.interrupted:
+        _error(f"interrupted; {outcome.skipped + outcome.ok} of {outcome.total} runs are stored in {args.out}; "
+               "rerun the command to finish")
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print(render_summary(outcome.summary, resolved))
+        print()
+    done = outcome.skipped + outcome.ok
+    print(f"{done} of {outcome.total} runs ok in {args.out} ({outcome.ok} this session, {outcome.skipped} "
+          f"already there) in {outcome.seconds:.1f}s; summary in {args.out / SUMMARY_FILE}")
+    for result in outcome.failed:
+        spec = result.spec
+        _error(f"run {spec.run_id} failed ({spec.scenario}, point {spec.point}, replicate {spec.replicate}, "
+               f"seed {spec.seed}): {result.error}")
+    if outcome.lost:
+        _error(f"{outcome.lost} run(s) were lost when a worker process died ({outcome.lost_reason}); "
+               "rerun the same command to run them")
+    if outcome.failed:
+        _error(f"{len(outcome.failed)} run(s) failed (see status and error in {args.out / 'runs.parquet'}); "
+               "rerun the same command to retry them")
+    return EXIT_OK if outcome.status == "complete" else EXIT_RUN_FAILED

@@ -14,8 +14,6 @@ import signal
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from experiments.cli import main
 from model.config import scenario_dir
 from model.params import iter_fields

@@ -1,0 +1,449 @@
+"""Experiment designs: which scenarios, sweep points, replications and seeds a batch runs.
+
+A design is one :class:`Design` whether it comes from ``zhudai compare``, ``zhudai sweep`` or a design file
+(``experiments/designs/*.toml``). It expands to points = scenarios × sweep points, and every point runs
+replicates 0..R-1. Replicate seeds come from ``np.random.SeedSequence(root_seed).spawn(R)``, and replicate
+``i`` has the same seed in every scenario and sweep point (common random numbers), so differences between
+points are effects of the scenario rather than sampling noise.
+
+Design file keys::
+
+    description = "..."               # free text
+    root_seed = 20251001              # int >= 0 (default 20251001)
+    replications = 5                  # int >= 1 (default 5)
+    borrowers = 50000                 # int >= 0 (default 50000)
+    months = 24                       # int >= 1 (default: each scenario's own)
+    scenarios = ["baseline-2024"]     # shipped names or paths to .toml files (required, non-empty)
+    overrides = ["run.burn_in=0"]     # dotted.key=value applied to every run (optional)
+
+    [vary]                            # optional sweep
+    mode = "grid"                     # "grid" (every combination, default) or "zip" (i-th values together)
+    "policy.rate_cap.apr" = [0.20, 0.24]
+
+Validation is complete: every problem of the file, of each scenario and of every resolved run is reported
+together in one :class:`DesignError` (a :class:`model.config.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.runner import RunSpec, make_run_id
+from model.config import ConfigError, load_scenario
+
+DEFAULT_ROOT_SEED = 20251001
+DEFAULT_REPLICATIONS = 5
+DEFAULT_BORROWERS = 50_000
+MODES = ("grid", "zip")
+DESIGN_KEYS = ("description", "root_seed", "replications", "borrowers", "months", "scenarios", "overrides", "vary")
+
+
+class DesignError(ConfigError):
+    """An invalid design: every problem found, in one message (a ConfigError, so the CLI exits 2)."""
+
+    def _message(self) -> str:
+        n = len(self.problems)
+        noun = "problem" if n == 1 else "problems"
+        head = f"design {self.source!r} has {n} {noun}:" if self.source is not None else f"design has {n} {noun}:"
+        return "\n".join([head, *(f"  - {problem}" for problem in self.problems)])
+
+
+@dataclass(frozen=True)
+class Design:
+    """A batch experiment, before validation against the scenarios.
+
+    Attributes:
+        scenarios: scenario names or paths.
+        description: free text.
+        root_seed: root of the replicate seeds.
+        replications: replicates per point.
+        borrowers: borrowers per run.
+        months: months per run; None for each scenario's own horizon.
+        overrides: ``dotted.key=value`` applied to every run, before the sweep values.
+        vary: ``(dotted key, values)`` of the sweep, in order.
+        mode: ``"grid"`` (cartesian product of the values) or ``"zip"`` (i-th values together).
+        source: where it came from (design file path or command), for messages.
+    """
+
+    scenarios: tuple[str, ...]
+    description: str = ""
+    root_seed: int = DEFAULT_ROOT_SEED
+    replications: int = DEFAULT_REPLICATIONS
+    borrowers: int = DEFAULT_BORROWERS
+    months: int | None = None
+    overrides: tuple[str, ...] = ()
+    vary: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    mode: str = "grid"
+    source: str | None = None
+
+    # ------------------------------------------------------------------------------------ expansion
+    def seeds(self) -> list[int]:
+        """Replicate seeds: one 32-bit state word of each child of ``SeedSequence(root_seed).spawn(R)``."""
+        import numpy as np
+
+        children = np.random.SeedSequence(self.root_seed).spawn(self.replications)
+        return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+    def sweep_points(self) -> list[tuple[tuple[str, Any], ...]]:
+        """The sweep points: ``((key, value), ...)`` each; one empty point when nothing is varied."""
+        if not self.vary:
+            return [()]
+        keys = [key for key, _ in self.vary]
+        columns = [values for _, values in self.vary]
+        combos = itertools.product(*columns) if self.mode == "grid" else zip(*columns, strict=True)
+        return [tuple(zip(keys, combo, strict=True)) for combo in combos]
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        """The values that define the runs (not the description or source), as plain JSON data."""
+        return {
+            "scenarios": list(self.scenarios), "root_seed": self.root_seed, "replications": self.replications,
+            "borrowers": self.borrowers, "months": self.months, "overrides": list(self.overrides),
+            "vary": [[key, list(values)] for key, values in self.vary], "mode": self.mode,
+        }
+
+    def resolve(self) -> ResolvedDesign:
+        """Validate the design against its scenarios and expand it to runs.
+
+        Returns:
+            The resolved design with every run.
+
+        Raises:
+            DesignError: listing every problem (structure, scenarios, overrides, every resolved run).
+        """
+        problems = self._structure_problems()
+        if problems:
+            raise DesignError(problems, self.source)
+        points = self.sweep_points()
+        seeds = self.seeds()
+        tail = [f"run.borrowers={self.borrowers}"] + ([f"run.months={self.months}"] if self.months else [])
+        runs: list[RunSpec] = []
+        for scenario in self.scenarios:
+            base = _load_problems(scenario, [*self.overrides, *tail])
+            problems += [f"scenario {scenario!r}: {p}" for p in base]
+            if base and _load_problems(scenario, tail):
+                continue  # the scenario itself does not load: nothing more to check against it
+            # Each sweep value on its own (without the design overrides, already reported), so a bad value is
+            # reported once rather than once per point.
+            bad_value = False
+            for key, values in self.vary:
+                for value in values:
+                    single = _load_problems(scenario, [override_text(key, value), *tail])
+                    problems += [f"scenario {scenario!r}, {key} = {_show(value)}: {p}" for p in single]
+                    bad_value |= bool(single)
+            if base or bad_value:
+                continue
+            for index, point in enumerate(points):
+                overrides = (*self.overrides, *(override_text(k, v) for k, v in point))
+                try:
+                    resolved = load_scenario(scenario, [*overrides, *tail])
+                except ConfigError as err:
+                    where = ", ".join(f"{k} = {_show(v)}" for k, v in point)
+                    problems += [f"scenario {scenario!r}, point {index} ({where}): {p}" for p in err.problems]
+                    continue
+                months = resolved.params.run.months
+                for replicate, seed in enumerate(seeds):
+                    run_id = make_run_id(scenario, overrides, replicate, seed, self.borrowers, months)
+                    runs.append(RunSpec(run_id, scenario, index, point, overrides, replicate, seed,
+                                        self.borrowers, months))
+        if problems:
+            raise DesignError(list(dict.fromkeys(problems)), self.source)
+        return ResolvedDesign(self, points, seeds, runs)
+
+    def _structure_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.scenarios:
+            problems.append("scenarios: must list at least one scenario")
+        if len(set(self.scenarios)) != len(self.scenarios):
+            problems.append(f"scenarios = {list(self.scenarios)}: lists a scenario twice")
+        if self.mode not in MODES:
+            problems.append(f"vary.mode = {_show(self.mode)}: must be one of {', '.join(map(repr, MODES))}")
+        keys = [key for key, _ in self.vary]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            problems.append(f"vary.{key}: varied twice")
+        for key, values in self.vary:
+            if not values:
+                problems.append(f"vary.{key}: must list at least one value")
+        if self.mode == "zip" and len({len(values) for _, values in self.vary}) > 1:
+            lengths = ", ".join(f"{key} has {len(values)}" for key, values in self.vary)
+            problems.append(f"vary: mode 'zip' needs lists of equal length ({lengths})")
+        return problems
+
+
+@dataclass(frozen=True)
+class ResolvedDesign:
+    """A validated design expanded to its runs.
+
+    Attributes:
+        design: the design.
+        points: the sweep points, in index order.
+        seeds: the replicate seeds, in replicate order.
+        runs: every run: scenarios in design order, then points, then replicates.
+    """
+
+    design: Design
+    points: list[tuple[tuple[str, Any], ...]]
+    seeds: list[int]
+    runs: list[RunSpec]
+
+    @property
+    def vary_keys(self) -> list[str]:
+        """The swept dotted keys, in design order (also the names of their columns in the tables)."""
+        return [key for key, _ in self.design.vary]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved design as JSON data: the design, its seeds, and every run with its overrides."""
+        return {
+            "description": self.design.description,
+            **self.design.fingerprint_data(),
+            "seeds": list(self.seeds),
+            "points": [{"point": i, "values": {k: v for k, v in point}} for i, point in enumerate(self.points)],
+            "runs": [
+                {"run_id": r.run_id, "scenario": r.scenario, "point": r.point, "overrides": list(r.overrides),
+                 "replicate": r.replicate, "seed": r.seed, "borrowers": r.borrowers, "months": r.months}
+                for r in self.runs
+            ],
+        }
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of everything that defines the runs (description excluded)."""
+        data = self.to_dict()
+        data.pop("description")
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, float) else repr(value)
+
+
+def _load_problems(scenario: str, overrides: Sequence[str]) -> list[str]:
+    try:
+        load_scenario(scenario, list(overrides))
+    except ConfigError as err:
+        return list(err.problems)
+    return []
+
+
+def toml_text(value: Any) -> str:
+    """A Python value as TOML value text (what ``--set key=<text>`` parses back to the same value)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_text(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def override_text(key: str, value: Any) -> str:
+    """The ``dotted.key=value`` override that sets ``key`` to ``value``."""
+    return f"{key}={toml_text(value)}"
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value like ``--set`` does: a TOML value, else the text itself (``2025-10``)."""
+    try:
+        parsed = tomllib.loads("v = " + text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text
+    return parsed["v"] if len(parsed) == 1 else text
+
+
+def parse_vary(items: Sequence[str]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Parse ``--vary dotted.key=v1,v2,...`` options.
+
+    Args:
+        items: the option values.
+
+    Returns:
+        ``((key, values), ...)`` in order.
+
+    Raises:
+        DesignError: listing every malformed item.
+    """
+    problems: list[str] = []
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep:
+            problems.append(f"--vary {item!r}: expected dotted.key=v1,v2,... (no '=')")
+            continue
+        if not key or any(not part for part in key.split(".")) or any(c.isspace() for c in key):
+            problems.append(f"--vary {item!r}: malformed key {key!r} "
+                            "(expected a dotted key such as policy.rate_cap.apr)")
+            continue
+        parts = [p.strip() for p in raw.split(",")]
+        if not raw.strip():
+            problems.append(f"--vary {item!r}: no values after '='")
+            continue
+        if any(not p for p in parts):
+            problems.append(f"--vary {item!r}: empty value in the list (check for stray commas)")
+            continue
+        out.append((key, normalize_values(key, [parse_value(p) for p in parts], problems, "--vary ")))
+    if problems:
+        raise DesignError(problems, "--vary")
+    return tuple(out)
+
+
+def normalize_values(key: str, values: Sequence[Any], problems: list[str], label: str = "vary.") -> tuple[Any, ...]:
+    """Sweep values of one key with one type, so its column has one type in every run's partition.
+
+    Integers mixed with floats become floats; any other mix of types is a problem (appended to ``problems``).
+    """
+    kinds = {type(v) for v in values}
+    if kinds <= {int, float} and float in kinds:
+        return tuple(float(v) for v in values)
+    if len(kinds) > 1:
+        names = ", ".join(sorted(k.__name__ for k in kinds))
+        problems.append(f"{label}{key} = {_show(list(values))}: values must all have one type (got {names})")
+    return tuple(values)
+
+
+def _flatten_vary(table: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    # TOML turns an unquoted dotted key into nested tables; a sweep key is the path to a list.
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            _flatten_vary(value, key + ".", out)
+        else:
+            out[key] = value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def design_from_mapping(data: Mapping[str, Any], source: str | None = None) -> Design:
+    """Build a design from a parsed design file, checking its keys and types.
+
+    Args:
+        data: the parsed TOML.
+        source: the file, for messages.
+
+    Returns:
+        The design (not yet resolved against the scenarios: see :meth:`Design.resolve`).
+
+    Raises:
+        DesignError: listing every problem of the file.
+    """
+    problems: list[str] = []
+    for key in data:
+        if key not in DESIGN_KEYS:
+            problems.append(f"{key}: unknown key (known: {', '.join(DESIGN_KEYS)})")
+
+    def integer(key: str, default: int | None, minimum: int) -> int | None:
+        value = data.get(key, default)
+        if value is None:
+            return None
+        if not _is_int(value):
+            problems.append(f"{key} = {_show(value)}: must be an integer")
+            return default
+        if value < minimum:
+            problems.append(f"{key} = {value}: must be at least {minimum}")
+            return default
+        return value
+
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        problems.append(f"description = {_show(description)}: must be a string")
+        description = ""
+    root_seed = integer("root_seed", DEFAULT_ROOT_SEED, 0)
+    replications = integer("replications", DEFAULT_REPLICATIONS, 1)
+    borrowers = integer("borrowers", DEFAULT_BORROWERS, 0)
+    months = integer("months", None, 1)
+
+    scenarios: list[str] = []
+    raw_scenarios = data.get("scenarios")
+    if raw_scenarios is None:
+        problems.append("scenarios: missing (list the scenario names or paths to run)")
+    elif not isinstance(raw_scenarios, list) or not all(isinstance(s, str) for s in raw_scenarios):
+        problems.append(f"scenarios = {_show(raw_scenarios)}: must be a list of scenario names or paths")
+    elif not raw_scenarios:
+        problems.append("scenarios = []: must list at least one scenario")
+    else:
+        scenarios = list(raw_scenarios)
+
+    overrides: list[str] = []
+    raw_overrides = data.get("overrides", [])
+    if not isinstance(raw_overrides, list) or not all(isinstance(s, str) for s in raw_overrides):
+        problems.append(f"overrides = {_show(raw_overrides)}: must be a list of 'dotted.key=value' strings")
+    else:
+        overrides = list(raw_overrides)
+
+    vary: list[tuple[str, tuple[Any, ...]]] = []
+    mode = "grid"
+    raw_vary = data.get("vary", {})
+    if not isinstance(raw_vary, Mapping):
+        problems.append(f"vary = {_show(raw_vary)}: must be a table of dotted.key = [values]")
+    else:
+        raw_mode = raw_vary.get("mode", "grid")
+        if raw_mode not in MODES:
+            problems.append(f"vary.mode = {_show(raw_mode)}: must be one of {', '.join(map(repr, MODES))}")
+        else:
+            mode = raw_mode
+        flat: dict[str, Any] = {}
+        _flatten_vary({k: v for k, v in raw_vary.items() if k != "mode"}, "", flat)
+        for key, values in flat.items():
+            if not isinstance(values, list):
+                problems.append(f"vary.{key} = {_show(values)}: must be a list of values")
+            elif not values:
+                problems.append(f"vary.{key} = []: must list at least one value")
+            else:
+                vary.append((key, normalize_values(key, values, problems)))
+        if not flat and "mode" in raw_vary:
+            problems.append("vary: sets mode but varies no key")
+    design = Design(
+        scenarios=tuple(scenarios), description=description, root_seed=root_seed or 0,
+        replications=replications or 1, borrowers=borrowers if borrowers is not None else DEFAULT_BORROWERS,
+        months=months, overrides=tuple(overrides), vary=tuple(vary), mode=mode, source=source,
+    )
+    # Missing or empty scenarios were reported above, in the file's terms.
+    problems += [p for p in design._structure_problems() if not p.startswith("scenarios: must list")]
+    if problems:
+        raise DesignError(list(dict.fromkeys(problems)), source)
+    return design
+
+
+def load_design(path: str | os.PathLike[str]) -> Design:
+    """Read and check a design file (see the module docstring for its keys).
+
+    Args:
+        path: the ``.toml`` file.
+
+    Returns:
+        The design (resolve it with :meth:`Design.resolve`).
+
+    Raises:
+        DesignError: if the file cannot be read or parsed, or has any problem.
+    """
+    label = os.fsdecode(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DesignError([f"{label}: no such file"], label) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DesignError([f"{label}: cannot read ({err})"], label) from None
+    except tomllib.TOMLDecodeError as err:
+        raise DesignError([f"{label}: not valid TOML ({err})"], label) from None
+    return design_from_mapping(data, label)
