@@ -12,6 +12,7 @@ Usage::
     zhudai sweep SCENARIO --vary dotted.key=v1,v2,... [--vary ...] [--grid | --zip] --out DIR [--replications R]
                  [--borrowers N] [--months N] [--seed ROOT] [--set ...] [--workers W | --scheduler ADDRESS]
     zhudai batch DESIGN.toml --out DIR [--workers W | --scheduler ADDRESS]
+    zhudai rerun DIR | BATCH_DIR/RUN_ID      (exit 0: reproduced exactly; 1: it differs)
 
 Also runnable as ``python -m experiments``.
 
@@ -208,7 +209,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="(maintainers) rewrite experiments/scenarios/baseline.toml and the docs/ODD.md table")
     p_params.set_defaults(handler=_cmd_params, format="toml")
     _add_batch_commands(commands, formatter)
+
+    p_rerun = commands.add_parser(
+        "rerun", help="reproduce a stored run exactly and say so",
+        description=textwrap.fill(
+            "Rerun a stored run and compare every table cell by cell with what was stored: a `zhudai run` "
+            "output directory (rebuilt from the resolved scenario and seed in its manifest), or one run of a "
+            "batch as BATCH_DIR/RUN_ID (rebuilt from its runs.parquet row). Exit 0 when identical, 1 when "
+            "anything differs.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_rerun.add_argument("target", metavar="DIR | BATCH_DIR/RUN_ID", help="what to rerun")
+    p_rerun.add_argument("--run", metavar="RUN_ID", help="run id within a batch directory (instead of DIR/RUN_ID)")
+    p_rerun.set_defaults(handler=_cmd_rerun)
     return parser
+
+
+def _cmd_rerun(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.rerun import RerunError, rerun
+
+    try:
+        report = rerun(args.target, args.run)
+    except RerunError as err:
+        raise _UsageError(str(err)) from None
+    for note in report.version_notes:
+        print(f"note: {note}", file=sys.stderr)
+    sizes = ", ".join(f"{name} {rows} rows" for name, rows in report.rows.items())
+    if report.identical:
+        print(f"reproduced {report.label} exactly: {sizes} identical")
+        return EXIT_OK
+    for name, diff in report.differences.items():
+        _error(f"{name}: {diff}")
+    print(f"{report.label} did NOT reproduce: {len(report.differences)} of {len(report.rows)} tables differ")
+    return EXIT_RUN_FAILED
 
 
 def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
