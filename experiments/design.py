@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.runner import RunSpec, make_run_id
-from model.config import ConfigError, load_scenario
+from model.config import ConfigError, load_scenario, parse_value
 
 DEFAULT_ROOT_SEED = 20251001
 DEFAULT_REPLICATIONS = 5
@@ -258,15 +258,6 @@ def toml_text(value: Any) -> str:
 def override_text(key: str, value: Any) -> str:
     """The ``dotted.key=value`` override that sets ``key`` to ``value``."""
     return f"{key}={toml_text(value)}"
-
-
-def parse_value(text: str) -> Any:
-    """Parse a command-line value like ``--set`` does: a TOML value, else the text itself (``2025-10``)."""
-    try:
-        parsed = tomllib.loads("v = " + text)
-    except (tomllib.TOMLDecodeError, RecursionError):
-        return text
-    return parsed["v"] if len(parsed) == 1 else text
 
 
 def parse_vary(items: Sequence[str]) -> tuple[tuple[str, tuple[Any, ...]], ...]:

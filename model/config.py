@@ -18,6 +18,7 @@ The parameter schema itself lives in :mod:`model.params`; this module only reads
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import functools
 import importlib.util
@@ -475,14 +476,30 @@ def _merge_table(section: _Section, data: Mapping[str, Any], target: dict[str, A
             origins[key] = where
 
 
-def _parse_override(text: str) -> Any:
-    """Parse the value of ``key=value`` as a TOML value, else keep it as a string (``2025-10``)."""
+def parse_value(text: str) -> Any:
+    """Parse the value of ``key=value`` as a TOML value, else keep it as a string (``2025-10``).
+
+    Shared by ``--set`` overrides and sweep (``--vary``) values.
+    """
     try:
         parsed = tomllib.loads("v = " + text)
     except (tomllib.TOMLDecodeError, RecursionError):
         return text
-    # "1\nx = 2" parses, but is not one value.
-    return parsed["v"] if len(parsed) == 1 else text
+    # "1\nx = 2" parses, but is not one value; a TOML date or time is no parameter value, so keep the text
+    # (validation then says what a month must look like).
+    if len(parsed) != 1 or _has_datetime(parsed["v"]):
+        return text
+    return parsed["v"]
+
+
+def _has_datetime(value: Any) -> bool:
+    if isinstance(value, datetime.date | datetime.time):
+        return True
+    if isinstance(value, list):
+        return any(_has_datetime(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_datetime(v) for v in value.values())
+    return False
 
 
 def _apply_overrides(overrides: Sequence[str] | Mapping[str, Any], tree: dict[str, Any],
@@ -507,7 +524,7 @@ def _apply_overrides(overrides: Sequence[str] | Mapping[str, Any], tree: dict[st
             elif not key.strip():
                 problems.append(f"override {text!r}: empty key before '='")
             else:
-                items.append((key.strip(), _parse_override(raw.strip())))
+                items.append((key.strip(), parse_value(raw.strip())))
     where = " [set by override]"
     for key, value in items:
         node = _node(key) if key else None

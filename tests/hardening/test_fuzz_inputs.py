@@ -192,3 +192,36 @@ def test_generated_valid_files_parse_as_toml(tmp_path):
         except tomllib.TOMLDecodeError:
             pass
     assert parsed >= 30
+
+
+def _hostile_vary(rng: random.Random) -> str:
+    key = rng.choice(LEAVES)[0]
+    shape = rng.randrange(6)
+    if shape == 0:
+        return f"{key}={','.join(rng.choice(HOSTILE_VALUES).replace(',', ';') for _ in range(rng.randrange(1, 4)))}"
+    if shape == 1:
+        return rng.choice([key, f"{key}=", f"={rng.random()}", f"{key}=,", f"{key}=1,,2", "", "=", f"{key}==1"])
+    if shape == 2:
+        return f"no.such.key{rng.randrange(100)}=1,2"
+    if shape == 3:
+        return f"{key}={'9' * rng.randrange(1, 400)},1"
+    if shape == 4:
+        return f"run.months={rng.choice(['0', '-1', '1.5', 'x', '601'])},1"
+    return f"policy.rate_cap.apr={rng.choice(['0', '1.5', '-0.2', 'nan', '0.2'])},0.24"
+
+
+def test_hostile_vary_strings_fail_cleanly(tmp_path, capsys):
+    rng = random.Random(11)
+    rejected = 0
+    for i in range(N_SETS // 3):
+        s = _hostile_vary(rng)
+        out = tmp_path / f"sweep{i}"
+        code, err = _check(["sweep", "baseline-2024", "--vary", s, "--replications", "1", "--borrowers", "200",
+                            "--months", "1", "--set", "run.burn_in=0", "--workers", "1", "--quiet",
+                            "--out", str(out)], capsys)
+        assert "Traceback" not in err, (s, err)
+        assert code in (0, 2), (s, code, err)
+        if code == 2:
+            assert err.strip().startswith("zhudai:"), (s, err)
+        rejected += code == 2
+    assert rejected >= N_SETS // 6

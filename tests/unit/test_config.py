@@ -723,3 +723,12 @@ def test_integer_beyond_float_range_is_a_config_error():
     with pytest.raises(ConfigError) as err:
         load_scenario("baseline-2024", overrides=["channels.api.attention=" + "9" * 400])
     assert "channels.api.attention" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["1970-01-01", "1979-05-27T07:32:00", "07:32:00", "[2025-01-01]"])
+def test_toml_dates_and_times_are_not_parameter_values(value):
+    # Found by the hostile-input corpus: a --vary value of 1970-01-01 parsed as a date and crashed the
+    # design fingerprint. Dates and times now stay text, and validation names the key.
+    with pytest.raises(ConfigError) as err:
+        load_scenario("baseline-2024", overrides=[f"policy.rate_cap.start={value}"])
+    assert "policy.rate_cap.start" in str(err.value)
