@@ -13,6 +13,8 @@ Usage::
                  [--borrowers N] [--months N] [--seed ROOT] [--set ...] [--workers W | --scheduler ADDRESS]
     zhudai batch DESIGN.toml --out DIR [--workers W | --scheduler ADDRESS]
     zhudai rerun DIR | BATCH_DIR/RUN_ID      (exit 0: reproduced exactly; 1: it differs)
+    zhudai validate [--replications R] [--borrowers N] [--workers W] [--out DIR] [--targets FILE]
+                    [--robustness N]     (exit 0: no target FAILs; 1: a target FAILs or a run failed)
 
 Also runnable as ``python -m experiments``.
 
@@ -209,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="(maintainers) rewrite experiments/scenarios/baseline.toml and the docs/ODD.md table")
     p_params.set_defaults(handler=_cmd_params, format="toml")
     _add_batch_commands(commands, formatter)
+    _add_validate_command(commands, formatter)
 
     p_rerun = commands.add_parser(
         "rerun", help="reproduce a stored run exactly and say so",
@@ -309,6 +312,71 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     )
     p_batch.add_argument("design", type=Path, metavar="DESIGN.toml", help="design file")
     p_batch.set_defaults(handler=_cmd_batch)
+
+
+VALIDATE_EPILOG = """\
+defaults:
+  --replications 5, --borrowers 100000, --seed 20251001, --out results/validation/run,
+  --targets experiments/targets.toml, --workers: the number of CPUs. With --robustness N: an N-point
+  Latin-hypercube sample over the parameters flagged uncertainty=True (ranges in the targets file's
+  [robustness] table); each point runs every needed scenario with --replications and --borrowers.
+
+outputs:
+  DIR/validation.csv, DIR/validation.md   one row per target: figure, test, status (main validation)
+  DIR/robustness.csv                      per target: share of sample points where it holds (--robustness)
+  DIR/robustness_points.csv               per point and target: figure, share, status, holds
+  DIR/robustness_design.csv               the sampled parameter values of every point
+  the runs are stored as a batch in DIR (robustness: DIR/robustness-points/point-NN), so rerunning the
+  same command resumes
+
+statuses:
+  PASS  the target meets its tolerance (share of replications, or 95% CI of the paired difference)
+  WARN  the test holds in at least half the replications, but below the tolerance
+  FAIL  otherwise (or no runs)
+
+exit statuses:
+  0    no target FAILs (WARN does not fail); robustness: every run finished ok
+  1    a target FAILs, or a run failed or a worker died (rerun the command to resume)
+  2    bad input: invalid targets file, options or --out holding another design; nothing is run
+  130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
+"""
+
+
+def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``validate`` subcommand: run the scenarios the targets need and check the stylized facts."""
+    from experiments.design import DEFAULT_ROOT_SEED
+
+    p = commands.add_parser(
+        "validate", help="check the stylized facts of DOMAIN.md (experiments/targets.toml)",
+        description=textwrap.fill(
+            "Run every scenario the validation targets need, R paired replicates each (common random numbers), "
+            "evaluate each target and print a table of target, figure, test and status (PASS/WARN/FAIL).", 79),
+        epilog=VALIDATE_EPILOG, formatter_class=formatter,
+    )
+    p.add_argument("--replications", type=_positive_int, default=5, metavar="R",
+                   help="replicates per scenario (default 5)")
+    p.add_argument("--borrowers", type=_non_negative_int, default=100_000, metavar="N",
+                   help="borrowers per run (default 100000)")
+    p.add_argument("--seed", type=_non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    p.add_argument("--workers", type=_positive_int, metavar="W",
+                   help="worker processes (default: number of CPUs; 1 runs in this process)")
+    p.add_argument("--out", type=Path, default=Path("results/validation/run"), metavar="DIR",
+                   help="batch directory and outputs (default results/validation/run)")
+    p.add_argument("--targets", type=Path, default=None, metavar="FILE",
+                   help="targets file (default experiments/targets.toml)")
+    p.add_argument("--robustness", type=_positive_int, metavar="N",
+                   help="instead: an N-point Latin-hypercube robustness study over the uncertain parameters")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.validate import run_robustness, run_validation
+
+    if args.robustness:
+        return run_robustness(args, argv)
+    return run_validation(args, argv)
 
 
 # --------------------------------------------------------------------------------------------- main
