@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.runner import RunSpec, make_run_id
-from model.config import ConfigError, load_scenario, parse_value
+from model.config import ConfigError, load_scenario, parse_value, toml_value
 
 DEFAULT_ROOT_SEED = 20251001
 DEFAULT_REPLICATIONS = 5
@@ -234,30 +233,11 @@ def _load_problems(scenario: str, overrides: Sequence[str]) -> list[str]:
     return []
 
 
-def toml_text(value: Any) -> str:
-    """A Python value as TOML value text (what ``--set key=<text>`` parses back to the same value)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_text(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_text(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {value!r} as TOML")
 
 
 def override_text(key: str, value: Any) -> str:
     """The ``dotted.key=value`` override that sets ``key`` to ``value``."""
-    return f"{key}={toml_text(value)}"
+    return f"{key}={toml_value(value)}"
 
 
 def parse_vary(items: Sequence[str]) -> tuple[tuple[str, tuple[Any, ...]], ...]:

@@ -198,7 +198,7 @@ def _suggest(key: str, extra: Sequence[str] = ()) -> str:
 
 
 # ------------------------------------------------------------------------------------------ formatting
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     """Render a value as TOML (floats by ``repr`` so they round-trip exactly); also used in messages."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -215,9 +215,9 @@ def _toml_value(value: Any) -> str:
         # JSON string escapes are a subset of TOML basic-string escapes.
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return repr(value)
@@ -253,11 +253,11 @@ def _expected(leaf: _Leaf) -> str:
 def _range_text(meta: Mapping[str, Any]) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and hi is not None:
-        return f"between {_toml_value(lo)} and {_toml_value(hi)}"
+        return f"between {toml_value(lo)} and {toml_value(hi)}"
     if lo is not None:
-        return f">= {_toml_value(lo)}"
+        return f">= {toml_value(lo)}"
     if hi is not None:
-        return f"<= {_toml_value(hi)}"
+        return f"<= {toml_value(hi)}"
     return ""
 
 
@@ -398,7 +398,7 @@ def _check_mandate(v: _Values) -> list[tuple[str, Any, str]]:
         if any(b <= a for a, b in itertools.pairwise(dates)):
             out.append((by, v[by], "dates must be strictly ascending"))
         if v.ok(start) and dates and dates[0] < parse_month(v[start]):
-            out.append((by, v[by], f"first date is before {start} = {_toml_value(v[start])}"))
+            out.append((by, v[by], f"first date is before {start} = {toml_value(v[start])}"))
     return out
 
 
@@ -408,7 +408,7 @@ def _check_kinds(v: _Values) -> list[tuple[str, Any, str]]:
         cap = f"policy.kind_caps.{kind}"
         multiple, start, by = f"{cap}.lpr_multiple", f"{cap}.start", f"{cap}.by"
         if v.ok(multiple, start, by) and v[multiple] > 0 and parse_month(v[by]) <= parse_month(v[start]):
-            out.append((by, v[by], f"must be after {start} = {_toml_value(v[start])} when {multiple} > 0"))
+            out.append((by, v[by], f"must be after {start} = {toml_value(v[start])} when {multiple} > 0"))
         big, count = f"funders.{kind}.bigtech_count", f"funders.{kind}.count"
         if v.ok(big, count) and v[big] > v[count]:
             out.append((big, v[big], f"must not exceed {count} = {v[count]}"))
@@ -440,7 +440,7 @@ def _finish(tree: dict[str, Any], origins: Mapping[str, str], problems: list[str
         found.extend(_cross_checks(_Values(clean, bad)))
     for key, value, rule in found:
         origin = origins.get(key.partition("[")[0], "")
-        problems.append(f"{key} = {_toml_value(value)}: {rule}{origin}")
+        problems.append(f"{key} = {toml_value(value)}: {rule}{origin}")
     if problems:
         raise ConfigError(problems, source)
     return _build(root, clean)
@@ -467,7 +467,7 @@ def _merge_table(section: _Section, data: Mapping[str, Any], target: dict[str, A
             if isinstance(value, Mapping):
                 _merge_table(child, value, target[name], origins, where, problems)
             else:
-                problems.append(f"{key} = {_toml_value(value)}: is a section, not a value; "
+                problems.append(f"{key} = {toml_value(value)}: is a section, not a value; "
                                 f"write its keys under a [{key}] table{where}")
         elif isinstance(value, Mapping):
             problems.append(f"{key}: must be {_expected(child)} (got a table){where}")
@@ -622,7 +622,7 @@ class _Layer:
 
 
 def _resolve_extends(ext: str, child: _Layer, problems: list[str]) -> tuple[Path, str] | None:
-    role = f"extends = {_toml_value(ext)} in {child.label}: "
+    role = f"extends = {toml_value(ext)} in {child.label}: "
     if _looks_like_path(ext):
         path = (child.path.parent / ext).resolve()
         if not path.exists():
@@ -651,7 +651,7 @@ def _read_chain(path: Path, label: str, problems: list[str]) -> tuple[list[_Laye
         if ext is None:
             return layers, True
         if not isinstance(ext, str) or not ext.strip():
-            problems.append(f"extends = {_toml_value(ext)} in {label}: must be a shipped scenario name "
+            problems.append(f"extends = {toml_value(ext)} in {label}: must be a shipped scenario name "
                             "or a path to a .toml file")
             return layers, False
         if len(layers) > MAX_EXTENDS_DEPTH:
@@ -778,7 +778,7 @@ def load_scenario(source: str | os.PathLike[str], overrides: Sequence[str] | Map
         if isinstance(desc, str):
             description = desc
         elif desc is not None:
-            problems.append(f"description = {_toml_value(desc)}: must be a string{where}")
+            problems.append(f"description = {toml_value(desc)}: must be a string{where}")
         sections = {k: v for k, v in layer.data.items() if k not in FILE_KEYS}
         for key in sections:
             if key not in root.children:
@@ -848,13 +848,13 @@ def render_toml(params: Params, description: str, intro: str = _RESOLVED_INTRO) 
         TOML text that loads back to exactly ``params``.
     """
     tree = dataclasses.asdict(params)
-    lines = [intro + _TOML_CONVENTIONS, f"description = {_toml_value(description)}"]
+    lines = [intro + _TOML_CONVENTIONS, f"description = {toml_value(description)}"]
     for section in _schema().sections()[1:]:
         lines += ["", f"# {section.doc}", f"[{section.key}]"]
         values = _lookup(tree, section.key)
         for child in section.children.values():
             if isinstance(child, _Leaf):
-                lines += [_leaf_comment(child), f"{child.name} = {_toml_value(values[child.name])}"]
+                lines += [_leaf_comment(child), f"{child.name} = {toml_value(values[child.name])}"]
     return "\n".join(lines) + "\n"
 
 
@@ -889,7 +889,7 @@ def render_param_table() -> str:
                 size = f"{n} items" if n else f"≥{meta.get('min_len', 0)} items"
                 rng = f"{size}, each {rng}" if rng else size
             prov = meta.get("prov", "") + ("; uncertainty" if meta.get("uncertainty") else "")
-            cells = [f"`{child.key}`", f"`{_toml_value(child.default)}`", meta.get("unit", ""), rng, prov,
+            cells = [f"`{child.key}`", f"`{toml_value(child.default)}`", meta.get("unit", ""), rng, prov,
                      meta.get("doc", "")]
             rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows) + "\n"

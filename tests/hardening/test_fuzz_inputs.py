@@ -7,7 +7,6 @@ failure reproduces. A longer run: ``ZHUDAI_FUZZ_CASES=5000 python -m pytest test
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import signal
@@ -15,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 from experiments.cli import main
-from model.config import scenario_dir
+from model.config import scenario_dir, toml_value
 from model.params import iter_fields
 
 N_FILES = int(os.environ.get("ZHUDAI_FUZZ_CASES", "520"))
@@ -28,22 +27,6 @@ HOSTILE_VALUES = [
     '"x"', '""', '"2025-13"', '"2025-00"', '"1899-12"', '"25-10"', '"2025/10"', "[]", "[1, 2]", '["a"]',
     "{a = 1}", '"\\u0000"', '"2026-01\\n"', "1970-01-01", "3.0e-400", "-0.0",
 ]
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return str(v)
 
 
 def _mutated_file(rng: random.Random, tmp: Path, i: int) -> tuple[Path, str]:
@@ -88,7 +71,7 @@ def _mutated_file(rng: random.Random, tmp: Path, i: int) -> tuple[Path, str]:
             elif isinstance(default, (int, float)) and f.metadata.get("hi") is not None:
                 lo, hi = f.metadata.get("lo") or 0, f.metadata["hi"]
                 value = type(default)(rng.choice([lo, hi, (lo + hi) / 2]))
-            lines += [f"[{section}]", f"{leaf} = {_toml_value(value)}"]
+            lines += [f"[{section}]", f"{leaf} = {toml_value(value)}"]
         label = "corner values"
     else:  # caps of 0 and above 1
         lines += ["[policy.rate_cap]", f"apr = {rng.choice(['0', '0.0', '1.0000001', '2', '-0.24'])}"]
