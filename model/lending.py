@@ -17,7 +17,7 @@ from model.mechanisms import acquisition as acq
 from model.mechanisms.funding import allocate_lines, fund_in_order, pick_by_weight, preference_scores
 from model.mechanisms.pricing import annual_pd, estimate_pd, quote
 from model.output import Recorder
-from model.policy import Regulator, Rules
+from model.policy import Regulator, Rules, rules_in_force
 
 CHANNEL_NAMES = ("info_flow", "api", "ecosystem", "referral")
 REPEAT = int(Channel.REPEAT)
@@ -319,8 +319,6 @@ class LendingModel(mesa.Model):
         return m.lpr_start + (m.lpr_end - m.lpr_start) * frac
 
     def _rules_for(self, month: int) -> Rules:
-        from model.policy import rules_in_force
-
         return rules_in_force(self.params.policy, month, self._lpr(month), self._lpr_by(),
                               self.params.funders.partner_cost * self.scale, self.scale)
 
