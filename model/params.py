@@ -138,7 +138,7 @@ class BorrowerParams:
     income_sigma: float = p(0.5, "Log-normal dispersion of income within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     hazard: list = p(
         [0.002, 0.007, 0.020], "Median monthly probability of an income shock per segment (the true risk).",
-        "1/month", "calibrated: platform 90+ DPD ratios of 2-3% in 2024 annual reports (Qifu, Lexin); small-bank NPL 1.55-3.17% (DOMAIN.md)",
+        "1/month", "assumption, aimed at platform 90+ DPD ratios of 2-3% (2024 reports) and small-bank NPL 1.55-3.17% (DOMAIN.md); the model gives NPL ~0.5-1%, an open calibration gap",
         lo=0.0, hi=1.0, min_len=3, uncertainty=True,
     )
     hazard_sigma: float = p(0.6, "Log-normal dispersion of the hazard within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
