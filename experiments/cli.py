@@ -13,6 +13,10 @@ Usage::
                  [--borrowers N] [--months N] [--seed ROOT] [--set ...] [--workers W | --scheduler ADDRESS]
     zhudai batch DESIGN.toml --out DIR [--workers W | --scheduler ADDRESS]
     zhudai rerun DIR | BATCH_DIR/RUN_ID      (exit 0: reproduced exactly; 1: it differs)
+    zhudai report DIR [--out REPORT_DIR] [--reference SCENARIO]
+    zhudai sensitivity SCENARIO --method morris|sobol --param dotted.key=low,high [...] --out DIR [--samples N]
+                       [--outcome NAME ...] [--borrowers N] [--months N] [--seed ROOT] [--set ...]
+                       [--workers W | --scheduler ADDRESS]
     zhudai validate [--replications R] [--borrowers N] [--workers W] [--out DIR] [--targets FILE]
                     [--robustness N]     (exit 0: no target FAILs; 1: a target FAILs or a run failed)
 
@@ -284,6 +288,8 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
         epilog=BATCH_EPILOG, formatter_class=formatter,
     )
     p_compare.add_argument("scenarios", nargs="+", metavar="SCENARIO|FILE", help="scenarios to compare")
+    p_compare.add_argument("--report", action="store_true",
+                           help="then write the report (figures, tables, report.md/.html) into DIR/report")
     p_compare.set_defaults(handler=_cmd_compare)
 
     p_sweep = commands.add_parser(
@@ -312,6 +318,54 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     )
     p_batch.add_argument("design", type=Path, metavar="DESIGN.toml", help="design file")
     p_batch.set_defaults(handler=_cmd_batch)
+
+    p_report = commands.add_parser(
+        "report", help="write figures, tables and an HTML/Markdown report of a batch directory",
+        description=textwrap.fill(
+            "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
+            "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
+            "scenario with 95% intervals, report.md, and report.html (one self-contained file).", 79),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory")
+    p_report.add_argument("--out", type=Path, metavar="REPORT_DIR", help="report directory (default DIR/report)")
+    p_report.add_argument("--reference", metavar="SCENARIO",
+                          help="scenario the differences are taken against (default baseline-2024 when present)")
+    p_report.set_defaults(handler=_cmd_report)
+
+    p_sens = commands.add_parser(
+        "sensitivity", parents=[executor_opts], help="global sensitivity analysis (SALib Morris or Sobol)",
+        description=textwrap.fill(
+            "Sample the ranges of uncertain parameters with SALib (Morris trajectories or a Sobol/Saltelli "
+            "sample), run the scenario at every sampled point on the batch engine (stored in DIR, resumable), "
+            "evaluate each outcome as its mean over the months from --from (default 2025-10) to the horizon, "
+            "and write DIR/indices.csv (morris: mu_star, mu_star_conf, sigma; sobol: S1, S1_conf, ST, ST_conf), "
+            "DIR/samples.csv and a bar chart per outcome (DIR/sensitivity_<outcome>.png).", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_sens.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to analyse")
+    p_sens.add_argument("--method", required=True, choices=("morris", "sobol"), help="SALib method")
+    p_sens.add_argument("--param", action="append", default=[], metavar="dotted.key=low,high",
+                        help="a scalar parameter and its range (repeatable)")
+    p_sens.add_argument("--params", type=Path, metavar="FILE",
+                        help="ranges file ([params] \"key\" = [low, high]), e.g. experiments/designs/sensitivity.toml")
+    p_sens.add_argument("--samples", type=_positive_int, default=10, metavar="N",
+                        help="morris: trajectories, N*(D+1) runs; sobol: base size, N*(D+2) runs (default 10)")
+    p_sens.add_argument("--outcome", action="append", default=[], metavar="NAME",
+                        help="model-table column (repeatable; default head_share, hhi, platform_exits, "
+                             "rationed_share, default_rate, spiral_share)")
+    p_sens.add_argument("--from", dest="from_month", default="2025-10", metavar="YYYY-MM",
+                        help="outcomes are means over the months from this one to the horizon (default 2025-10)")
+    p_sens.add_argument("--replications", type=_positive_int, default=1, metavar="R",
+                        help="replicates per point, averaged (default 1)")
+    p_sens.add_argument("--borrowers", type=_non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                        help=f"borrowers per run (default {DEFAULT_BORROWERS})")
+    p_sens.add_argument("--months", type=_positive_int, metavar="N", help="months per run (default: the scenario's)")
+    p_sens.add_argument("--seed", type=_non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                        help=f"root seed of the replicate seeds and of the sample (default {DEFAULT_ROOT_SEED})")
+    p_sens.add_argument("--set", dest="overrides", action="append", default=[], type=_override,
+                        metavar="dotted.key=value", help="override one parameter in every run (repeatable)")
+    p_sens.set_defaults(handler=_cmd_sensitivity)
 
 
 VALIDATE_EPILOG = """\
@@ -788,7 +842,97 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     design = Design(scenarios=tuple(args.scenarios), root_seed=args.seed, replications=args.replications,
                     borrowers=args.borrowers, months=args.months, overrides=tuple(args.overrides),
                     source="compare")
-    return _run_design(design, args, argv)
+    status = _run_design(design, args, argv)
+    if args.report and status in (EXIT_OK, EXIT_RUN_FAILED):
+        report_status = _write_report(args.out, args.out / "report", None)
+        status = status if status != EXIT_OK else report_status
+    return status
+
+
+def _write_report(directory: Path, out: Path | None, reference: str | None) -> int:
+    from experiments.report import ReportError, write_report
+
+    try:
+        result = write_report(directory, out, reference)
+    except ReportError as err:
+        raise _UsageError(str(err)) from None
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    drawn = sum(1 for f in result.figures if f.png is not None)
+    print(f"wrote report to {result.out}: report.md, report.html, summary.csv, {drawn} figures")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
+    return _write_report(args.directory, args.out, args.reference)
+
+
+def _cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
+    import numpy as np
+
+    from experiments import sensitivity as sa
+    from experiments.batch import run_batch
+    from experiments.results import StoreError, read_store
+    from model.calendar import parse_month
+    from model.output import MODEL_COLUMNS
+
+    params = sa.parse_params(args.param) if args.param else []
+    if args.params is not None:
+        params += sa.load_params_file(args.params)
+    if not params:
+        raise _UsageError("sensitivity: give at least one --param dotted.key=low,high (or --params FILE)")
+    problems = sa.check_params(params)
+    if problems:
+        raise _UsageError("sensitivity: " + "; ".join(problems))
+    outcomes = list(dict.fromkeys(args.outcome or sa.DEFAULT_OUTCOMES))
+    unknown = [o for o in outcomes if o not in MODEL_COLUMNS or o in ("step", "date")]
+    if unknown:
+        raise _UsageError(f"--outcome {', '.join(unknown)}: not a numeric model-table column (see README Outputs)")
+    try:
+        parse_month(args.from_month)
+    except (ValueError, TypeError):
+        raise _UsageError(f"--from {args.from_month!r}: expected YYYY-MM") from None
+    scheduler = args.scheduler
+    if scheduler is not None and scheduler != "local" and args.workers is not None:
+        raise _UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    window = [*args.overrides, f"run.borrowers={args.borrowers}"] + ([f"run.months={args.months}"] if args.months
+                                                                       else [])
+    sa.check_window(args.scenario, window, args.from_month)
+
+    x = sa.sample(args.method, sa.salib_problem(params), args.samples, args.seed)
+    points, inverse = sa.distinct_points(x)
+    design = sa.make_design(args.scenario, params, points, replications=args.replications,
+                            borrowers=args.borrowers, months=args.months, root_seed=args.seed,
+                            overrides=args.overrides)
+    resolved = design.resolve()
+    if not args.quiet:
+        print(f"{args.method}: {len(x)} sampled points ({len(points)} distinct) x {args.replications} replicate(s) "
+              f"= {len(resolved.runs)} runs of {args.scenario}, {args.borrowers:,} borrowers", file=sys.stderr)
+    try:
+        outcome = run_batch(resolved, args.out, workers=args.workers, scheduler=scheduler,
+                            progress=not args.quiet, argv=argv)
+    except StoreError as err:
+        raise _UsageError(str(err)) from None
+    except OSError as err:
+        _error(f"sensitivity batch failed: {type(err).__name__}: {err}")
+        return EXIT_RUN_FAILED
+    if outcome.interrupted:
+        _error(f"interrupted; rerun the same command to finish ({outcome.skipped + outcome.ok} of "
+               f"{outcome.total} runs stored in {args.out})")
+        return EXIT_INTERRUPTED
+    if outcome.status != "complete":
+        _error(f"{outcome.not_run} of {outcome.total} runs did not finish (see {args.out / 'runs.parquet'}); "
+               "indices need every point: rerun the same command to retry them")
+        return EXIT_RUN_FAILED
+    values = sa.point_outcomes(read_store(args.out)["model"], outcomes, len(points), args.from_month)
+    values = {name: v[inverse] for name, v in values.items()}
+    bad = [name for name, v in values.items() if not np.all(np.isfinite(v))]
+    if bad:
+        _error(f"outcome(s) {', '.join(bad)} are missing or not finite at some points; no indices written")
+        return EXIT_RUN_FAILED
+    path, charts = sa.write_indices(args.out, args.method, params, x, values, args.seed)
+    print(f"{len(resolved.runs)} runs in {args.out}; indices in {path}; {len(charts)} chart(s)")
+    return EXIT_OK
 
 
 def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:

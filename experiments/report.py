@@ -1,0 +1,1056 @@
+"""Reports of a batch results store: figures, an outcome table with paired differences, Markdown and HTML.
+
+``zhudai report DIR`` (or ``zhudai compare ... --report``) reads a batch directory with
+:func:`experiments.results.read_store` and writes into ``DIR/report`` (or ``--out``)::
+
+    report.md              the report: store, notes, outcome tables, figures (relative paths)
+    report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
+    summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference
+    figures/<name>.png     one figure per question (200 dpi)
+    figures/<name>.csv     the numbers drawn in that figure
+
+Conventions shared by every figure:
+
+* a *series* is a scenario (``scenario [point k]`` when a store has several sweep points of a scenario); each
+  has one colour from :func:`series_colours`, the same in every figure;
+* time series show the mean over replications per month and a 95% band mean ± t(0.975, R-1)·sd/√R (no band
+  with one replication); dates are calendar months;
+* dashed vertical lines mark the dates on which a rule of the scenarios shown takes effect.
+
+Differences against the reference scenario pair runs by ``replicate`` (common random numbers: replicate i has
+the same seed in every scenario): per replicate, outcome minus the reference's outcome, then mean ± t·sd/√n.
+Failed runs are listed and excluded; a figure whose columns are missing is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.batch import t_quantile
+
+DEFAULT_REFERENCE = "baseline-2024"
+#: The month the 2025 rules take effect and the month 12 months after the last dated rule of the shipped scenarios.
+RULES_MONTH = "2025-10"
+AFTER_RULES_MONTH = "2026-09"
+DPI = 200
+KEY_COLUMNS = ("run_id", "scenario", "replicate", "step", "date")
+
+#: Outcomes of the summary table: (model column, label, kind) where kind picks the number format.
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("active_platforms", "active platforms", "count"),
+    ("active_platforms_head", "active head platforms", "count"),
+    ("active_platforms_tail", "active tail platforms", "count"),
+    ("platform_exits", "platform exits (cumulative)", "count"),
+    ("head_share", "head share of platform volume", "share"),
+    ("hhi", "HHI (0-10000)", "count"),
+    ("cr5", "CR5", "share"),
+    ("funders_in_platform_lending", "funders in platform lending", "count"),
+    ("mean_whitelist_size", "mean whitelist size", "number"),
+    ("avg_apr_new", "average APR of new loans", "share"),
+    ("rationed_share", "rationed share of applicants", "share"),
+    ("shadow_volume", "shadow volume (yuan/month)", "yuan"),
+    ("default_rate", "default rate (per month)", "share"),
+    ("npl_ratio", "NPL ratio", "share"),
+    ("multi_lender_share", "multi-lender share", "share"),
+    ("spiral_share", "spiral share", "share"),
+    ("platform_margin", "platform margin", "share"),
+)
+
+#: Fixed colours of the shipped scenarios; other series take the remaining colours in order of appearance.
+SCENARIO_COLOURS: dict[str, str] = {
+    "baseline-2024": "#4d4d4d",
+    "new-rules-2025": "#1f77b4",
+    "full-tightening-2026": "#d62728",
+    "cap-20": "#ff7f0e",
+    "cap-12": "#9467bd",
+    "whitelist-only": "#2ca02c",
+    "cap-only": "#8c564b",
+    "baseline": "#7f7f7f",
+}
+_SPARE_COLOURS = ("#17becf", "#e377c2", "#bcbd22", "#1a55ff", "#ff9896", "#98df8a", "#c5b0d5", "#c49c94",
+                  "#f7b6d2", "#dbdb8d", "#9edae5", "#393b79")
+TIER_COLOURS = {"head": "#1b9e77", "waist": "#d95f02", "tail": "#7570b3"}
+KIND_COLOURS = {"bank_state": "#1f77b4", "bank_joint_stock": "#aec7e8", "bank_city": "#ff7f0e",
+                "bank_rural": "#ffbb78", "bank_internet": "#2ca02c", "cfc": "#d62728", "microlender": "#9467bd",
+                "trust": "#8c564b"}
+TIERS = ("head", "waist", "tail")
+
+#: Short labels of the dated policy instruments (key in ``policy``; the date key).
+_POLICY_LABELS = {
+    "rate_cap": "rate cap", "whitelist": "whitelist", "no_outsourcing": "no outsourcing",
+    "stock_cleanup": "clean-up", "balance_mandate": "balance mandate", "balance_freeze": "balance freeze",
+    "new_business_ban": "new-business ban", "payment_crackdown": "crackdown", "borrowing_limit": "borrowing limit",
+    "guarantee_cap": "guarantee cap",
+}
+
+
+class ReportError(Exception):
+    """The directory holds no results a report can be made of (the CLI exits 2 with this message)."""
+
+
+# -------------------------------------------------------------------------------------------- data
+@dataclass
+class ReportData:
+    """The store as the report sees it.
+
+    Attributes:
+        directory: the batch directory.
+        model, platforms, funders: tables of ok runs, with a ``series`` column.
+        runs: every recorded run (ok and failed).
+        series: series names in display order.
+        series_scenario: series name -> scenario.
+        colours: series name -> colour.
+        notes: messages about what the report could not show.
+    """
+
+    directory: Path
+    model: pd.DataFrame
+    platforms: pd.DataFrame
+    funders: pd.DataFrame
+    runs: pd.DataFrame
+    series: list[str]
+    series_scenario: dict[str, str]
+    colours: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def replications(self) -> int:
+        """The fewest ok replications of any series."""
+        counts = self.model.groupby("series")["run_id"].nunique()
+        return int(counts.min()) if len(counts) else 0
+
+
+def series_colours(series: Sequence[str], scenarios: dict[str, str] | None = None) -> dict[str, str]:
+    """One colour per series: a shipped scenario's fixed colour, else the next spare colour, in order.
+
+    Args:
+        series: series names in display order.
+        scenarios: series -> scenario; a series of a shipped scenario's only point takes its colour.
+
+    Returns:
+        series -> hex colour.
+    """
+    scenarios = scenarios or {}
+    out: dict[str, str] = {}
+    used = set()
+    for name in series:
+        colour = SCENARIO_COLOURS.get(name) or SCENARIO_COLOURS.get(scenarios.get(name, ""))
+        if colour and colour not in used:
+            out[name] = colour
+            used.add(colour)
+    spare = [c for c in _SPARE_COLOURS if c not in used]
+    for name in series:
+        if name not in out:
+            out[name] = spare.pop(0) if spare else "#000000"
+    return out
+
+
+def _scenario_order(directory: Path, found: Sequence[str]) -> list[str]:
+    """Scenarios in the order of the design (manifest), then any others in order found."""
+    order: list[str] = []
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        order = [str(s) for s in manifest.get("design", {}).get("scenarios", [])]
+    except (OSError, ValueError, AttributeError):
+        order = []
+    return [s for s in order if s in found] + [s for s in found if s not in order]
+
+
+def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
+    """Read a batch directory for a report.
+
+    Raises:
+        ReportError: if the directory does not exist, holds no batch, or no run finished ok.
+    """
+    from experiments.results import read_store
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReportError(f"{directory}: no such directory (expected a batch directory from zhudai compare/sweep/"
+                          "batch)")
+    store = read_store(directory)
+    runs, model = store["runs"], store["model"]
+    if runs.empty and model.empty:
+        raise ReportError(f"{directory}: holds no batch results (no runs.parquet); run zhudai compare, sweep or "
+                          "batch with --out there first")
+    if model.empty:
+        failed = 0 if runs.empty else int((runs["status"] != "ok").sum())
+        raise ReportError(f"{directory}: no run finished ok ({failed} failed); nothing to report")
+    missing = [c for c in KEY_COLUMNS if c not in model.columns]
+    if missing:
+        raise ReportError(f"{directory}: the model table lacks the key column(s) {', '.join(missing)}")
+    if "point" not in model.columns:
+        model = model.assign(point=0)
+    scenarios = _scenario_order(directory, list(dict.fromkeys(model["scenario"])))
+    points = model.groupby("scenario")["point"].nunique()
+
+    def name(scenario: str, point: int) -> str:
+        return scenario if points.get(scenario, 1) <= 1 else f"{scenario} [point {point}]"
+
+    series: list[str] = []
+    series_scenario: dict[str, str] = {}
+    for scenario in scenarios:
+        for point in sorted(model.loc[model["scenario"] == scenario, "point"].unique()):
+            label = name(scenario, int(point))
+            series.append(label)
+            series_scenario[label] = scenario
+    tables = {}
+    for key in ("model", "platforms", "funders"):
+        df = store[key] if key != "model" else model
+        if not df.empty:
+            if "point" not in df.columns:
+                df = df.assign(point=0)
+            df = df.assign(series=[name(s, int(p)) for s, p in zip(df["scenario"], df["point"], strict=True)])
+        tables[key] = df
+    return ReportData(directory, tables["model"], tables["platforms"], tables["funders"], runs, series,
+                      series_scenario, series_colours(series, series_scenario))
+
+
+# ------------------------------------------------------------------------------------- aggregates
+def band(values: np.ndarray) -> tuple[int, float, float, float, float]:
+    """``(n, mean, sd, low, high)`` of a sample: mean ± t(0.975, n-1)·sd/√n; NaN sd/bounds with n < 2."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if n < 2:
+        return 1, mean, math.nan, math.nan, math.nan
+    sd = float(x.std(ddof=1))
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
+    return n, mean, sd, mean - half, mean + half
+
+
+def monthly_bands(per_run: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per series, month and column: mean over runs and 95% band.
+
+    Args:
+        per_run: one row per run and month with ``series, run_id, date`` and ``columns``.
+        columns: the value columns.
+
+    Returns:
+        Long table ``series, date, metric, runs, mean, sd, low, high`` sorted by series order, metric, date.
+    """
+    rows = []
+    for (series, date), group in per_run.groupby(["series", "date"], sort=False):
+        for column in columns:
+            n, mean, sd, low, high = band(group[column].to_numpy(dtype=float))
+            rows.append({"series": series, "date": date, "metric": column, "runs": n, "mean": mean, "sd": sd,
+                         "low": low, "high": high})
+    out = pd.DataFrame(rows, columns=["series", "date", "metric", "runs", "mean", "sd", "low", "high"])
+    return out.sort_values(["metric", "series", "date"], kind="stable").reset_index(drop=True)
+
+
+def tier_margins(platforms: pd.DataFrame) -> pd.DataFrame:
+    """Volume-weighted platform margin per run, month and tier: sum(margin·volume) / sum(volume).
+
+    Returns:
+        ``series, run_id, date`` and one column ``margin_<tier>`` per tier (NaN where the tier had no volume).
+    """
+    df = platforms.assign(_mv=platforms["margin"].astype(float) * platforms["volume"].astype(float))
+    sums = df.groupby(["series", "run_id", "date", "tier"], sort=False)[["_mv", "volume"]].sum().reset_index()
+    sums["margin"] = np.where(sums["volume"] > 0, sums["_mv"] / sums["volume"].where(sums["volume"] > 0), np.nan)
+    wide = sums.pivot_table(index=["series", "run_id", "date"], columns="tier", values="margin", dropna=False,
+                            sort=False)
+    wide = wide.reindex(columns=list(TIERS))
+    wide.columns = [f"margin_{t}" for t in wide.columns]
+    return wide.reset_index()
+
+
+def partners_by_kind(funders: pd.DataFrame) -> pd.DataFrame:
+    """Mean partners per funder of each kind, per run and month, then mean and band over runs.
+
+    Returns:
+        ``series, date, metric (= kind), runs, mean, sd, low, high``.
+    """
+    per_run = funders.groupby(["series", "run_id", "date", "kind"], sort=False)["partners"].mean().reset_index()
+    wide = per_run.pivot_table(index=["series", "run_id", "date"], columns="kind", values="partners",
+                               sort=False).reset_index()
+    kinds = [k for k in KIND_COLOURS if k in wide.columns] + [
+        k for k in wide.columns if k not in KIND_COLOURS and k not in ("series", "run_id", "date")]
+    return monthly_bands(wide, kinds)
+
+
+def apr_histogram(funders: pd.DataFrame, bins: np.ndarray) -> pd.DataFrame:
+    """Distribution of funder-month new-loan APRs, weighted by new volume, before and after the rules.
+
+    Each funder-month with new volume (``platform_volume + direct_volume``) contributes its volume-weighted
+    ``apr_new`` with that volume as weight, pooled over replications. ``period`` is ``before`` for months
+    before :data:`RULES_MONTH` and ``after`` from it on.
+
+    Returns:
+        ``series, period, bin_low, bin_high, volume_share`` (shares sum to 1 per series and period).
+    """
+    df = funders.assign(_w=funders["platform_volume"].astype(float) + funders["direct_volume"].astype(float))
+    df = df[(df["_w"] > 0) & df["apr_new"].notna()]
+    df = df.assign(period=np.where(df["date"] < RULES_MONTH, "before", "after"))
+    rows = []
+    for (series, period), group in df.groupby(["series", "period"], sort=False):
+        weights, _ = np.histogram(group["apr_new"].clip(bins[0], bins[-1]), bins=bins, weights=group["_w"])
+        total = weights.sum()
+        for low, high, w in zip(bins[:-1], bins[1:], weights, strict=True):
+            rows.append({"series": series, "period": period, "bin_low": float(low), "bin_high": float(high),
+                         "volume_share": float(w / total) if total > 0 else 0.0})
+    return pd.DataFrame(rows, columns=["series", "period", "bin_low", "bin_high", "volume_share"])
+
+
+def lorenz(volumes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lorenz curve of non-negative volumes: (population share, volume share, Gini), both starting at 0."""
+    x = np.sort(np.asarray(volumes, dtype=float))
+    n = len(x)
+    if n == 0 or x.sum() <= 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0]), math.nan
+    cum = np.concatenate([[0.0], np.cumsum(x) / x.sum()])
+    pop = np.arange(n + 1) / n
+    gini = float(1.0 - np.sum((cum[1:] + cum[:-1]) / n))
+    return pop, cum, gini
+
+
+def lorenz_table(platforms: pd.DataFrame) -> pd.DataFrame:
+    """Lorenz curves of active platforms' monthly volume in the first and the last month, pooled over runs.
+
+    Returns:
+        ``series, month (first/last), date, gini, population_share, volume_share``.
+    """
+    rows = []
+    for series, group in platforms.groupby("series", sort=False):
+        dates = sorted(group["date"].unique())
+        for label, date in (("first", dates[0]), ("last", dates[-1])):
+            at = group[(group["date"] == date) & group["active"].astype(bool)]
+            pop, cum, gini = lorenz(at["volume"].to_numpy(dtype=float))
+            rows += [{"series": series, "month": label, "date": date, "gini": gini, "population_share": p,
+                      "volume_share": c} for p, c in zip(pop, cum, strict=True)]
+    return pd.DataFrame(rows, columns=["series", "month", "date", "gini", "population_share", "volume_share"])
+
+
+# ---------------------------------------------------------------------------------------- policy
+def policy_events(scenario: str, overrides: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Dates on which a rule of the scenario takes effect: ``{YYYY-MM: [short labels]}``; {} if it cannot load."""
+    from model.config import ConfigError, load_scenario
+
+    try:
+        policy = load_scenario(scenario, list(overrides)).to_dict()["policy"]
+    except (ConfigError, OSError, KeyError):
+        return {}
+    events: dict[str, list[str]] = {}
+
+    def add(date: Any, label: str) -> None:
+        if isinstance(date, str) and label not in events.setdefault(date, []):
+            events[date].append(label)
+
+    for key, value in policy.items():
+        if not isinstance(value, dict):
+            continue
+        if key == "kind_caps":
+            for kind, cap in value.items():
+                if isinstance(cap, dict) and cap.get("enabled"):
+                    add(cap.get("start"), f"{kind.replace('_', ' ')} cap")
+        elif value.get("enabled"):
+            label = _POLICY_LABELS.get(key, key.replace("_", " "))
+            if key == "new_business_ban" and value.get("regions") == ["east"]:
+                label = "eastern ban"
+            add(value.get("deadline") if key == "stock_cleanup" else value.get("start"), label)
+    return events
+
+
+def _scenario_overrides(data: ReportData, scenario: str) -> list[str]:
+    if data.runs.empty or "overrides" not in data.runs.columns:
+        return []
+    rows = data.runs[(data.runs["scenario"] == scenario) & (data.runs["status"] == "ok")]
+    if rows.empty:
+        return []
+    try:
+        overrides = json.loads(rows["overrides"].iloc[0])
+    except (TypeError, ValueError):
+        return []
+    return [str(o) for o in overrides] if isinstance(overrides, list) else []
+
+
+def all_policy_events(data: ReportData) -> dict[str, list[str]]:
+    """Policy dates of every scenario in the report, merged and sorted by date."""
+    merged: dict[str, list[str]] = {}
+    for scenario in dict.fromkeys(data.series_scenario.values()):
+        for date, labels in policy_events(scenario, _scenario_overrides(data, scenario)).items():
+            for label in labels:
+                if label not in merged.setdefault(date, []):
+                    merged[date].append(label)
+    return dict(sorted(merged.items()))
+
+
+def scenario_caps(scenario: str, overrides: Sequence[str] = ()) -> list[tuple[float, str]]:
+    """The all-in caps a scenario sets (APR, label) from the rules on; [] if none or it cannot load."""
+    from model.config import ConfigError, load_scenario
+
+    try:
+        policy = load_scenario(scenario, list(overrides)).to_dict()["policy"]
+    except (ConfigError, OSError, KeyError):
+        return []
+    caps = []
+    if policy.get("rate_cap", {}).get("enabled"):
+        caps.append((float(policy["rate_cap"]["apr"]), f"cap {policy['rate_cap']['apr']:.0%}"))
+    for kind, cap in policy.get("kind_caps", {}).items():
+        if isinstance(cap, dict) and cap.get("enabled"):
+            caps.append((float(cap["apr"]), f"{kind} {cap['apr']:.0%}"))
+    return caps
+
+
+# -------------------------------------------------------------------------------------- drawing
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.0)
+    return plt
+
+
+def _to_dates(values: Sequence[str]) -> pd.DatetimeIndex:
+    return pd.to_datetime(pd.Series(list(values), dtype=str), format="%Y-%m")
+
+
+def _format_date_axis(ax: Any) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.MonthLocator(bymonth=(1, 7))
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    for label in ax.get_xticklabels():
+        label.set_rotation(45)
+        label.set_horizontalalignment("right")
+
+
+def _event_letter(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else str(i + 1)
+
+
+def _draw_events(ax: Any, events: dict[str, list[str]]) -> None:
+    """Dashed lines at the policy dates, lettered A, B, ... (explained by :func:`_event_legend`)."""
+    for i, (date, _labels) in enumerate(zip(_to_dates(list(events)), events.values(), strict=True)):
+        ax.axvline(date, color="#555555", linestyle="--", linewidth=0.8, zorder=1)
+        # Alternate heights: rules a month apart would otherwise print their letters on top of each other.
+        ax.text(date, 0.985 if i % 2 == 0 else 0.915, _event_letter(i), transform=ax.get_xaxis_transform(),
+                fontsize=6, va="top", ha="center", color="#333333",
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+
+
+def _event_legend(events: dict[str, list[str]], width_chars: int) -> list[str]:
+    """The key of the lettered policy lines, wrapped to ``width_chars``."""
+    import textwrap
+
+    if not events:
+        return []
+    items = [f"{_event_letter(i)} {date}: {', '.join(labels)}" for i, (date, labels) in enumerate(events.items())]
+    return textwrap.wrap("Rules (dashed lines): " + "; ".join(items), width_chars)
+
+
+def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
+            footer: Sequence[str] = ()) -> None:
+    """Legend (and the policy key) under the panels, sized in inches so tall figures get no blank band."""
+    import matplotlib.pyplot as plt
+
+    height = fig.get_figheight()
+    footer_in = 0.13 * len(footer) + (0.05 if footer else 0.0)
+    legend_rows = math.ceil(len(labels) / 4) + (1 if title else 0) if labels else 0
+    legend_in = 0.17 * legend_rows + (0.1 if labels else 0.0)
+    if footer:
+        fig.text(0.5, 0.04 / height, "\n".join(footer), ha="center", va="bottom", fontsize=6.5, color="#333333")
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=7,
+                   title=title, title_fontsize=7, bbox_to_anchor=(0.5, (0.02 + footer_in) / height))
+    fig.tight_layout(rect=(0, (0.06 + footer_in + legend_in) / height, 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a time-series figure: model column (or derived metric), title, y-axis label, percent?"""
+
+    metric: str
+    title: str
+    ylabel: str
+    percent: bool = False
+
+
+def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel], colours: dict[str, str],
+                       series: Sequence[str], events: dict[str, list[str]], ncols: int = 3,
+                       legend_title: str | None = None) -> None:
+    plt = _plt()
+    from matplotlib.ticker import PercentFormatter
+
+    nrows = math.ceil(len(panels) / ncols)
+    ncols = min(ncols, len(panels))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows + 0.6), squeeze=False, sharex=True)
+    handles: dict[str, Any] = {}
+    for i, panel in enumerate(panels):
+        ax = axes[i // ncols][i % ncols]
+        sub = bands[bands["metric"] == panel.metric]
+        for name in series:
+            s = sub[sub["series"] == name]
+            if s.empty:
+                continue
+            x = _to_dates(s["date"])
+            (line,) = ax.plot(x, s["mean"].to_numpy(), color=colours[name], linewidth=1.3, label=name, zorder=3)
+            handles.setdefault(name, line)
+            if s["runs"].max() > 1:
+                ax.fill_between(x, s["low"].to_numpy(), s["high"].to_numpy(), color=colours[name], alpha=0.18,
+                                linewidth=0, zorder=2)
+        _draw_events(ax, events)
+        ax.set_title(panel.title, fontsize=8.5)
+        ax.set_ylabel(panel.ylabel, fontsize=7.5)
+        ax.tick_params(labelsize=7)
+        if panel.percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        _format_date_axis(ax)
+    for j in range(len(panels), nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    for ax in axes[-1]:
+        ax.tick_params(labelbottom=True)
+    _finish(fig, path, list(handles.values()), list(handles), legend_title,
+            _event_legend(events, int(fig.get_figwidth() * 17)))
+
+
+# ---------------------------------------------------------------------------------------- figures
+@dataclass
+class Figure:
+    """A written figure: file stem, title, caption, and the PNG/CSV paths (None when skipped)."""
+
+    name: str
+    title: str
+    caption: str
+    png: Path | None = None
+    csv: Path | None = None
+    skipped: str | None = None
+
+
+def _needs(df: pd.DataFrame, table: str, columns: Sequence[str]) -> str | None:
+    if df.empty:
+        return f"the {table} table is empty"
+    missing = [c for c in columns if c not in df.columns]
+    return f"the {table} table lacks {', '.join(missing)}" if missing else None
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
+
+
+def _model_ts(data: ReportData, fig_dir: Path, name: str, title: str, caption: str, panels: Sequence[Panel],
+              events: dict[str, list[str]], ncols: int = 3) -> Figure:
+    figure = Figure(name, title, caption)
+    figure.skipped = _needs(data.model, "model", [p.metric for p in panels])
+    if figure.skipped:
+        return figure
+    bands = monthly_bands(data.model, [p.metric for p in panels])
+    figure.csv = _write_csv(bands, fig_dir / f"{name}.csv")
+    figure.png = fig_dir / f"{name}.png"
+    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events, ncols)
+    return figure
+
+
+def _fig_margins(data: ReportData, fig_dir: Path, events: dict[str, list[str]]) -> Figure:
+    figure = Figure("platform_margin_by_tier", "Platform margin by tier",
+                    "Volume-weighted platform margin per tier: sum(margin × volume) / sum(volume) over the tier's "
+                    "platforms each month (platforms table), mean over replications with 95% band.")
+    figure.skipped = _needs(data.platforms, "platforms", ["tier", "margin", "volume"])
+    if figure.skipped:
+        return figure
+    per_run = tier_margins(data.platforms)
+    bands = monthly_bands(per_run, [f"margin_{t}" for t in TIERS])
+    figure.csv = _write_csv(bands, fig_dir / f"{figure.name}.csv")
+    figure.png = fig_dir / f"{figure.name}.png"
+    panels = [Panel(f"margin_{t}", f"{t} platforms", "profit / volume", percent=True) for t in TIERS]
+    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events)
+    return figure
+
+
+def _fig_partners_by_kind(data: ReportData, fig_dir: Path, events: dict[str, list[str]]) -> Figure:
+    figure = Figure("partners_by_funder_kind", "Whitelist size by funder kind",
+                    "Mean number of platform partners per funder of each kind (funders table), one panel per "
+                    "scenario, mean over replications with 95% band.")
+    figure.skipped = _needs(data.funders, "funders", ["kind", "partners"])
+    if figure.skipped:
+        return figure
+    bands = partners_by_kind(data.funders)
+    figure.csv = _write_csv(bands, fig_dir / f"{figure.name}.csv")
+    figure.png = fig_dir / f"{figure.name}.png"
+    plt = _plt()
+    ncols = min(3, len(data.series))
+    nrows = math.ceil(len(data.series) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows + 0.6), squeeze=False, sharey=True)
+    handles: dict[str, Any] = {}
+    kinds = list(dict.fromkeys(bands["metric"]))
+    for i, name in enumerate(data.series):
+        ax = axes[i // ncols][i % ncols]
+        sub = bands[bands["series"] == name]
+        for kind in kinds:
+            s = sub[sub["metric"] == kind]
+            if s.empty:
+                continue
+            x = _to_dates(s["date"])
+            colour = KIND_COLOURS.get(kind, "#000000")
+            (line,) = ax.plot(x, s["mean"].to_numpy(), color=colour, linewidth=1.2, label=kind)
+            handles.setdefault(kind, line)
+            if s["runs"].max() > 1:
+                ax.fill_between(x, s["low"].to_numpy(), s["high"].to_numpy(), color=colour, alpha=0.15, linewidth=0)
+        _draw_events(ax, events)
+        ax.set_title(name, fontsize=8.5, color=data.colours[name])
+        ax.set_ylabel("partners per funder", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+        _format_date_axis(ax)
+    for j in range(len(data.series), nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    _finish(fig, figure.png, list(handles.values()), list(handles), "funder kind",
+            _event_legend(events, int(fig.get_figwidth() * 17)))
+    return figure
+
+
+def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
+    figure = Figure("apr_distribution", "New-loan APR before and after the cap",
+                    f"Distribution of funder-month all-in APRs of new loans (each funder's volume-weighted "
+                    f"`apr_new` in a month, weighted by its new volume platform_volume + direct_volume), pooled "
+                    f"over replications: months before {RULES_MONTH} against months from {RULES_MONTH} on. "
+                    "Dashed lines: the all-in caps the scenario sets. This is the spread across funders and "
+                    "months, not the distribution over individual loans (the model table holds only avg/max APR).")
+    figure.skipped = _needs(data.funders, "funders", ["apr_new", "platform_volume", "direct_volume"])
+    if figure.skipped:
+        return figure
+    bins = np.round(np.arange(0.0, 0.62, 0.02), 4)
+    hist = apr_histogram(data.funders, bins)
+    if hist.empty:
+        figure.skipped = "no funder-month has new volume"
+        return figure
+    figure.csv = _write_csv(hist, fig_dir / f"{figure.name}.csv")
+    figure.png = fig_dir / f"{figure.name}.png"
+    plt = _plt()
+    from matplotlib.ticker import PercentFormatter
+
+    ncols = min(4, len(data.series))
+    nrows = math.ceil(len(data.series) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.5 * nrows + 0.6), squeeze=False, sharex=True,
+                             sharey=True)
+    styles = {"before": ("#999999", f"before {RULES_MONTH}"), "after": ("#c0392b", f"from {RULES_MONTH}")}
+    handles: dict[str, Any] = {}
+    for i, name in enumerate(data.series):
+        ax = axes[i // ncols][i % ncols]
+        sub = hist[hist["series"] == name]
+        for period, (colour, label) in styles.items():
+            s = sub[sub["period"] == period]
+            if s.empty:
+                continue
+            edges = np.append(s["bin_low"].to_numpy(), s["bin_high"].iloc[-1])
+            artist = ax.stairs(s["volume_share"].to_numpy(), edges, color=colour, fill=period == "before",
+                               alpha=0.45 if period == "before" else 1.0, linewidth=1.3, label=label)
+            handles.setdefault(label, artist)
+        scenario = data.series_scenario[name]
+        caps: dict[float, list[str]] = {}
+        for cap, label in scenario_caps(scenario, _scenario_overrides(data, scenario)):
+            caps.setdefault(round(cap, 4), []).append(label)
+        for k, (cap, labels) in enumerate(sorted(caps.items())):
+            ax.axvline(cap, color="black", linestyle="--", linewidth=0.9)
+            ax.text(cap, 0.97 - 0.09 * k, f" {' / '.join(labels)}", transform=ax.get_xaxis_transform(),
+                    fontsize=6, va="top", ha="left")
+        ax.set_title(name, fontsize=8.5, color=data.colours[name])
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel("all-in APR of new loans", fontsize=7.5)
+        ax.set_ylabel("share of new volume", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+    for j in range(len(data.series), nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    _finish(fig, figure.png, list(handles.values()), list(handles))
+    return figure
+
+
+def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
+    figure = Figure("lorenz_platform_volume", "Concentration of platform volume (Lorenz curves)",
+                    "Lorenz curve of active platforms' monthly volume in the first and the last month, platforms of "
+                    "every replication pooled; the diagonal is equal shares. Gini in the legend.")
+    figure.skipped = _needs(data.platforms, "platforms", ["volume", "active"])
+    if figure.skipped:
+        return figure
+    table = lorenz_table(data.platforms)
+    figure.csv = _write_csv(table, fig_dir / f"{figure.name}.csv")
+    figure.png = fig_dir / f"{figure.name}.png"
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), squeeze=False)
+    for ax, month in zip(axes[0], ("first", "last"), strict=True):
+        ax.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=0.8)
+        date = ""
+        for name in data.series:
+            s = table[(table["series"] == name) & (table["month"] == month)]
+            if s.empty:
+                continue
+            date = s["date"].iloc[0]
+            gini = s["gini"].iloc[0]
+            ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
+                    label=f"{name} (Gini {gini:.2f})")
+        ax.set_title(f"{month} month ({date})", fontsize=8.5)
+        ax.set_xlabel("share of active platforms (smallest first)", fontsize=7.5)
+        ax.set_ylabel("share of platform volume", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=6, loc="upper left", frameon=False)
+    fig.tight_layout()
+    fig.savefig(figure.png, dpi=DPI)
+    plt.close(fig)
+    return figure
+
+
+def make_figures(data: ReportData, fig_dir: Path) -> list[Figure]:
+    """Draw every figure into ``fig_dir`` (PNG + CSV); figures whose data is missing are returned as skipped."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    events = all_policy_events(data)
+    band_note = "mean over replications with 95% band" if data.replications > 1 else \
+        "one replication: the line is that run, no band"
+    figures = [
+        _model_ts(data, fig_dir, "active_platforms_by_tier", "Active platforms by tier",
+                  f"Active platforms in each tier at the end of each month ({band_note}).",
+                  [Panel(f"active_platforms_{t}", f"{t} platforms", "active platforms") for t in TIERS], events),
+        _model_ts(data, fig_dir, "exits_by_tier", "Cumulative exits by tier",
+                  f"Cumulative platform exits (failure, wind-down or abroad) per tier ({band_note}).",
+                  [Panel(f"platform_exits_{t}", f"{t} platforms", "cumulative exits") for t in TIERS], events),
+        _model_ts(data, fig_dir, "concentration", "Concentration: head share, HHI and CR5",
+                  f"Head tier's share of platform volume, Herfindahl-Hirschman index (0-10000) and the five "
+                  f"largest platforms' share ({band_note}).",
+                  [Panel("head_share", "head share", "share of platform volume", True),
+                   Panel("hhi", "HHI", "index (0-10000)"),
+                   Panel("cr5", "CR5", "share of platform volume", True)], events),
+        _model_ts(data, fig_dir, "funders_whitelists", "Whitelists and funders in platform lending",
+                  f"Mean whitelist size (partners per funder that lent through platforms at the start, zeros "
+                  f"included) and the number of funders still in platform lending ({band_note}).",
+                  [Panel("mean_whitelist_size", "mean whitelist size", "partners per funder"),
+                   Panel("funders_in_platform_lending", "funders in platform lending", "funders")], events, 2),
+        _fig_partners_by_kind(data, fig_dir, events),
+        _fig_apr(data, fig_dir),
+        _model_ts(data, fig_dir, "rationing_shadow", "Rationing and shadow lending",
+                  f"Share of credit seekers who got no licensed loan, and new shadow-lender loans per month "
+                  f"({band_note}).",
+                  [Panel("rationed_share", "rationed share", "share of applicants", True),
+                   Panel("shadow_volume", "shadow volume", "yuan per month")], events, 2),
+        _model_ts(data, fig_dir, "credit_risk", "Defaults, NPLs, multi-borrowing and debt spirals",
+                  f"Monthly default rate (new 90+ days past due / indebted borrowers), NPL ratio, share of "
+                  f"indebted borrowers with 3+ lenders, and share in a debt spiral ({band_note}).",
+                  [Panel("default_rate", "default rate", "per month", True),
+                   Panel("npl_ratio", "NPL ratio", "90+ dpd / balance", True),
+                   Panel("multi_lender_share", "multi-lender share", "indebted borrowers", True),
+                   Panel("spiral_share", "spiral share", "indebted borrowers", True)], events, 2),
+        _fig_margins(data, fig_dir, events),
+        _fig_lorenz(data, fig_dir),
+    ]
+    return figures
+
+
+# ---------------------------------------------------------------------------------------- summary
+def _values_at(model: pd.DataFrame, when: str) -> pd.DataFrame:
+    if when == "horizon":
+        return model.loc[model.groupby("run_id")["step"].idxmax()]
+    return model[model["date"] == when]
+
+
+def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
+    """Outcomes at the horizon and at :data:`AFTER_RULES_MONTH` with paired differences against a reference.
+
+    Returns:
+        ``series, scenario, when, date, metric, runs, mean, sd, low, high, reference, pairs, diff_mean,
+        diff_low, diff_high`` (difference columns empty for the reference itself or without a reference).
+    """
+    metrics = [m for m, _, _ in OUTCOMES if m in data.model.columns]
+    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    rows = []
+    for when in ("horizon", AFTER_RULES_MONTH):
+        at = _values_at(data.model, when)
+        if at.empty:
+            continue
+        ref = at[at["series"] == ref_series].set_index("replicate") if ref_series else None
+        for name in data.series:
+            group = at[at["series"] == name]
+            if group.empty:
+                continue
+            dates = sorted(group["date"].unique())
+            date = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
+            for metric in metrics:
+                n, mean, sd, low, high = band(group[metric].to_numpy(dtype=float))
+                row = {"series": name, "scenario": data.series_scenario[name], "when": when, "date": date,
+                       "metric": metric, "runs": n, "mean": mean, "sd": sd, "low": low, "high": high,
+                       "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan,
+                       "diff_high": math.nan}
+                if ref is not None and name != ref_series:
+                    mine = group.set_index("replicate")[metric].astype(float)
+                    diff = (mine - ref[metric].astype(float).reindex(mine.index)).dropna()
+                    pairs, dmean, _, dlow, dhigh = band(diff.to_numpy())
+                    row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
+                rows.append(row)
+    columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
+               "pairs", "diff_mean", "diff_low", "diff_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _fmt(value: float, kind: str, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    sign = "+" if signed else ""
+    if kind == "share":
+        return f"{value * 100:{sign}.2f}%" if not signed else f"{value * 100:+.2f} pp"
+    if kind == "yuan":
+        for threshold, suffix in ((1e12, "tn"), (1e9, "bn"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= threshold:
+                return f"{value / threshold:{sign}.2f}{suffix}"
+        return f"{value:{sign}.0f}"
+    if kind == "count":
+        return f"{value:{sign},.1f}" if abs(value) < 100 else f"{value:{sign},.0f}"
+    return f"{value:{sign}.3g}"
+
+
+def _interval(low: float, high: float, kind: str, signed: bool = False) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f" [{_fmt(low, kind, signed)}, {_fmt(high, kind, signed)}]"
+
+
+# ---------------------------------------------------------------------------------------- document
+Block = tuple[Any, ...]
+
+
+def _outcome_tables(summary: pd.DataFrame, data: ReportData, when: str) -> list[Block]:
+    sub = summary[summary["when"] == when]
+    if sub.empty:
+        return []
+    kinds = {m: k for m, _, k in OUTCOMES}
+    labels = {m: label for m, label, _ in OUTCOMES}
+    series = [s for s in data.series if s in set(sub["series"])]
+    metrics = list(dict.fromkeys(sub["metric"]))
+    dates = ", ".join(sorted(set(sub["date"])))
+    title = "At the horizon" if when == "horizon" else f"12 months after the rules ({when})"
+    blocks: list[Block] = [("h", 3, f"{title}: levels ({dates})"),
+                           ("p", "Mean over replications [95% interval: mean ± t·sd/√R]; shares in percent.")]
+    rows = []
+    for metric in metrics:
+        cells = []
+        for name in series:
+            r = sub[(sub["series"] == name) & (sub["metric"] == metric)]
+            if r.empty:
+                cells.append("")
+                continue
+            r = r.iloc[0]
+            cells.append(_fmt(r["mean"], kinds[metric]) + _interval(r["low"], r["high"], kinds[metric]))
+        rows.append([f"{labels[metric]} (`{metric}`)", *cells])
+    blocks.append(("table", ["outcome", *series], rows))
+    ref = sub["reference"].iloc[0]
+    others = [s for s in series if s != ref]
+    if ref and others:
+        blocks.append(("h", 3, f"{title}: difference from {ref}"))
+        blocks.append(("p", f"Scenario minus {ref}, paired by replicate (same seed), mean [95% interval]; "
+                            "shares in percentage points (pp). An interval that excludes 0 is a difference the "
+                            "replications resolve."))
+        rows = []
+        for metric in metrics:
+            cells = []
+            for name in others:
+                r = sub[(sub["series"] == name) & (sub["metric"] == metric)]
+                if r.empty or r.iloc[0]["pairs"] == 0:
+                    cells.append("n/a")
+                    continue
+                r = r.iloc[0]
+                cells.append(_fmt(r["diff_mean"], kinds[metric], True)
+                             + _interval(r["diff_low"], r["diff_high"], kinds[metric], True))
+            rows.append([labels[metric], *cells])
+        blocks.append(("table", ["outcome", *others], rows))
+    return blocks
+
+
+def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame, reference: str | None,
+                 out: Path) -> list[Block]:
+    """The report as a list of blocks (heading, paragraph, list, table, figure) for both renderers."""
+    ok = data.model["run_id"].nunique()
+    failed = data.runs[data.runs["status"] != "ok"] if not data.runs.empty else pd.DataFrame()
+    dates = sorted(data.model["date"].unique())
+    blocks: list[Block] = [
+        ("h", 1, f"Report: {data.directory.name}"),
+        ("p", f"Batch directory `{data.directory}`: {ok} run(s) ok, {len(failed)} failed; "
+              f"{len(data.series)} scenario(s); {data.replications} replication(s) per scenario (fewest); months "
+              f"{dates[0]} to {dates[-1]}."),
+    ]
+    events = all_policy_events(data)
+    if events:
+        blocks.append(("p", "Rules of the scenarios shown (dashed lines in the figures): "
+                            + "; ".join(f"{d}: {', '.join(labels)}" for d, labels in events.items()) + "."))
+    notes = list(data.notes)
+    if data.replications <= 1:
+        notes.append("Only one replication per scenario: figures show single runs without bands, and the tables "
+                     "give no intervals. Rerun with --replications 3 or more for 95% intervals.")
+    if len(data.series) == 1:
+        notes.append("Only one scenario in the store: no differences between scenarios are shown.")
+    elif reference is None:
+        notes.append("No reference scenario (baseline-2024 is not in the store and --reference was not given): "
+                     "no differences are shown.")
+    if AFTER_RULES_MONTH not in set(dates):
+        notes.append(f"The runs do not reach {AFTER_RULES_MONTH}: the table 12 months after the rules is left out.")
+    for figure in figures:
+        if figure.skipped:
+            notes.append(f"Figure '{figure.title}' skipped: {figure.skipped}.")
+    if len(failed):
+        notes.append(f"{len(failed)} run(s) failed and are excluded (listed below).")
+    if notes:
+        blocks += [("h", 2, "Notes"), ("ul", notes)]
+    blocks.append(("h", 2, "Outcomes"))
+    if reference:
+        blocks.append(("p", f"Reference scenario for differences: {reference}."))
+    blocks += _outcome_tables(summary, data, "horizon")
+    blocks += _outcome_tables(summary, data, AFTER_RULES_MONTH)
+    blocks.append(("h", 2, "Figures"))
+    for figure in figures:
+        if figure.png is None:
+            continue
+        rel_png = figure.png.relative_to(out).as_posix()
+        rel_csv = figure.csv.relative_to(out).as_posix() if figure.csv else ""
+        blocks.append(("h", 3, figure.title))
+        blocks.append(("fig", figure.png, rel_png, figure.title))
+        blocks.append(("p", figure.caption + (f" Data: `{rel_csv}`." if rel_csv else "")))
+    if len(failed):
+        blocks.append(("h", 2, "Failed runs"))
+        rows = [[str(r.get("run_id", "")), str(r.get("scenario", "")), str(r.get("replicate", "")),
+                 str(r.get("seed", "")), str(r.get("error", ""))[:200]] for _, r in failed.iterrows()]
+        blocks.append(("table", ["run_id", "scenario", "replicate", "seed", "error"], rows))
+    return blocks
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: Sequence[Block]) -> str:
+    """The blocks as Markdown (figures by relative path)."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            lines += ["#" * block[1] + " " + block[2], ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+        elif kind == "table":
+            header, rows = block[1], block[2]
+            lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+            lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            lines.append("")
+        elif kind == "fig":
+            lines += [f"![{block[3]}]({block[2]})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h3{font-size:1.08em;margin-top:1.4em}
+table{border-collapse:collapse;font-size:.82em;margin:.6em 0;display:block;overflow-x:auto}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
+img{max-width:100%;height:auto;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape text for HTML, turning `code` spans into <code>."""
+    parts = str(text).split("`")
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
+def render_html(blocks: Sequence[Block], title: str) -> str:
+    """The blocks as one self-contained HTML page: inline CSS, figures as base64 data URIs."""
+    body: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
+        elif kind == "p":
+            body.append(f"<p>{_inline(block[1])}</p>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{_inline(h)}</th>" for h in block[1])
+            rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block[2])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "fig":
+            data = base64.b64encode(Path(block[1]).read_bytes()).decode("ascii")
+            body.append(f'<figure><img alt="{html.escape(block[3])}" src="data:image/png;base64,{data}"></figure>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+# ------------------------------------------------------------------------------------------ entry
+@dataclass
+class ReportResult:
+    """What :func:`write_report` wrote: paths, the figures, the notes of the report."""
+
+    out: Path
+    markdown: Path
+    html: Path
+    summary: Path
+    figures: list[Figure]
+    notes: list[str]
+
+
+def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+                 reference: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> ReportResult:
+    """Write the report of a batch directory.
+
+    Args:
+        directory: the batch directory.
+        out: the report directory (default ``directory/report``); created, files in it replaced.
+        reference: scenario for differences; default :data:`DEFAULT_REFERENCE` when it is in the store.
+        progress: called with a short message per step (optional).
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ReportError: no results in ``directory``, an unknown ``reference``, or an unusable ``out``.
+    """
+    from experiments.store import atomic_write_text
+
+    data = load_report_data(directory)
+    out = Path(out) if out is not None else Path(directory) / "report"
+    scenarios = list(dict.fromkeys(data.series_scenario.values()))
+    if reference is not None and reference not in scenarios:
+        raise ReportError(f"--reference {reference}: not in the store (scenarios: {', '.join(scenarios)})")
+    if reference is None and DEFAULT_REFERENCE in scenarios:
+        reference = DEFAULT_REFERENCE
+    if len(data.series) == 1:
+        reference = None
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ReportError(f"--out {out}: cannot create it ({err.strerror or err})") from None
+    say = progress or (lambda _msg: None)
+    say("drawing figures")
+    figures = make_figures(data, out / "figures")
+    summary = outcome_summary(data, reference)
+    summary_path = out / "summary.csv"
+    atomic_write_text(summary.to_csv(index=False), summary_path)
+    blocks = build_blocks(data, figures, summary, reference, out)
+    notes = next((list(b[1]) for b in blocks if b[0] == "ul"), [])
+    md_path = atomic_write_text(render_markdown(blocks), out / "report.md")
+    say("writing report.html")
+    html_path = atomic_write_text(render_html(blocks, f"zhudai report: {data.directory.name}"), out / "report.html")
+    return ReportResult(out, Path(md_path), Path(html_path), summary_path, figures, notes)

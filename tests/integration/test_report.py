@@ -1,0 +1,222 @@
+"""`zhudai report` and `compare --report`: files, the data behind each figure, summary, HTML, degenerate stores."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.batch import run_batch, t_quantile
+from experiments.cli import main
+from experiments.design import Design
+from experiments.report import AFTER_RULES_MONTH, write_report
+from experiments.results import read_store
+
+# Short, fast runs that still cross the 2025-10 rules and reach 2026-09.
+OVERRIDES = ("run.start=2025-06", "run.burn_in=0")
+MONTHS = 16
+BORROWERS = 1500
+FIGURES = ("active_platforms_by_tier", "exits_by_tier", "concentration", "funders_whitelists",
+           "partners_by_funder_kind", "apr_distribution", "rationing_shadow", "credit_risk",
+           "platform_margin_by_tier", "lorenz_platform_volume")
+
+
+def _batch(out: Path, scenarios: tuple[str, ...], replications: int) -> Path:
+    design = Design(scenarios=scenarios, replications=replications, borrowers=BORROWERS, months=MONTHS,
+                    overrides=OVERRIDES, root_seed=7)
+    outcome = run_batch(design.resolve(), out, workers=1, progress=False)
+    assert outcome.status == "complete"
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _batch(tmp_path_factory.mktemp("report") / "batch", ("baseline-2024", "new-rules-2025"), 2)
+
+
+@pytest.fixture(scope="module")
+def report(store: Path) -> Path:
+    write_report(store)
+    return store / "report"
+
+
+def _band(x: np.ndarray) -> tuple[float, float, float]:
+    mean = float(np.mean(x))
+    half = t_quantile(len(x) - 1) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    return mean, mean - half, mean + half
+
+
+def test_report_writes_every_file(report: Path) -> None:
+    for name in ("report.md", "report.html", "summary.csv"):
+        assert (report / name).is_file()
+    for name in FIGURES:
+        png = report / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (report / "figures" / f"{name}.csv").is_file(), name
+    md = (report / "report.md").read_text(encoding="utf-8")
+    for name in FIGURES:
+        assert f"](figures/{name}.png)" in md
+    assert "difference from baseline-2024" in md
+    assert "2025-10: rate cap" in md
+
+
+def test_time_series_data_equal_store_aggregates(store: Path, report: Path) -> None:
+    model = read_store(store)["model"]
+    for figure, metrics in (("concentration", ["head_share", "hhi", "cr5"]),
+                            ("exits_by_tier", ["platform_exits_head", "platform_exits_waist", "platform_exits_tail"]),
+                            ("credit_risk", ["default_rate", "npl_ratio", "multi_lender_share", "spiral_share"]),
+                            ("rationing_shadow", ["rationed_share", "shadow_volume"])):
+        data = pd.read_csv(report / "figures" / f"{figure}.csv")
+        assert set(data["metric"]) == set(metrics)
+        for metric in metrics:
+            expected = model.groupby(["scenario", "date"])[metric].mean()
+            got = data[data["metric"] == metric].set_index(["series", "date"])["mean"]
+            got.index.names = ["scenario", "date"]
+            pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    # The band of one cell, recomputed by hand.
+    data = pd.read_csv(report / "figures" / "concentration.csv")
+    row = data[(data["metric"] == "hhi") & (data["series"] == "new-rules-2025") & (data["date"] == "2026-03")].iloc[0]
+    x = model[(model["scenario"] == "new-rules-2025") & (model["date"] == "2026-03")]["hhi"].to_numpy()
+    _, low, high = _band(x)
+    assert row["runs"] == 2
+    assert row["low"] == pytest.approx(low) and row["high"] == pytest.approx(high)
+
+
+def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report: Path) -> None:
+    tables = read_store(store)
+    platforms, funders = tables["platforms"], tables["funders"]
+    # Margin by tier: sum(margin*volume)/sum(volume) per run, then mean over runs.
+    margins = pd.read_csv(report / "figures" / "platform_margin_by_tier.csv")
+    sub = platforms[(platforms["scenario"] == "baseline-2024") & (platforms["date"] == "2026-01")
+                    & (platforms["tier"] == "head")]
+    per_run = sub.groupby("run_id").apply(lambda g: (g["margin"] * g["volume"]).sum() / g["volume"].sum(),
+                                          include_groups=False)
+    row = margins[(margins["metric"] == "margin_head") & (margins["series"] == "baseline-2024")
+                  & (margins["date"] == "2026-01")].iloc[0]
+    assert row["mean"] == pytest.approx(per_run.mean())
+    # Partners per funder kind.
+    kinds = pd.read_csv(report / "figures" / "partners_by_funder_kind.csv")
+    sub = funders[(funders["scenario"] == "new-rules-2025") & (funders["date"] == "2026-06")
+                  & (funders["kind"] == "cfc")]
+    row = kinds[(kinds["metric"] == "cfc") & (kinds["series"] == "new-rules-2025") & (kinds["date"] == "2026-06")]
+    assert row["mean"].iloc[0] == pytest.approx(sub.groupby("run_id")["partners"].mean().mean())
+    # APR distribution: volume-weighted histogram of funder-month apr_new, before/after 2025-10.
+    hist = pd.read_csv(report / "figures" / "apr_distribution.csv")
+    f = funders[funders["scenario"] == "new-rules-2025"]
+    w = f["platform_volume"] + f["direct_volume"]
+    after = f[(w > 0) & (f["date"] >= "2025-10")]
+    bins = np.append(hist["bin_low"].unique(), hist["bin_high"].max())
+    counts, _ = np.histogram(after["apr_new"].clip(bins[0], bins[-1]), bins=bins,
+                             weights=after["platform_volume"] + after["direct_volume"])
+    got = hist[(hist["series"] == "new-rules-2025") & (hist["period"] == "after")]["volume_share"].to_numpy()
+    np.testing.assert_allclose(got, counts / counts.sum())
+    assert set(hist["period"]) == {"before", "after"}
+    # Lorenz: ends at (1, 1); Gini of the last month from the pooled active platforms.
+    lor = pd.read_csv(report / "figures" / "lorenz_platform_volume.csv")
+    last = lor[(lor["series"] == "baseline-2024") & (lor["month"] == "last")]
+    assert last["population_share"].iloc[-1] == pytest.approx(1.0)
+    assert last["volume_share"].iloc[-1] == pytest.approx(1.0)
+    vols = np.sort(platforms[(platforms["scenario"] == "baseline-2024") & (platforms["date"] == last["date"].iloc[0])
+                             & platforms["active"]]["volume"].to_numpy(dtype=float))
+    n = len(vols)
+    gini = (2 * np.sum(np.arange(1, n + 1) * vols) / (n * vols.sum())) - (n + 1) / n
+    assert last["gini"].iloc[0] == pytest.approx(gini)
+
+
+def test_summary_levels_and_paired_differences(store: Path, report: Path) -> None:
+    model = read_store(store)["model"]
+    summary = pd.read_csv(report / "summary.csv")
+    assert set(summary["when"]) == {"horizon", AFTER_RULES_MONTH}
+    last = model[model["date"] == model["date"].max()]
+    row = summary[(summary["when"] == "horizon") & (summary["scenario"] == "new-rules-2025")
+                  & (summary["metric"] == "rationed_share")].iloc[0]
+    mine = last[last["scenario"] == "new-rules-2025"].set_index("replicate")["rationed_share"]
+    ref = last[last["scenario"] == "baseline-2024"].set_index("replicate")["rationed_share"]
+    assert row["mean"] == pytest.approx(mine.mean())
+    mean, low, high = _band((mine - ref).to_numpy())
+    assert row["pairs"] == 2
+    assert (row["diff_mean"], row["diff_low"], row["diff_high"]) == pytest.approx((mean, low, high))
+    ref_row = summary[(summary["scenario"] == "baseline-2024") & (summary["metric"] == "rationed_share")].iloc[0]
+    assert math.isnan(ref_row["diff_mean"])
+
+
+def test_html_is_self_contained(report: Path) -> None:
+    text = (report / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text, re.IGNORECASE)
+    assert "<link" not in text and "<script" not in text
+    images = re.findall(r'<img [^>]*src="([^"]+)"', text)
+    assert len(images) == len(FIGURES)
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert "<style>" in text
+
+
+def _drop_columns(directory: Path, dataset: str, columns: list[str]) -> None:
+    import pyarrow.parquet as pq
+
+    for path in (directory / dataset).glob("run_id=*/part-0.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns([c for c in columns if c in table.column_names]), path)
+
+
+def test_failed_runs_and_missing_columns(store: Path, tmp_path: Path) -> None:
+    from experiments.results import _write_partition
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy, ignore=shutil.ignore_patterns("report"))
+    runs = read_store(copy)["runs"]
+    failed = runs.iloc[[0]].copy()
+    failed["run_id"], failed["status"], failed["error"] = "deadbeef0001", "failed", "RuntimeError: boom"
+    _write_partition(failed, copy / "runs.parquet" / "run_id=deadbeef0001" / "part-0.parquet")
+    _drop_columns(copy, "model.parquet", ["spiral_share", "platform_exits_head"])
+    _drop_columns(copy, "funders.parquet", ["apr_new"])
+    result = write_report(copy)
+    md = (copy / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Failed runs" in md and "deadbeef0001" in md and "boom" in md
+    assert "1 run(s) failed and are excluded" in md
+    skipped = {f.name for f in result.figures if f.skipped}
+    assert skipped == {"exits_by_tier", "credit_risk", "apr_distribution"}
+    assert "skipped: the model table lacks spiral_share" in md
+    assert "skipped: the funders table lacks apr_new" in md
+    assert not (copy / "report" / "figures" / "credit_risk.png").exists()
+    assert (copy / "report" / "figures" / "concentration.png").exists()
+
+
+def test_one_replication_and_one_scenario(tmp_path: Path) -> None:
+    out = _batch(tmp_path / "one", ("new-rules-2025",), 1)
+    result = write_report(out)
+    md = (out / "report" / "report.md").read_text(encoding="utf-8")
+    assert "Only one replication per scenario" in md
+    assert "Only one scenario in the store: no differences" in md
+    assert "difference from" not in md
+    data = pd.read_csv(out / "report" / "figures" / "concentration.csv")
+    assert (data["runs"] == 1).all() and data["low"].isna().all()
+    summary = pd.read_csv(result.summary)
+    assert summary["diff_mean"].isna().all() and summary["low"].isna().all()
+
+
+def test_cli_report_errors_exit_2(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert main(["report", str(store), "--reference", "no-such-scenario", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no such directory" in err and "holds no batch results" in err and "not in the store" in err
+    assert "Traceback" not in err
+
+
+def test_compare_report_in_one_go(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    argv = ["compare", "baseline-2024", "cap-only", "--replications", "1", "--borrowers", "1000", "--months", "3",
+            "--out", str(out), "--workers", "1", "--quiet", "--report"]
+    assert main(argv) == 0
+    assert (out / "report" / "report.html").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    md = (out / "report" / "report.md").read_text(encoding="utf-8")
+    assert "do not reach 2026-09" in md

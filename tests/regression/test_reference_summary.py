@@ -1,0 +1,44 @@
+"""The committed small reference summary (results/reference/summary_small.csv) reproduces exactly.
+
+It was produced by the command in results/reference/README.md::
+
+    zhudai compare baseline-2024 new-rules-2025 --replications 1 --borrowers 2000 --seed 20251001 \\
+        --out /tmp/ref-small --report
+
+and copied from /tmp/ref-small/report/summary.csv. A change to the model that moves it must explain why and
+regenerate both reference summaries (the full one with the command in the README).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.batch import run_batch
+from experiments.design import Design
+from experiments.report import DEFAULT_REFERENCE, load_report_data, outcome_summary
+
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
+
+
+def test_small_reference_summary_reproduces_exactly(tmp_path: Path) -> None:
+    design = Design(scenarios=("baseline-2024", "new-rules-2025"), replications=1, borrowers=2000,
+                    root_seed=20251001)
+    assert run_batch(design.resolve(), tmp_path / "batch", workers=1, progress=False).status == "complete"
+    summary = outcome_summary(load_report_data(tmp_path / "batch"), DEFAULT_REFERENCE)
+    got = pd.read_csv(io.StringIO(summary.to_csv(index=False)))
+    expected = pd.read_csv(REFERENCE / "summary_small.csv")
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_committed_reference_report_is_complete() -> None:
+    md = (REFERENCE / "report.md").read_text(encoding="utf-8")
+    for line in md.splitlines():
+        if line.startswith("!["):
+            assert (REFERENCE / line.split("](")[1].rstrip(")")).is_file(), line
+    summary = pd.read_csv(REFERENCE / "summary.csv")
+    assert summary["runs"].min() == 5
+    assert set(summary["scenario"]) == {"baseline-2024", "new-rules-2025", "full-tightening-2026", "cap-20",
+                                        "cap-12", "whitelist-only", "cap-only"}
