@@ -287,7 +287,8 @@ class Platform(LossCalibrated, mesa.Agent):
         # Only platforms with their own traffic ecosystem can buy from it.
         self.allowed = np.ones(N_BUY_CHANNELS, dtype=bool)
         self.allowed[Channel.ECOSYSTEM] = self.mix[Channel.ECOSYSTEM] > 0
-        self.complaints = tp.complaints
+        # Complaint records differ within a tier, so admission criteria screen platforms, not whole tiers.
+        self.complaints = float(np.clip(tp.complaints + pp.complaints_sigma * rng.standard_normal(), 0.0, 1.0))
         self.planned_volume = 0.0
         self.acq_intensity = 1.0
         self.fundable = float("inf")  # volume it expects funders to fund; known after the first quarter

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model.enums import Channel, Tier
-from model.mechanisms.metrics import cr, hhi, safe_ratio
+from model.mechanisms.metrics import cr, hhi, safe_ratio, share_of
 
 if TYPE_CHECKING:
     from model.lending import LendingModel
@@ -156,7 +156,7 @@ class Recorder:
             "origination_volume": float(new_amt.sum()),
             "platform_volume": float(vol.sum()),
             "outstanding_balance": fl.outstanding,
-            "head_share": safe_ratio(vol[tiers == Tier.HEAD].sum(), vol.sum()) if P else 0.0,
+            "head_share": share_of(vol[tiers == Tier.HEAD].sum(), vol.sum()) if P else 0.0,
             "hhi": hhi(vol) if P else 0.0,
             "cr5": cr(vol, 5) if P else 0.0,
             "mean_whitelist_size": (float(np.mean([f.partners.sum() for f in self._start_lenders]))
@@ -164,21 +164,21 @@ class Recorder:
             "funders_in_platform_lending": int(sum(f.in_platform_lending for f in m.funders)),
             "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
             "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
-            "apr_near_cap_share": safe_ratio(fl.near_cap_volume, new_amt.sum()),
+            "apr_near_cap_share": share_of(fl.near_cap_volume, new_amt.sum()),
             "binding_cap": m.rules.binding_cap,
             "applicants": fl.applicants,
-            "rationed_share": safe_ratio(fl.rationed, fl.applicants),
+            "rationed_share": share_of(fl.rationed, fl.applicants),
             "shadow_volume": fl.shadow_volume,
             "shadow_borrowers": int(np.unique(bor[~lic]).size),
             "default_rate": safe_ratio(new_def[indebted].sum(), n_ind),
             "default_rate_multi": safe_ratio(new_def[multi].sum(), multi.sum()),
             "default_rate_few": safe_ratio(new_def[few].sum(), few.sum()),
-            "npl_ratio": safe_ratio(fl.npl, fl.outstanding),
+            "npl_ratio": share_of(fl.npl, fl.outstanding),
             "multi_lender_share": safe_ratio(multi.sum(), n_ind),
             "spiral_share": safe_ratio(spiral.sum(), n_ind),
             "platform_margin": safe_ratio(profit, vol.sum()),
             "withdrawn_volume": fl.withdrawn_volume,
-            "api_share": safe_ratio(spend[Channel.API], spend.sum()),
+            "api_share": share_of(spend[Channel.API], spend.sum()),
             "indebted_borrowers": n_ind,
             "lpr": m.lpr,
         }

@@ -296,6 +296,10 @@ class PlatformsParams:
         markup=0.50, guarantee_share=0.95, target_pd=0.30, acquisition_rate=0.020,
         channel_mix=[0.20, 0.60, 0.0, 0.20], complaints=0.75,
     )
+    complaints_sigma: float = p(
+        0.15, "Dispersion of platforms' complaint indices around their tier's value (normal, clipped to 0-1).",
+        "index", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
+    )
     capability_floor: float = p(0.10, "Lowest attainable noise of a default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0)
     learning_elasticity: float = p(
         0.15, "Elasticity of estimate noise to cumulative loans underwritten (noise ~ data^-e).", "",

@@ -20,7 +20,7 @@ def hhi(values: np.ndarray) -> float:
 def cr(values: np.ndarray, k: int = 5) -> float:
     """Concentration ratio: combined share of the ``k`` largest (0-1); 0 with no volume."""
     s = np.sort(shares(values))[::-1]
-    return float(s[:k].sum())
+    return float(min(s[:k].sum(), 1.0))  # summation order can leave 1 + 1 ulp
 
 
 def lorenz(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,6 +30,11 @@ def lorenz(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n == 0 or v.sum() <= 0:
         return np.array([0.0, 1.0]), np.array([0.0, 1.0])
     return np.r_[0.0, np.arange(1, n + 1) / n], np.r_[0.0, np.cumsum(v) / v.sum()]
+
+
+def share_of(part: float, whole: float) -> float:
+    """``part / whole`` for a part of a non-negative whole, kept in [0, 1] against rounding; 0 when empty."""
+    return min(max(safe_ratio(part, whole), 0.0), 1.0)
 
 
 def safe_ratio(num: float, den: float) -> float:

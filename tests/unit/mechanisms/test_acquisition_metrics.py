@@ -110,3 +110,12 @@ def test_shares_and_safe_ratio():
     assert np.all(shares(np.zeros(2)) == 0.0)
     assert safe_ratio(1.0, 0.0) == 0.0
     assert safe_ratio(3.0, 2.0) == 1.5
+
+
+def test_cr5_and_shares_never_exceed_one_by_rounding():
+    # Found by the invariant tests: with five or fewer platforms, summed shares reached 1 + 1 ulp.
+    from model.mechanisms.metrics import cr, share_of
+
+    values = np.array([0.1, 0.2, 0.3, 1e-17, 0.7])
+    assert cr(values, 5) <= 1.0
+    assert share_of(0.3 + 0.6, 0.9) <= 1.0 and share_of(1.0, 0.0) == 0.0
