@@ -871,8 +871,7 @@ def _cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     import numpy as np
 
     from experiments import sensitivity as sa
-    from experiments.batch import run_batch
-    from experiments.results import StoreError, read_store
+    from experiments.results import read_store
     from model.calendar import parse_month
     from model.output import MODEL_COLUMNS
 
@@ -908,18 +907,10 @@ def _cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     if not args.quiet:
         print(f"{args.method}: {len(x)} sampled points ({len(points)} distinct) x {args.replications} replicate(s) "
               f"= {len(resolved.runs)} runs of {args.scenario}, {args.borrowers:,} borrowers", file=sys.stderr)
-    try:
-        outcome = run_batch(resolved, args.out, workers=args.workers, scheduler=scheduler,
-                            progress=not args.quiet, argv=argv)
-    except StoreError as err:
-        raise _UsageError(str(err)) from None
-    except OSError as err:
-        _error(f"sensitivity batch failed: {type(err).__name__}: {err}")
-        return EXIT_RUN_FAILED
-    if outcome.interrupted:
-        _error(f"interrupted; rerun the same command to finish ({outcome.skipped + outcome.ok} of "
-               f"{outcome.total} runs stored in {args.out})")
-        return EXIT_INTERRUPTED
+    outcome, status = execute_design(resolved, args.out, workers=args.workers, scheduler=scheduler,
+                                     quiet=args.quiet, argv=argv)
+    if outcome is None:
+        return status
     if outcome.status != "complete":
         _error(f"{outcome.not_run} of {outcome.total} runs did not finish (see {args.out / 'runs.parquet'}); "
                "indices need every point: rerun the same command to retry them")
@@ -950,10 +941,35 @@ def _cmd_batch(args: argparse.Namespace, argv: list[str]) -> int:
     return _run_design(load_design(args.design), args, argv)
 
 
+def execute_design(resolved: Any, out: Path, *, workers: int | None, scheduler: str | None, quiet: bool,
+                   argv: list[str]) -> tuple[Any, int | None]:
+    """Run a resolved design into ``out`` with the command line's error handling.
+
+    Returns ``(outcome, None)`` when the batch ran to its end (complete, or with failed or lost runs for the
+    caller to report), or ``(None, exit_status)`` when it could not run or was interrupted (already reported).
+    A directory holding another design is a usage error (exit 2).
+    """
+    from experiments.batch import run_batch
+    from experiments.results import StoreError
+
+    try:
+        outcome = run_batch(resolved, out, workers=workers, scheduler=scheduler, progress=not quiet, argv=argv)
+    except StoreError as err:
+        raise _UsageError(str(err)) from None
+    except OSError as err:
+        _error(f"batch failed: {type(err).__name__}: {err}")
+        return None, EXIT_RUN_FAILED
+    if outcome.interrupted:
+        _error(f"interrupted; {outcome.skipped + outcome.ok} of {outcome.total} runs are stored in {out}; "
+               "rerun the command to finish")
+        return None, EXIT_INTERRUPTED
+    return outcome, None
+
+
 def _run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
     """Resolve a design and run it: the one path of ``compare``, ``sweep`` and ``batch``."""
-    from experiments.batch import render_summary, run_batch
-    from experiments.results import SUMMARY_FILE, StoreError
+    from experiments.batch import render_summary
+    from experiments.results import SUMMARY_FILE
 
     scheduler = args.scheduler
     if scheduler is not None and scheduler != "local" and args.workers is not None:
@@ -964,19 +980,10 @@ def _run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
         print(f"{len(resolved.runs)} runs: {scenarios} scenario(s) x {len(resolved.points)} point(s) x "
               f"{design.replications} replicate(s), {design.borrowers:,} borrowers, root seed {design.root_seed}",
               file=sys.stderr)
-    try:
-        outcome = run_batch(resolved, args.out, workers=args.workers, scheduler=scheduler,
-                            progress=not args.quiet, argv=argv)
-    except StoreError as err:
-        raise _UsageError(str(err)) from None
-    except OSError as err:
-        _error(f"batch failed: {type(err).__name__}: {err}")
-        return EXIT_RUN_FAILED
-
-    if outcome.interrupted:
-        _error(f"interrupted; {outcome.skipped + outcome.ok} of {outcome.total} runs are stored in {args.out}; "
-               "rerun the command to finish")
-        return EXIT_INTERRUPTED
+    outcome, status = execute_design(resolved, args.out, workers=args.workers, scheduler=scheduler,
+                                     quiet=args.quiet, argv=argv)
+    if outcome is None:
+        return status
     if not args.quiet:
         print(render_summary(outcome.summary, resolved))
         print()

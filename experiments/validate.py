@@ -30,22 +30,12 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def _run(design: Any, out: Path, args: argparse.Namespace, argv: list[str]) -> int | None:
     """Run a design into ``out``; an exit status if it did not complete, None if every run is ok."""
-    from experiments.batch import run_batch
-    from experiments.cli import _error, _UsageError
-    from experiments.results import StoreError
+    from experiments.cli import _error, execute_design
 
-    resolved = design.resolve()
-    try:
-        outcome = run_batch(resolved, out, workers=args.workers, progress=not args.quiet, argv=argv)
-    except StoreError as err:
-        raise _UsageError(str(err)) from None
-    except OSError as err:
-        _error(f"batch failed: {type(err).__name__}: {err}")
-        return EXIT_FAILED
-    if outcome.interrupted:
-        _error(f"interrupted; {outcome.skipped + outcome.ok} of {outcome.total} runs are stored in {out}; "
-               "rerun the command to finish")
-        return EXIT_INTERRUPTED
+    outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=None,
+                                     quiet=args.quiet, argv=argv)
+    if outcome is None:
+        return status
     if outcome.status != "complete":
         for result in outcome.failed:
             _error(f"run {result.spec.run_id} failed ({result.spec.scenario}, replicate "
