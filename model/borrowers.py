@@ -176,20 +176,6 @@ class LoanBook:
             arr[:n] = arr[: self.size][keep]
         self.size = n
 
-    def licensed_mask(self) -> np.ndarray:
-        return ~self.view("shadow")
-
-    def per_borrower(self, values: np.ndarray, n_borrowers: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """Sum ``values`` (one per live loan) by borrower, optionally over a subset of loans."""
-        b = self.view("borrower")
-        if mask is not None:
-            return np.bincount(b[mask], weights=values[mask], minlength=n_borrowers)
-        return np.bincount(b, weights=values, minlength=n_borrowers)
-
-    def count_per_borrower(self, n_borrowers: int, mask: np.ndarray | None = None) -> np.ndarray:
-        b = self.view("borrower")
-        return np.bincount(b if mask is None else b[mask], minlength=n_borrowers)
-
     def instalment(self) -> np.ndarray:
         """Scheduled payment of each live loan this month: interest plus amortization (no balloon)."""
         bal = self.view("balance")

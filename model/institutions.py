@@ -84,7 +84,6 @@ class Funder(LossCalibrated, mesa.Agent):
         self.year_business = 0.0
         self.year_balance = 0.0
         self.profit = 0.0
-        self.cum_profit = 0.0
         self.npl_ratio = 0.0
         self.pd_scale = 1.0
         self.loss_expected = 0.0
@@ -102,9 +101,8 @@ class Funder(LossCalibrated, mesa.Agent):
         self.q_lines = 0.0
 
     def reset_history(self) -> None:
-        """Forget quarter accumulators, hurdle streaks and profits (after the burn-in)."""
+        """Forget quarter accumulators and hurdle streaks (after the burn-in)."""
         self.below_hurdle_quarters = 0
-        self.cum_profit = 0.0
         self._reset_quarter(self.partners.size)
 
     # ---------------------------------------------------------------- rules
@@ -151,7 +149,6 @@ class Funder(LossCalibrated, mesa.Agent):
         self.profit = float(income.sum() - funding.sum() - loss.sum() - monitoring) + (
             direct_income - direct_cost - direct_loss
         )
-        self.cum_profit += self.profit
         total = self.platform_outstanding + self.direct_outstanding
         self.npl_ratio = float(npl.sum()) / total if total > 0 else 0.0
 
@@ -294,7 +291,6 @@ class Platform(LossCalibrated, mesa.Agent):
         self.fundable = float("inf")  # volume it expects funders to fund; known after the first quarter
         self.plan_floor = 0.0  # set from the initial plan by the model
         self.exit_mode = ExitMode.ACTIVE
-        self.exit_step = -1
         self.unfunded_quarters = 0
         self.loss_rate = 0.0
         self.outstanding = 0.0
@@ -385,7 +381,7 @@ class Platform(LossCalibrated, mesa.Agent):
         self.acq_intensity = 1.0
         self._reset_quarter()
 
-    def quarterly_review(self, step: int, rng: np.random.Generator, allow_exit: bool = True) -> None:
+    def quarterly_review(self, rng: np.random.Generator, allow_exit: bool = True) -> None:
         """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.
 
         Capital below zero is a failure (its guarantees are not honoured). A platform without credit lines
@@ -415,14 +411,13 @@ class Platform(LossCalibrated, mesa.Agent):
         if not allow_exit:
             pass
         elif self.capital < 0:
-            self.exit(ExitMode.FAILURE, step)
+            self.exit(ExitMode.FAILURE)
         elif self.unfunded_quarters >= pp.unfunded_quarters or self.capital < pp.exit_capital_share * self.capital0:
-            self.exit(ExitMode.ABROAD if rng.random() < pp.abroad_prob else ExitMode.WIND_DOWN, step)
+            self.exit(ExitMode.ABROAD if rng.random() < pp.abroad_prob else ExitMode.WIND_DOWN)
         self._reset_quarter()
 
-    def exit(self, mode: ExitMode, step: int) -> None:
+    def exit(self, mode: ExitMode) -> None:
         """Leave the market for good; its book runs off without renewals."""
         if self.active:
             self.exit_mode = mode
-            self.exit_step = step
             self.planned_volume = 0.0

@@ -74,9 +74,7 @@ class LendingModel(mesa.Model):
         self._funder_sigma = np.array([f.sigma for f in self.funders], dtype=float)
         self._init_partnerships()
         self._init_book()
-        self.traffic_prices = np.zeros(N_BUY_CHANNELS)
         self.rules: Rules | None = None
-        self.cum_exits = 0
         self.burning_in = False
         self._burn_in(prm.run.burn_in)
         self.recorder = Recorder(self)
@@ -204,11 +202,12 @@ class LendingModel(mesa.Model):
         m = borrower.size
         is_plat = desk < self.n_platforms
         rules = self._rules_for(self.start_month)
+        self._gather_desks()
         price = self._quote(desk, funder, pd0, np.zeros(m, dtype=bool), rules)
         apr = np.where(price["ok"], price["apr"], np.maximum(price["required"], 0.0))
         # Stock loans priced above today's cap stay at the cap (they were written under it).
         cap = np.minimum(rules.cap_nominal, rules.cap_all_in)[self._funder_kind[funder]]
-        apr = np.minimum(apr, np.where(np.isfinite(cap), cap + self._desk_fee(desk), apr))
+        apr = np.minimum(apr, np.where(np.isfinite(cap), cap + self.desks.fee[desk], apr))
         guar_share = np.array([p.guarantee_share for p in self.platforms] + [0.0] * self.n_funders)
         guaranteed = is_plat & (self.rng.random(m) < guar_share[desk])
         funder_rate = np.minimum(self._funder_cost[funder] + self._funder_spread[funder]
@@ -280,6 +279,7 @@ class LendingModel(mesa.Model):
             self.month = self.start_month
         self.flows = _MonthFlows(self.n_platforms, self.n_funders, self.borrowers.n)
         self.regulate()                     # 1. rules in force this month
+        self._gather_desks()
         self.update_macro()                 # 2. LPR path and income-shock hazard
         self.earn_and_spend()               # 3. income shocks, income and essential spending
         self.extend_credit_lines()          # 7a. funders commit budgets to whitelisted platforms
@@ -399,7 +399,6 @@ class LendingModel(mesa.Model):
             called = lic & (L.view("apr") > cap + 1e-12)
             L.months_left[:n][called] = np.minimum(L.months_left[:n][called], 1)
             L.renewable[:n][called] = False
-            self.flows.called_volume = float(L.view("balance")[called].sum())
         maturing = lic & (L.view("months_left") == 1)
         if not maturing.any():
             return
@@ -485,7 +484,6 @@ class LendingModel(mesa.Model):
         self.flows.spend = spend
         empty = Applications(*(np.empty(0, dtype=np.int64) for _ in range(3)), np.empty(0))
         if seekers.size == 0:
-            self.traffic_prices = np.zeros(N_BUY_CHANNELS)
             return empty
         search = np.where(refi[seekers], bp.refinance_search, 1.0)
         n_apps = 1 + self.rng.poisson(bp.applications_extra * search)
@@ -517,7 +515,8 @@ class LendingModel(mesa.Model):
             # Diminishing returns to traffic spend keep the contest for applicants from being winner-take-all.
             desk[via] = pick_by_weight(self.rng, c, spend.T ** prm.channels.spend_returns)
         apps_c = np.bincount(chan[~go_direct], minlength=N_BUY_CHANNELS)
-        self.traffic_prices = np.divide(spend_c, apps_c, out=np.zeros(N_BUY_CHANNELS), where=apps_c > 0)
+        # The traffic price is the spend over the applications it bought: it falls when platforms buy less.
+        self.flows.traffic_price = float(spend_c.sum() / apps_c.sum()) if apps_c.sum() > 0 else 0.0
         ok = desk >= 0
         bor, desk, chan = bor[ok], desk[ok], chan[ok]
         key = bor * self.n_desks + desk
@@ -532,24 +531,25 @@ class LendingModel(mesa.Model):
         bor, desk, chan = bor[fresh], desk[fresh], chan[fresh]
         return Applications(bor, desk, chan, self.seek_amount[bor])
 
-    def _desk_arrays(self):
-        P = self.n_platforms
-        plats = self.platforms
-        fund = self.funders
-        sigma = np.array([p.sigma for p in plats] + [f.sigma for f in fund])
-        markup = np.array([p.markup for p in plats] + [self.params.pricing.direct_markup] * len(fund))
-        take = np.array([p.take_rate for p in plats] + [f.direct_opex_rate for f in fund])
-        fee = np.array([p.service_fee for p in plats] + [0.0] * len(fund))
-        target = np.array([p.target_pd for p in plats] + [f.direct_target_pd for f in fund])
-        active = np.array([p.active for p in plats] + [f.direct_budget > 0 for f in fund], dtype=bool)
-        return P, sigma, markup, take, fee, target, active
+    def _gather_desks(self) -> None:
+        """Each desk's screening and pricing inputs as arrays, gathered from the agents once a month.
 
-    def _desk_fee(self, desk: np.ndarray) -> np.ndarray:
-        fee = np.array([p.service_fee for p in self.platforms] + [0.0] * self.n_funders)
-        return fee[desk]
+        Desks change only between months (learning at month end, re-planning at quarter end), so one
+        gathering serves every quote of the month.
+        """
+        plats, fund = self.platforms, self.funders
+        self.desks = _Desks(
+            sigma=np.array([p.sigma for p in plats] + [f.sigma for f in fund]),
+            markup=np.array([p.markup for p in plats] + [self.params.pricing.direct_markup] * len(fund)),
+            take=np.array([p.take_rate for p in plats] + [f.direct_opex_rate for f in fund]),
+            fee=np.array([p.service_fee for p in plats] + [0.0] * len(fund)),
+            target=np.array([p.target_pd for p in plats] + [f.direct_target_pd for f in fund]),
+            active=np.array([p.active for p in plats] + [f.direct_budget > 0 for f in fund], dtype=bool),
+            pd_scale=np.array([p.pd_scale for p in plats] + [f.pd_scale for f in fund]),
+        )
 
     def _quote(self, desk, funder, est_pd, guaranteed, rules: Rules) -> dict[str, np.ndarray]:
-        _, _, markup, take, fee, _, _ = self._desk_arrays()
+        markup, take, fee = self.desks.markup, self.desks.take, self.desks.fee
         kind = self._funder_kind[funder]
         return quote(
             funding_cost=self._funder_cost[funder], spread=self._funder_spread[funder], est_pd=est_pd,
@@ -571,8 +571,8 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         rules = self.rules
         n = apps.borrower.size
-        P, sigma, _, _, _, target, active = self._desk_arrays()
-        pd_scale = np.array([p.pd_scale for p in self.platforms] + [f.pd_scale for f in self.funders])
+        P = self.n_platforms
+        sigma, target, active, pd_scale = self.desks.sigma, self.desks.target, self.desks.active, self.desks.pd_scale
         if apps.funder is not None:
             funder = apps.funder.copy()
         else:
@@ -880,7 +880,6 @@ class LendingModel(mesa.Model):
                                loans=int(fl.platform_loans[i]),
                                lines=float(fl.lines[i]) if fl.lines.size else 0.0, value=fl.channel_value[i],
                                outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
-            fl.platform_revenue = rev
         # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
         desk = L.desk[:n_old]
         lgd = self.params.pricing.lgd
@@ -923,10 +922,7 @@ class LendingModel(mesa.Model):
     def review_quarter(self) -> None:
         """Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
         for p in self.platforms:
-            was = p.active
-            p.quarterly_review(self.t, self.rng, allow_exit=not self.burning_in)
-            if was and not p.active:
-                self.cum_exits += 1
+            p.quarterly_review(self.rng, allow_exit=not self.burning_in)
         if not self.n_platforms:
             return
         fp = self.params.funders
@@ -949,6 +945,19 @@ class LendingModel(mesa.Model):
             )
 
 
+@dataclass
+class _Desks:
+    """Per-desk inputs of screening and pricing (platforms first, then each funder's direct desk)."""
+
+    sigma: np.ndarray
+    markup: np.ndarray
+    take: np.ndarray
+    fee: np.ndarray
+    target: np.ndarray
+    active: np.ndarray
+    pd_scale: np.ndarray
+
+
 class _MonthFlows:
     """Scratch space for one month's flows, read by accounting and the recorder."""
 
@@ -959,14 +968,13 @@ class _MonthFlows:
         self.platform_volume = np.zeros(n_platforms)
         self.platform_demand = np.zeros(n_platforms)
         self.platform_loans = np.zeros(n_platforms, dtype=np.int64)
-        self.platform_revenue = np.zeros(n_platforms)
         self.new_amount: list[np.ndarray] = []
         self.new_apr: list[np.ndarray] = []
         self.applicants = 0
         self.rationed = 0
         self.shadow_volume = 0.0
+        self.traffic_price = 0.0
         self.withdrawn_volume = 0.0
-        self.called_volume = 0.0
         self.interest_paid = np.zeros(0)
         self.balance_start = np.zeros(0)
         self.loss = np.zeros(0)

@@ -58,6 +58,7 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "platform_margin": ("share 0-1", "Platform-sector profit this month / platform_volume (0 when no volume)."),
         "withdrawn_volume": ("yuan", "Maturing balances a borrower wanted renewed but the lender withdrew."),
         "api_share": ("share 0-1", "Share of platforms' acquisition spend on API traffic."),
+        "traffic_price": ("yuan", "Platforms' acquisition spend per application routed to them (0 when none)."),
         "indebted_borrowers": ("borrowers", "Borrowers with at least one licensed loan."),
         "lpr": ("1/yr", "One-year loan prime rate."),
     },
@@ -179,6 +180,7 @@ class Recorder:
             "platform_margin": safe_ratio(profit, vol.sum()),
             "withdrawn_volume": fl.withdrawn_volume,
             "api_share": share_of(spend[Channel.API], spend.sum()),
+            "traffic_price": fl.traffic_price,
             "indebted_borrowers": n_ind,
             "lpr": m.lpr,
         }

@@ -26,7 +26,6 @@ from typing import Any
 LEVER = "policy lever"
 ASSUMPTION = "assumption"
 DESIGN = "design choice"
-DOMAIN = "calibrated: DOMAIN.md"
 #: Counts of institutions come from the project brief's description of the industry (issue 2).
 STRUCTURE = "calibrated: industry structure in the project brief (8 head/30 waist/120 tail platforms; 6 state, ~12 joint-stock banks, ...)"
 CR5_SOURCE = "calibrated: top five platforms hold about three quarters of platform balances in 2024 (project brief)"

@@ -8,15 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def channel_weights(risk_z: np.ndarray, n_loans: np.ndarray, risk_tilt: float, multi_tilt: float) -> np.ndarray:
-    """Sampling weight of each credit seeker in one channel: ``exp(risk_tilt * z + multi_tilt * n_loans)``.
-
-    ``z`` is the seeker's standardized log hazard; positive tilts over-sample risky and multi-borrowed
-    seekers (API and referral traffic), negative tilts under-sample them (own ecosystems).
-    """
-    return np.exp(risk_tilt * risk_z + multi_tilt * np.minimum(n_loans, 10))
-
-
 def sample_weighted(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
     """Draw ``n`` indices with replacement with probability proportional to ``weights``.
 
