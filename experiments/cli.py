@@ -17,6 +17,7 @@ Usage::
     zhudai sensitivity SCENARIO --method morris|sobol --param dotted.key=low,high [...] --out DIR [--samples N]
                        [--outcome NAME ...] [--borrowers N] [--months N] [--seed ROOT] [--set ...]
                        [--workers W | --scheduler ADDRESS]
+    zhudai dashboard [--port P] [--host H]
     zhudai validate [--replications R] [--borrowers N] [--workers W] [--out DIR] [--targets FILE]
                     [--robustness N]     (exit 0: no target FAILs; 1: a target FAILs or a run failed)
 
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_params.set_defaults(handler=_cmd_params, format="toml")
     _add_batch_commands(commands, formatter)
     _add_validate_command(commands, formatter)
+    _add_dashboard_command(commands, formatter)
 
     p_rerun = commands.add_parser(
         "rerun", help="reproduce a stored run exactly and say so",
@@ -431,6 +433,32 @@ def _cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     if args.robustness:
         return run_robustness(args, argv)
     return run_validation(args, argv)
+
+
+def _add_dashboard_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``dashboard`` subcommand: the interactive page (experiments/dashboard)."""
+    p = commands.add_parser(
+        "dashboard", help="interactive dashboard: move a lever, compare two runs side by side",
+        description=textwrap.fill(
+            "Serve the interactive dashboard (Mesa SolaraViz) on this machine and print its address. Pick a "
+            "scenario, move its levers, and watch run A and a comparison run B (same seed) step month by month; "
+            "download the tables (CSV) and figures (PNG). Works offline. Ctrl-C stops it.", 79),
+        formatter_class=formatter,
+    )
+    p.add_argument("--port", type=_non_negative_int, default=8765, metavar="P",
+                   help="port to listen on (default 8765; 0 picks a free one)")
+    p.add_argument("--host", default="localhost", metavar="H",
+                   help="address to listen on (default localhost; 0.0.0.0 serves other machines too)")
+    p.set_defaults(handler=_cmd_dashboard)
+
+
+def _cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.dashboard.server import DashboardError, serve
+
+    try:
+        return serve(args.host, args.port)
+    except DashboardError as err:
+        raise _UsageError(str(err)) from None
 
 
 # --------------------------------------------------------------------------------------------- main

@@ -182,6 +182,18 @@ def _node(key: str) -> _Leaf | _Section | None:
     return node
 
 
+def leaf_meta(key: str) -> Mapping[str, Any]:
+    """Schema metadata (range, unit, provenance...) of the leaf parameter ``key``.
+
+    Raises:
+        KeyError: if ``key`` is not a leaf parameter.
+    """
+    node = _node(key)
+    if not isinstance(node, _Leaf):
+        raise KeyError(key)
+    return node.meta
+
+
 def _suggest(key: str, extra: Sequence[str] = ()) -> str:
     """A ' (did you mean ...?)' hint for an unknown dotted key, or ''."""
     parent, _, name = key.rpartition(".")

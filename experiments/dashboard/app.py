@@ -1,0 +1,193 @@
+"""The dashboard page: Mesa's SolaraViz around :class:`DashboardModel`, with our views as its components.
+
+Mesa provides the frame: the sidebar's play/step/reset controls, the render interval, the model
+parameters (our scenario, comparison, population, seed and levers) and the grid of cards. Settings take
+effect on Reset, as in every Mesa app. Each browser session gets its own model.
+
+Start it with ``zhudai dashboard`` (which runs ``solara run experiments.dashboard.app``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import solara
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from experiments.dashboard import views
+from experiments.dashboard.levers import LEVERS, SWITCH_CHOICES, lever_summary
+from experiments.dashboard.session import (
+    BORROWER_CHOICES,
+    DEFAULT_BORROWERS,
+    DEFAULT_COMPARE,
+    DEFAULT_SCENARIO,
+    DashboardModel,
+    compare_choices,
+    scenario_names,
+)
+
+VIEW = {stem: view for stem, _title, view in views.FIGURES}
+TITLE = "zhudai-abm: lending-assistance industry dashboard"
+#: Below this population the tail platforms are represented by too few loans, and their exits are exaggerated.
+SMALL_POPULATION = 100_000
+PLAY_INTERVAL_MS = 50
+#: Months stepped between redraws (Mesa's Render Interval slider; its steps are odd numbers, 1, 3, 5...).
+RENDER_INTERVAL = 1
+CSS = """
+.zhudai-date { font-size: 1.6rem; font-weight: 600; line-height: 1.2; color: #1a1a1a; }
+.zhudai-muted { color: #666; font-size: 0.85rem; }
+.zhudai-card .v-card__text { padding-top: 4px; }
+.zhudai-arm { color: #333; }
+.zhudai-warn { color: #a15c00; font-size: 0.8rem; margin: 2px 0; }
+.zhudai-status .v-alert { margin: 4px 0; }
+.zhudai-table p { margin: 0; }
+/* Mesa shows a tab bar even for a single page of components; ours has one page. */
+.v-tabs { display: none; }
+.zhudai-svg svg { display: block; }
+.zhudai-table table { font-size: 0.8rem; border-collapse: collapse; width: 100%; }
+.zhudai-table th, .zhudai-table td { padding: 0 6px; text-align: right; white-space: nowrap; }
+/* Mesa's grid cells have a fixed height: a card scrolls inside its cell instead of spilling over the next. */
+.vue-grid-item .zhudai-card { height: 100%; overflow-y: auto; }
+.zhudai-table th:first-child, .zhudai-table td:first-child { text-align: left; }
+"""
+
+
+def model_params() -> dict:
+    """Mesa user parameters: scenario, comparison, population, seed, then the levers of run A."""
+    params: dict = {
+        "scenario": {"type": "Select", "value": DEFAULT_SCENARIO, "values": scenario_names(),
+                     "label": "Scenario (run A)"},
+        "compare": {"type": "Select", "value": DEFAULT_COMPARE, "values": compare_choices(),
+                    "label": "Compare with (run B, as shipped)"},
+        "borrowers": {"type": "Select", "value": DEFAULT_BORROWERS, "values": BORROWER_CHOICES,
+                      "label": "Borrowers per run"},
+        "seed": {"type": "InputText", "value": "1", "label": "Seed (both runs)"},
+    }
+    for lever in LEVERS:
+        if lever.kind == "switch":
+            params[lever.name] = {"type": "Select", "value": "scenario", "values": SWITCH_CHOICES,
+                                  "label": f"A: {lever.label}"}
+        else:
+            params[lever.name] = {"type": "InputText", "value": "", "label": f"A: {lever.label}"}
+    return params
+
+
+# ------------------------------------------------------------------------------------------ components
+def _markdown_table(df: pd.DataFrame) -> str:
+    """A small DataFrame as a Markdown table (text cells, no index)."""
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+    return head + "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in df.itertuples(index=False))
+
+
+def _canvas(dm: DashboardModel) -> views.Canvas:
+    """The figures of this dashboard model (one Canvas per model, so per session and Reset)."""
+    canvas = dm.__dict__.get("_canvas")
+    if canvas is None:
+        canvas = dm.__dict__["_canvas"] = views.Canvas(dm)
+    return canvas
+
+
+def _download(data, filename: str, label: str, mime: str, css: str) -> None:
+    """A small text button that downloads ``data`` (bytes, or a callable computing them on click)."""
+    with solara.FileDownload(data, filename=filename, mime_type=mime):
+        solara.Button(label, icon_name="mdi-download", text=True, small=True, classes=[css])
+
+
+@solara.component
+def Status(model: DashboardModel):
+    """Date, runs, headline numbers, messages and export."""
+    update_counter.get()
+    dm = model
+    solara.Style(CSS)
+    with solara.Card("Run", classes=["zhudai-card", "zhudai-status"]):
+        if dm.arms:
+            solara.Div(children=[dm.date], classes=["zhudai-date"])
+            solara.Div(children=[f"month {dm.months_done} of {dm.horizon} · seed {dm.seed_value} · "
+                                 f"{dm.borrowers:,} borrowers per run"], classes=["zhudai-muted"])
+            styles = {"A": "solid", "B": "dashed"}
+            for arm in dm.arms:
+                solara.Div(children=[f"{arm.label} ({styles[arm.tag]})"], classes=["zhudai-muted", "zhudai-arm"])
+        if dm.error:
+            solara.Error(dm.error, classes=["zhudai-error"], dense=True)
+        if dm.arms and dm.borrowers < SMALL_POPULATION:
+            solara.Div(children=[f"Under {SMALL_POPULATION:,} borrowers tail platforms hold too few loans and "
+                                 "exit too readily; use more for results."], classes=["zhudai-warn"])
+        if dm.arms and dm.months_done:
+            numbers = pd.DataFrame({arm.tag: views.headline(dm, arm) for arm in dm.arms})
+            with solara.Div(classes=["zhudai-table"]):
+                solara.Markdown(_markdown_table(numbers.rename_axis("").reset_index()))
+        if dm.arms:
+            with solara.Row(gap="4px"):
+                _download(dm.tables_zip, "zhudai-tables.zip", "Tables (CSV)", "application/zip", "zhudai-csv")
+                _download(lambda: views.figures_zip(dm), "zhudai-figures.zip", "Figures (PNG)", "application/zip",
+                          "zhudai-pngs")
+        solara.Div(children=["Sidebar settings apply on Reset."], classes=["zhudai-muted"])
+
+
+@solara.component
+def Levers(model: DashboardModel):
+    """The levers in force in each run: what the scenario has, after run A's changes."""
+    update_counter.get()
+    dm = model
+    with solara.Card("Levers in force", classes=["zhudai-card", "zhudai-table", "zhudai-levers"]):
+        if not dm.arms:
+            solara.Div(children=["no run"], classes=["zhudai-muted"])
+            return
+        table = pd.DataFrame({arm.tag: lever_summary(arm.scenario) for arm in dm.arms})
+        solara.Markdown(_markdown_table(table.rename_axis("lever").reset_index()))
+        solara.Div(children=["The sidebar's A: levers change run A only. Blank keeps the scenario's value; rates are "
+                             "in percent; 'off' removes a cap or limit; months are YYYY-MM."],
+                   classes=["zhudai-muted"])
+
+
+def _figure_card(stem: str, title: str):
+    @solara.component
+    def FigureCard(model: DashboardModel):
+        update_counter.get()
+        picture = _canvas(model).svg(stem)
+        with solara.Card(title, classes=["zhudai-card", "zhudai-fig", f"zhudai-view-{stem}"]):
+            solara.HTML(tag="div", unsafe_innerHTML=picture, classes=["zhudai-svg"])
+            if model.arms and model.months_done:
+                _download(lambda: views.png(VIEW[stem](model)), f"{stem}-{model.date}.png", "PNG", "image/png",
+                          f"zhudai-png-{stem}")
+
+    FigureCard.__name__ = f"FigureCard_{stem}"
+    return FigureCard
+
+
+@solara.component
+def LargestPlatforms(model: DashboardModel):
+    """The largest platforms by new volume this month, with their partners by funder group."""
+    update_counter.get()
+    dm = model
+    with solara.Card("Largest platforms this month and their partners", classes=["zhudai-card", "zhudai-table"]):
+        if not dm.arms or not dm.months_done:
+            solara.Text("Step the model to see the platforms.", classes=["zhudai-muted"])
+            return
+        for arm in dm.arms:
+            t = dm.largest_platforms(arm, n=6)
+            if t.empty:
+                continue
+            t = t.assign(share=t["share"].map(lambda v: f"{v:.1%}"))
+            solara.Text(arm.label, classes=["zhudai-muted"])
+            solara.Markdown(_markdown_table(t))
+
+
+def components() -> list:
+    """The page's cards, in reading order (Mesa lays them out two per row)."""
+    cards = [(Status, 0)]
+    cards += [(_figure_card(stem, title), 0) for stem, title, _ in views.FIGURES]
+    cards += [(LargestPlatforms, 0), (Levers, 0)]
+    return cards
+
+
+COMPONENTS = components()
+MODEL_PARAMS = model_params()
+
+
+@solara.component
+def Page():
+    """One dashboard per browser session."""
+    model = solara.use_memo(DashboardModel, [])
+    SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE,
+              play_interval=PLAY_INTERVAL_MS, render_interval=RENDER_INTERVAL)
