@@ -46,13 +46,15 @@ def check_port(host: str, port: int) -> int:
 def check_installed() -> None:
     """Fail early, with the fix, if the dashboard's packages are missing."""
     missing = []
-    for module in ("solara", "solara_assets", "mesa.visualization", "matplotlib"):
+    for module in ("solara", "solara_assets", "matplotlib", "mesa.visualization"):
         try:
             __import__(module)
-        except ImportError:
-            missing.append(module.split(".")[0].replace("_", "-"))
+        except ImportError as exc:
+            missing.append(exc.name or module)
     if missing:
-        raise DashboardError(f"the dashboard needs {', '.join(missing)}: run `pip install -e .` in the project")
+        names = ", ".join(sorted({m.split(".")[0].replace("_", "-") for m in missing}))
+        raise DashboardError(f"the dashboard needs {names}, which is not installed: run `pip install -e .` in the "
+                             "project")
 
 
 def serve(host: str, port: int) -> int:
