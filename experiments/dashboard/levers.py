@@ -197,7 +197,7 @@ def lever_summary(scenario: Any) -> dict[str, str]:
         "CFC cap": kind_cap(pol.kind_caps.cfc),
         "microlender cap": kind_cap(pol.kind_caps.microlender),
         "whitelist": dated(pol.whitelist),
-        "partner cost": f"{pol.whitelist.partner_cost:g} per 1k borrowers/quarter",
+        "partner cost": f"{pol.whitelist.partner_cost:g} yuan/1k/quarter",
         "balance mandate": dated(pol.balance_mandate),
         "payment crackdown": dated(pol.payment_crackdown),
         "borrowing limit": dated(pol.borrowing_limit, f"{pol.borrowing_limit.income_multiple:g}x income"),

@@ -130,7 +130,8 @@ def test_compare_with_the_scenario_as_shipped_isolates_one_lever(server, page, a
     assert series_path(page, "A") == series_path(page, "B")
     # Play until the limit (from 2025-10) has been in force for a few months, then pause.
     page.get_by_role("button", name="▶").click()
-    page.wait_for_function("() => document.querySelector('.zhudai-date').innerText.trim() >= '2025-12'",
+    page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
+                           "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg="2025-12",
                            timeout=3 * TIMEOUT)
     page.get_by_role("button", name="❚❚").click()
     assert series_path(page, "A") != series_path(page, "B"), "the borrowing limit must move run A away from B"

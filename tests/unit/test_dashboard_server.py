@@ -1,0 +1,66 @@
+"""``zhudai dashboard`` start-up: bad ports and hosts get one message and exit 2, before any server starts."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from experiments.cli import main
+from experiments.dashboard.server import DashboardError, check_installed, check_port
+
+
+def test_a_free_port_is_accepted_and_zero_picks_one():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert check_port("127.0.0.1", port) == port
+    picked = check_port("127.0.0.1", 0)
+    assert 0 < picked <= 65535
+
+
+def test_a_port_in_use_is_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(DashboardError, match=f"--port {port}: already in use"):
+            check_port("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--port", "70000"], "--port 70000: must be between 0 and 65535"),
+    (["--host", "no-such-host.invalid"], "--host 'no-such-host.invalid': cannot be resolved"),
+    (["--port", "x"], "argument --port: must be an integer"),
+    (["--port", "-1"], "argument --port: must be a non-negative integer"),
+])
+def test_bad_arguments_exit_2_with_one_message(argv, message, capsys):
+    assert main(["dashboard", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_port_in_use_exits_2_through_the_cli(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["dashboard", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"zhudai: --port {port}: already in use on 127.0.0.1; pick another port"]
+
+
+def test_missing_packages_are_named(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "solara_assets":
+            raise ModuleNotFoundError("No module named 'solara_assets'", name="solara_assets")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(DashboardError, match="needs solara-assets, which is not installed"):
+        check_installed()
