@@ -30,7 +30,7 @@ VIEW = {stem: view for stem, _title, view in views.FIGURES}
 TITLE = "zhudai-abm: lending-assistance industry dashboard"
 #: Below this population the tail platforms are represented by too few loans, and their exits are exaggerated.
 SMALL_POPULATION = 100_000
-PLAY_INTERVAL_MS = 50
+PLAY_INTERVAL_MS = 1
 #: Months stepped between redraws (Mesa's Render Interval slider; its steps are odd numbers, 1, 3, 5...).
 RENDER_INTERVAL = 1
 CSS = """
