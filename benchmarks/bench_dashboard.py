@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,51 +54,31 @@ def server_rate(borrowers: int, months: int, warmup: int = 3) -> dict:
 
 def browser_rate(borrowers: int, seconds: float) -> dict:
     """Months the real page advances per second while playing."""
+    import re
+
     from playwright.sync_api import expect, sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments", "dashboard", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.3)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(url)
-            date = page.locator(".zhudai-date")
-            expect(date).to_be_visible(timeout=120_000)
-            page.locator(".v-select", has=page.get_by_text("Borrowers per run", exact=True)).click()
-            page.locator(".menuable__content__active .v-list-item",
-                         has_text=__import__("re").compile(f"^{borrowers}$")).click()
-            page.get_by_role("button", name="Reset", exact=True).click()
-            expect(page.locator(".zhudai-status")).to_contain_text(f"{borrowers:,} borrowers", timeout=120_000)
-            page.get_by_role("button", name="▶").click()
-            expect(date).to_have_text(__import__("re").compile(r"^\d{4}-\d{2}$"), timeout=60_000)
-            first, t0 = date.inner_text(), time.perf_counter()
-            time.sleep(seconds)
-            last, t1 = date.inner_text(), time.perf_counter()
-            page.get_by_role("button", name="❚❚").click()
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    from experiments.dashboard.browser import VIEWPORT, DashboardProcess, launch_chromium, month_index
 
-    def index(text: str) -> int:
-        y, m = text.split("-")
-        return int(y) * 12 + int(m)
-
-    return {"borrowers": borrowers, "months": index(last) - index(first), "seconds": t1 - t0,
-            "months_per_s": (index(last) - index(first)) / (t1 - t0)}
+    with DashboardProcess() as server, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(server.url)
+        date = page.locator(".zhudai-date")
+        expect(date).to_be_visible(timeout=120_000)
+        page.locator(".v-select", has=page.get_by_text("Borrowers per run", exact=True)).click()
+        page.locator(".menuable__content__active .v-list-item", has_text=re.compile(f"^{borrowers}$")).click()
+        page.get_by_role("button", name="Reset", exact=True).click()
+        expect(page.locator(".zhudai-status")).to_contain_text(f"{borrowers:,} borrowers", timeout=120_000)
+        page.get_by_role("button", name="▶").click()
+        expect(date).to_have_text(re.compile(r"^\d{4}-\d{2}$"), timeout=60_000)
+        first, t0 = date.inner_text(), time.perf_counter()
+        time.sleep(seconds)
+        last, t1 = date.inner_text(), time.perf_counter()
+        page.get_by_role("button", name="❚❚").click()
+        browser.close()
+    months = month_index(last) - month_index(first)
+    return {"borrowers": borrowers, "months": months, "seconds": t1 - t0, "months_per_s": months / (t1 - t0)}
 
 
 def main() -> None:

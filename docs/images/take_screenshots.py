@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parents[1]))
 
 
 def main() -> None:
@@ -28,42 +24,26 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "experiments", "dashboard", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.3)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(url)
-            date = page.locator(".zhudai-date")
-            expect(date).to_be_visible(timeout=120_000)
-            page.get_by_role("button", name="▶").click()
-            page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
-                                   "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg=args.until,
-                                   timeout=600_000)
-            page.get_by_role("button", name="❚❚").click()
-            expect(date).to_have_text(re.compile(r"^\d{4}-\d{2}$"))
-            page.wait_for_timeout(2000)
-            page.screenshot(path=HERE / "dashboard.png")
-            page.locator(".zhudai-levers").scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            page.screenshot(path=HERE / "dashboard-lower.png")
-            print(f"saved at {date.inner_text()}: {HERE / 'dashboard.png'}, {HERE / 'dashboard-lower.png'}")
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    from experiments.dashboard.browser import VIEWPORT, DashboardProcess, launch_chromium
+
+    with DashboardProcess() as server, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(server.url)
+        date = page.locator(".zhudai-date")
+        expect(date).to_be_visible(timeout=120_000)
+        page.get_by_role("button", name="▶").click()
+        page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
+                               "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg=args.until, timeout=600_000)
+        page.get_by_role("button", name="❚❚").click()
+        expect(date).to_have_text(re.compile(r"^\d{4}-\d{2}$"))
+        page.wait_for_timeout(2000)
+        page.screenshot(path=HERE / "dashboard.png")
+        page.locator(".zhudai-levers").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=HERE / "dashboard-lower.png")
+        print(f"saved at {date.inner_text()}: {HERE / 'dashboard.png'}, {HERE / 'dashboard-lower.png'}")
+        browser.close()
 
 
 if __name__ == "__main__":

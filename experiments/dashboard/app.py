@@ -34,11 +34,11 @@ PLAY_INTERVAL_MS = 1
 #: Months stepped between redraws (Mesa's Render Interval slider; its steps are odd numbers, 1, 3, 5...).
 RENDER_INTERVAL = 1
 CSS = """
-.zhudai-date { font-size: 1.6rem; font-weight: 600; line-height: 1.2; color: #1a1a1a; }
-.zhudai-muted { color: #666; font-size: 0.85rem; }
+.zhudai-date { font-size: 1.6rem; font-weight: 600; line-height: 1.2; }
+.zhudai-muted { opacity: 0.7; font-size: 0.85rem; }
 .zhudai-card .v-card__text { padding-top: 4px; }
-.zhudai-arm { color: #333; }
-.zhudai-warn { color: #a15c00; font-size: 0.8rem; margin: 2px 0; }
+.zhudai-arm { opacity: 0.85; }
+.zhudai-warn { color: #c06c00; font-size: 0.8rem; margin: 2px 0; }
 .zhudai-status .v-alert { margin: 4px 0; }
 .zhudai-table p { margin: 0; }
 /* Mesa shows a tab bar even for a single page of components; ours has one page. */

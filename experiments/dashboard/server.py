@@ -71,9 +71,11 @@ def serve(host: str, port: int) -> int:
     print(f"zhudai dashboard: open http://{url_host}:{port} in a browser (Ctrl-C stops the server)", flush=True)
     args = ["run", APP, "--host", host, "--port", str(port), "--production", "--no-open", "--no-check-version",
             "--no-access-log", "--log-level", "warning"]
+    import click
+
     try:
         cli.main(args=args, prog_name="solara", standalone_mode=False)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
         print("zhudai dashboard: stopped", file=sys.stderr)
         return 130
     return 0

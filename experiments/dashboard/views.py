@@ -125,6 +125,9 @@ class View:
                                    bbox={"facecolor": "white", "edgecolor": "none"})
         fig.zhudai_artists = {}
         self._frame(fig, axes, dm)
+        for ax in axes:  # empty axes autoscale to +-0.05; start from 0..1 until there is data
+            if ax.get_ylim()[0] < 0:
+                ax.set_ylim(0, 1)
         return fig
 
     def fill(self, fig: Figure, dm: DashboardModel) -> None:
@@ -251,7 +254,7 @@ class Whitelists(View):
                           hatch=None if arm.tag == "A" else "//", edgecolor="white", label=f"{arm.tag} now")
             for kind, bar in zip(KINDS, bars, strict=True):
                 bar.set_gid(f"series-{arm.tag}-partners_{kind}")
-            first = ax.scatter(xs, np.zeros(len(KINDS)), marker="_", s=120, color="#222222", zorder=3,
+            first = ax.scatter(xs, np.full(len(KINDS), np.nan), marker="_", s=120, color="#222222", zorder=3,
                                label="first month" if i == 0 else None)
             fig.zhudai_artists[arm.tag] = (bars, first, xs)
         ax.set_xticks(np.arange(len(KINDS)), [KIND_SHORT[k] for k in KINDS], fontsize=8)

@@ -4,29 +4,20 @@ Chromium comes from the system (``.ci/run`` installs the Debian package); Playwr
 own browsers here. Without Chromium the tests are skipped locally and fail under CI (``CI`` set), so a
 CI machine that lost its browser cannot pass silently.
 
-Screenshots go to ``tests/artifacts/dashboard/`` (or ``$ZHUDAI_ARTIFACTS``) for a person to look at.
+Screenshots go to ``tests/artifacts/dashboard/`` (or ``$ZHUDAI_ARTIFACTS``) for a person to look at. The
+server process and the browser launch come from :mod:`experiments.dashboard.browser`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("ZHUDAI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT = {"width": 1440, "height": 900}
-STARTUP_TIMEOUT = 120.0
+from experiments.dashboard.browser import CHROMIUM, ROOT, VIEWPORT, DashboardProcess, launch_chromium
 
 
 def _require_chromium() -> None:
@@ -38,12 +29,6 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     folder = Path(os.environ.get("ZHUDAI_ARTIFACTS", ROOT / "tests" / "artifacts" / "dashboard"))
@@ -51,62 +36,21 @@ def artifacts() -> Path:
     return folder
 
 
-class Server:
-    """A dashboard server in its own process, logging to a file."""
-
-    def __init__(self, command: list[str], log: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(self.port)], cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dashboard exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"dashboard did not answer within {STARTUP_TIMEOUT} s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
 @pytest.fixture(scope="module")
-def server(artifacts: Path) -> Iterator[Server]:
+def server(artifacts: Path) -> Iterator[DashboardProcess]:
     """``zhudai dashboard`` as a user starts it (``python -m experiments dashboard``)."""
     _require_chromium()
-    srv = Server([sys.executable, "-m", "experiments", "dashboard"], artifacts / "server.log")
-    yield srv
-    srv.stop()
+    with DashboardProcess(log=artifacts / "server.log") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
-def faulty_server(artifacts: Path) -> Iterator[Server]:
+def faulty_server(artifacts: Path) -> Iterator[DashboardProcess]:
     """The dashboard with a model fault injected in a known month (see ``faulty_dashboard.py``)."""
     _require_chromium()
-    srv = Server([sys.executable, str(Path(__file__).with_name("faulty_dashboard.py"))],
-                 artifacts / "faulty-server.log")
-    yield srv
-    srv.stop()
+    command = [sys.executable, str(Path(__file__).with_name("faulty_dashboard.py"))]
+    with DashboardProcess(command, log=artifacts / "faulty-server.log") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")
@@ -115,13 +59,13 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch_chromium(pw)
         yield b
         b.close()
 
 
 @pytest.fixture
-def page(browser, tmp_path):
+def page(browser):
     """A fresh browser context (its own dashboard session) at 1440x900 that accepts downloads.
 
     Requests to any host but the local server are recorded: the page must work offline.
@@ -129,14 +73,11 @@ def page(browser, tmp_path):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     pg = context.new_page()
     pg.external_requests = []
-    pg.console_errors = []
 
     def _on_request(request):
-        url = request.url
-        if not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
-            pg.external_requests.append(url)
+        if not request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
+            pg.external_requests.append(request.url)
 
     pg.on("request", _on_request)
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     yield pg
     context.close()

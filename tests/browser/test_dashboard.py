@@ -11,11 +11,10 @@ import re
 import zipfile
 
 import pandas as pd
-import pytest
-
-pytest.importorskip("playwright")
 from faulty_dashboard import FAULT_MONTH, MESSAGE
 from playwright.sync_api import expect
+
+from experiments.dashboard.browser import month_index
 
 TIMEOUT = 60_000  # ms; building two runs at the default population takes a few seconds on a busy CI core
 SERIES = "#concentration-series-{run}-head_share"
@@ -62,11 +61,6 @@ def choose(page, label: str, option: str) -> None:
 
 def series_path(page, run: str) -> str:
     return page.locator(SERIES.format(run=run) + " path").get_attribute("d") or ""
-
-
-def month_index(text: str) -> int:
-    y, m = text.split("-")
-    return int(y) * 12 + int(m)
 
 
 # --------------------------------------------------------------------------------------------- tests

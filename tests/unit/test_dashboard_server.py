@@ -64,3 +64,35 @@ def test_missing_packages_are_named(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(DashboardError, match="needs solara-assets, which is not installed"):
         check_installed()
+
+
+def test_ctrl_c_stops_the_server_quietly_with_status_130():
+    """The normal way to stop the server: exit 130 and one line, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from experiments.dashboard.browser import ROOT, free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "experiments", "dashboard", "--host", "127.0.0.1", "--port",
+                             str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert f"open http://127.0.0.1:{port}" in out
+    assert "zhudai dashboard: stopped" in err
+    assert "Traceback" not in err
