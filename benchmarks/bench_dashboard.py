@@ -58,14 +58,12 @@ def browser_rate(borrowers: int, seconds: float) -> dict:
 
     from playwright.sync_api import expect, sync_playwright
 
-    from experiments.dashboard.browser import VIEWPORT, DashboardProcess, launch_chromium, month_index
+    from experiments.dashboard.browser import DashboardProcess, launch_chromium, month_index, open_page
 
     with DashboardProcess() as server, sync_playwright() as pw:
         browser = launch_chromium(pw)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(server.url)
+        page = open_page(browser, server.url)
         date = page.locator(".zhudai-date")
-        expect(date).to_be_visible(timeout=120_000)
         page.locator(".v-select", has=page.get_by_text("Borrowers per run", exact=True)).click()
         page.locator(".menuable__content__active .v-list-item", has_text=re.compile(f"^{borrowers}$")).click()
         page.get_by_role("button", name="Reset", exact=True).click()

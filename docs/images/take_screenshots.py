@@ -24,14 +24,12 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
-    from experiments.dashboard.browser import VIEWPORT, DashboardProcess, launch_chromium
+    from experiments.dashboard.browser import DashboardProcess, launch_chromium, open_page
 
     with DashboardProcess() as server, sync_playwright() as pw:
         browser = launch_chromium(pw)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(server.url)
+        page = open_page(browser, server.url)
         date = page.locator(".zhudai-date")
-        expect(date).to_be_visible(timeout=120_000)
         page.get_by_role("button", name="▶").click()
         page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
                                "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg=args.until, timeout=600_000)

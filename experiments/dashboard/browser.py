@@ -91,6 +91,16 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+def open_page(browser, url: str, timeout_ms: float = 120_000):
+    """A new 1440x900 page on the dashboard at ``url``, returned once the Run card shows a date."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(url)
+    expect(page.locator(".zhudai-date")).to_be_visible(timeout=timeout_ms)
+    return page
+
+
 def month_index(text: str) -> int:
     """``YYYY-MM`` as a month count, for differences between dates shown on the page."""
     y, m = text.split("-")
