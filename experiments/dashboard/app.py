@@ -87,6 +87,12 @@ def _canvas(dm: DashboardModel) -> views.Canvas:
     return canvas
 
 
+def _png_now(dm: DashboardModel, stem: str) -> bytes:
+    """A fresh PNG of one view (for its download button), read under the model's lock."""
+    with dm.lock:
+        return views.png(VIEW[stem](dm))
+
+
 def _download(data, filename: str, label: str, mime: str, css: str) -> None:
     """A small text button that downloads ``data`` (bytes, or a callable computing them on click)."""
     with solara.FileDownload(data, filename=filename, mime_type=mime):
@@ -99,7 +105,7 @@ def Status(model: DashboardModel):
     update_counter.get()
     dm = model
     solara.Style(CSS)
-    with solara.Card("Run", classes=["zhudai-card", "zhudai-status"]):
+    with dm.lock, solara.Card("Run", classes=["zhudai-card", "zhudai-status", f"zhudai-build-{dm.build_id}"]):
         if dm.arms:
             solara.Div(children=[dm.date], classes=["zhudai-date"])
             solara.Div(children=[f"month {dm.months_done} of {dm.horizon} · seed {dm.seed_value} · "
@@ -148,7 +154,7 @@ def _figure_card(stem: str, title: str):
         with solara.Card(title, classes=["zhudai-card", "zhudai-fig", f"zhudai-view-{stem}"]):
             solara.HTML(tag="div", unsafe_innerHTML=picture, classes=["zhudai-svg"])
             if model.arms and model.months_done:
-                _download(lambda: views.png(VIEW[stem](model)), f"{stem}-{model.date}.png", "PNG", "image/png",
+                _download(lambda: _png_now(model, stem), f"{stem}-{model.date}.png", "PNG", "image/png",
                           f"zhudai-png-{stem}")
 
     FigureCard.__name__ = f"FigureCard_{stem}"
@@ -160,7 +166,8 @@ def LargestPlatforms(model: DashboardModel):
     """The largest platforms by new volume this month, with their partners by funder group."""
     update_counter.get()
     dm = model
-    with solara.Card("Largest platforms this month and their partners", classes=["zhudai-card", "zhudai-table"]):
+    with dm.lock, solara.Card("Largest platforms this month and their partners",
+                              classes=["zhudai-card", "zhudai-table"]):
         if not dm.arms or not dm.months_done:
             solara.Text("Step the model to see the platforms.", classes=["zhudai-muted"])
             return

@@ -10,12 +10,17 @@ Nothing here raises to the page. Invalid settings leave the model with ``error``
 ``running`` False, which greys out Mesa's play and step buttons); an exception inside a month is caught,
 reported in ``error`` with the month it happened in, and the runs stop where they were. What is already
 computed stays on screen and can still be exported.
+
+``lock`` is held for a whole month of stepping; readers (the page's cards, the downloads) hold it while they
+read, so with Mesa's "Use Threads" (stepping and drawing in different threads) no card sees half a month.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import sys
+import threading
 import traceback
 import zipfile
 from dataclasses import dataclass, field
@@ -38,6 +43,7 @@ NO_COMPARISON = "none"
 BORROWER_CHOICES = ["10000", "20000", "50000", "100000", "200000"]
 DEFAULT_BORROWERS = "100000"
 MAX_SEED = 2**32 - 1
+_BUILDS = itertools.count(1)
 
 
 def scenario_names() -> list[str]:
@@ -103,6 +109,7 @@ class DashboardModel(mesa.Model):
 
     Attributes:
         arms: the runs (empty if the settings are invalid).
+        build_id: a number unique to this model in the process.
         error: what went wrong, for the page (None when all is well).
         lever_values: the lever texts as given.
     """
@@ -126,6 +133,8 @@ class DashboardModel(mesa.Model):
         self.borrowers, self.seed_value = n, s
         self.arms: list[Arm] = []
         self.error: str | None = None
+        self.lock = threading.RLock()
+        self.build_id = next(_BUILDS)  # tells one Reset's model from the next (the page shows it to tests)
         names = scenario_names()
         if scenario not in names:
             problems.append(f"Scenario: {scenario!r} is not a shipped scenario ({', '.join(names)})")
@@ -180,6 +189,10 @@ class DashboardModel(mesa.Model):
     # ------------------------------------------------------------------ stepping
     def step(self) -> None:
         """One month of every run, in lockstep; errors are caught and shown, never raised."""
+        with self.lock:
+            self._step_all()
+
+    def _step_all(self) -> None:
         if not self.arms or self.error:
             self.running = False
             return
@@ -278,7 +291,7 @@ class DashboardModel(mesa.Model):
         """The runs' output tables so far (``model.csv``, ``platforms.csv``, ``funders.csv``) and the
         settings, zipped."""
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        with self.lock, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for name in ("model", "platforms", "funders"):
                 zf.writestr(f"{name}.csv", self.combined(name).to_csv(index=False))
             zf.writestr("settings.txt", self.settings_text())

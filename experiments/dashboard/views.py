@@ -359,7 +359,7 @@ def png(fig: Figure) -> bytes:
 def figures_zip(dm: DashboardModel) -> bytes:
     """Every figure of the current state as PNG, zipped, with the settings that produced them."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with dm.lock, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for stem, _title_text, view in FIGURES:
             zf.writestr(f"{stem}.png", png(view(dm)))
         zf.writestr("settings.txt", dm.settings_text())
@@ -376,6 +376,11 @@ class Canvas:
 
     def svg(self, stem: str) -> str:
         """The view ``stem`` as inline SVG, drawn at most once per month (and per error state)."""
+        dm = self.dm
+        with dm.lock:
+            return self._svg_now(stem)
+
+    def _svg_now(self, stem: str) -> str:
         dm = self.dm
         state = (dm.months_done, dm.error)
         cached = self._svg.get(stem)
