@@ -302,8 +302,9 @@ class DashboardModel(mesa.Model):
         lines = [f"seed = {self.seed_value}", f"borrowers = {self.borrowers}"]
         for arm in self.arms:
             lines.append(f"{arm.label}  (scenario {arm.scenario.name})")
-        over = overrides_for(self.lever_values) if self.arms else {}
-        sets = " ".join(f"--set {k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in over.items())
-        lines.append(f"run A from the command line: zhudai run {self.scenario_name} --seed {self.seed_value} "
-                     f"--set run.borrowers={self.borrowers} {sets} --out runs/dashboard-A".replace("  ", " "))
+        over = {"run.borrowers": self.borrowers, **(overrides_for(self.lever_values) if self.arms else {})}
+        args = ["zhudai", "run", self.scenario_name, "--seed", str(self.seed_value)]
+        for key, value in over.items():
+            args += ["--set", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]
+        lines.append("run A from the command line: " + " ".join([*args, "--out", "runs/dashboard-A"]))
         return "\n".join(lines) + "\n"
