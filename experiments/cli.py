@@ -598,18 +598,6 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
         raise _UsageError(f"--out {out}: {ancestor} is not writable")
 
 
-def _release(model: Any) -> None:
-    """Drop Mesa's class-level registry entry for ``model`` so a long-lived process does not keep every agent.
-
-    Mesa 3.3 counts agent ids in ``mesa.Agent._ids``, a dict keyed by model that is never pruned.
-    """
-    import mesa
-
-    ids = getattr(mesa.Agent, "_ids", None)
-    if model is not None and isinstance(ids, dict):
-        ids.pop(model, None)
-
-
 def _check_contract(tables: dict[str, pd.DataFrame]) -> None:
     """Fail the run (not the write) if the model's tables break the output contract."""
     from model.output import FUNDER_COLUMNS, MODEL_COLUMNS, PLATFORM_COLUMNS
@@ -703,7 +691,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             traceback.print_exc(file=sys.stderr)
         return EXIT_RUN_FAILED
     finally:
-        _release(model)
+        if model is not None:
+            model.release()
         del model
     elapsed = time.perf_counter() - t0
 

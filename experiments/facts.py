@@ -151,14 +151,12 @@ PAIRED = (matthew_effect, tail_exits, small_funders, cap_respected, rationing_an
 
 def run_tables(scenario: str, seed: int, borrowers: int) -> dict[str, pd.DataFrame]:
     """One run's tables (fresh model; Mesa's agent registry entry dropped afterwards)."""
-    import mesa
-
     from model import LendingModel, load_scenario
 
     m = LendingModel(load_scenario(scenario, overrides=[f"run.borrowers={borrowers}"]), rng=seed)
     m.run()
     tables = m.tables()
-    getattr(mesa.Agent, "_ids", {}).pop(m, None)
+    m.release()
     return tables
 
 

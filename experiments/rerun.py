@@ -110,7 +110,7 @@ def rerun_single(directory: Path) -> RerunReport:
     model = LendingModel(scenario, rng=int(manifest["seed"]))
     model.run()
     fresh = model.tables()
-    _drop_registry(model)
+    model.release()
     stored = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
     report = RerunReport(label=f"run in {directory} ({manifest.get('scenario')}, seed {manifest['seed']})",
                          version_notes=_version_notes(manifest))
@@ -150,11 +150,3 @@ def rerun(target: str | Path, run_id: str | None = None) -> RerunReport:
     if (path.parent / MANIFEST_FILE).is_file():
         return rerun_batch_run(path.parent, path.name)
     raise RerunError(f"{path}: not a run directory, nor BATCH_DIR/RUN_ID")
-
-
-def _drop_registry(model: Any) -> None:
-    import mesa
-
-    registry = getattr(mesa.Agent, "_ids", None)
-    if isinstance(registry, dict):
-        registry.pop(model, None)

@@ -58,8 +58,6 @@ def run_one(
     Raises:
         ConfigError: if the scenario or an override is invalid.
     """
-    import mesa
-
     from model.config import load_scenario
     from model.lending import LendingModel
 
@@ -69,11 +67,7 @@ def run_one(
         model.run()
         tables = model.tables()
     finally:
-        # Mesa 3.3 keeps a per-model id counter in a class-level dict that is never pruned; a long-lived
-        # worker would otherwise hold every model (and its agents) it ever ran.
-        ids = getattr(mesa.Agent, "_ids", None)
-        if isinstance(ids, dict):
-            ids.pop(model, None)
+        model.release()  # a long-lived worker would otherwise hold every model it ever ran
     return {name: tables[name] for name in TABLES}
 
 

@@ -302,6 +302,17 @@ class LendingModel(mesa.Model):
             if on_step is not None:
                 on_step(self)
 
+    def release(self) -> None:
+        """Drop Mesa 3.3's class-level agent-id counter for this model (``mesa.Agent._ids``, never pruned).
+
+        Call when done with a model in a long-lived process (CLI, batch worker, dashboard), or every model
+        and its agents stay in memory. The model must create no agents afterwards (this model creates all of
+        them in ``__init__``). Safe on a half-built model.
+        """
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(self, None)
+
     @property
     def date(self) -> str:
         """Calendar month of the last completed step (``YYYY-MM``)."""

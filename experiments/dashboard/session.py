@@ -74,16 +74,6 @@ class Arm:
         return self._tables[name]
 
 
-def _release(model: mesa.Model) -> None:
-    """Drop Mesa 3.3's class-level agent-id counter for ``model`` (it would keep every reset's model alive).
-
-    Safe once the model is built: LendingModel creates all its agents in ``__init__``.
-    """
-    ids = getattr(mesa.Agent, "_ids", None)
-    if isinstance(ids, dict):
-        ids.pop(model, None)
-
-
 def _parse_int(label: str, text: object, lo: int, hi: int, problems: list[str]) -> int:
     raw = str(text).strip().replace(",", "").replace("_", "")
     try:
@@ -179,10 +169,10 @@ class DashboardModel(mesa.Model):
                 traceback.print_exc(file=sys.stderr)
                 for half_built in set(registry) - known:  # agents made before the failure registered it
                     if isinstance(half_built, LendingModel):
-                        _release(half_built)
+                        half_built.release()
                 self.error = f"Model error while building run {tag}: {type(exc).__name__}: {exc}"
                 return []
-            _release(model)
+            model.release()  # safe: it makes all its agents in __init__; reset after reset would pile up otherwise
             self.arms.append(Arm(tag, label, sc, model))
         return []
 

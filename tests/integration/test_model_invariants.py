@@ -218,3 +218,17 @@ def test_analytic_certain_default_path():
     assert rates[:5] == [0.0, 0.0, 1.0, 0.0, 0.0]
     # Charge-off at chargeoff_months = 6 clears the book.
     assert m.loans.size == 0 and _last_row(m)["outstanding_balance"] == 0.0
+
+
+def test_release_drops_the_model_from_mesas_registry_and_it_still_steps():
+    """release() removes Mesa 3.3's class-level id counter entry; the model keeps working (no new agents)."""
+    import mesa
+
+    m = _model("new-rules-2025")
+    assert m in mesa.Agent._ids
+    agents = len(m.agents)
+    m.release()
+    assert m not in mesa.Agent._ids
+    m.step()
+    assert len(m.agents) == agents and m not in mesa.Agent._ids
+    m.release()  # twice is harmless
