@@ -9,6 +9,8 @@ Start it with ``zhudai dashboard`` (which runs ``solara run experiments.dashboar
 
 from __future__ import annotations
 
+import weakref
+
 import pandas as pd
 import solara
 from mesa.visualization import SolaraViz
@@ -26,7 +28,6 @@ from experiments.dashboard.session import (
     scenario_names,
 )
 
-VIEW = {stem: view for stem, _title, view in views.FIGURES}
 TITLE = "zhudai-abm: lending-assistance industry dashboard"
 #: The calibration population (the scenarios' default). With fewer borrowers small platforms carry too few loans
 #: and exit too readily (README, "Outputs": the measured table).
@@ -82,18 +83,16 @@ def _markdown_table(df: pd.DataFrame) -> str:
     return head + "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in df.itertuples(index=False))
 
 
+#: The figures of each live dashboard model (one per session and Reset); gone with the model.
+_CANVASES: weakref.WeakKeyDictionary[DashboardModel, views.Canvas] = weakref.WeakKeyDictionary()
+
+
 def _canvas(dm: DashboardModel) -> views.Canvas:
-    """The figures of this dashboard model (one Canvas per model, so per session and Reset)."""
-    canvas = dm.__dict__.get("_canvas")
-    if canvas is None:
-        canvas = dm.__dict__["_canvas"] = views.Canvas(dm)
-    return canvas
-
-
-def _png_now(dm: DashboardModel, stem: str) -> bytes:
-    """A fresh PNG of one view (for its download button), read under the model's lock."""
     with dm.lock:
-        return views.png(VIEW[stem](dm))
+        canvas = _CANVASES.get(dm)
+        if canvas is None:
+            canvas = _CANVASES[dm] = views.Canvas(dm)
+        return canvas
 
 
 def _download(data, filename: str, label: str, mime: str, css: str) -> None:
@@ -158,7 +157,7 @@ def _figure_card(stem: str, title: str):
         with solara.Card(title, classes=["zhudai-card", "zhudai-fig", f"zhudai-view-{stem}"]):
             solara.HTML(tag="div", unsafe_innerHTML=picture, classes=["zhudai-svg"])
             if model.arms and model.months_done:
-                _download(lambda: _png_now(model, stem), f"{stem}-{model.date}.png", "PNG", "image/png",
+                _download(lambda: views.figure_png(model, stem), f"{stem}-{model.date}.png", "PNG", "image/png",
                           f"zhudai-png-{stem}")
 
     FigureCard.__name__ = f"FigureCard_{stem}"

@@ -44,7 +44,7 @@ class Lever:
             lever has a switch), ``month`` (``YYYY-MM``) or ``switch`` (scenario / on / off).
         key: the dotted parameter the value sets.
         switch: the dotted ``enabled`` parameter turned on by a value and off by "off" (if any).
-        unit: unit shown next to the label.
+        short: name in run labels ("cap 20%").
     """
 
     name: str
@@ -52,7 +52,6 @@ class Lever:
     kind: str
     key: str
     switch: str | None = None
-    unit: str = ""
     short: str = ""
 
     @property
@@ -65,16 +64,6 @@ class Lever:
             lo, hi = round(max(lo * 100.0, 0.0)), hi * 100.0
         return lo, hi
 
-    def hint(self) -> str:
-        """Placeholder-style help: what may be typed."""
-        if self.kind == "switch":
-            return "scenario, on or off"
-        if self.kind == "month":
-            return "YYYY-MM, blank = scenario"
-        lo, hi = self.bounds
-        off = ", off" if self.switch else ""
-        return f"{_num(lo)}-{_num(hi)}{off}; blank = scenario"
-
 
 def _num(x: float) -> str:
     return f"{x:g}"
@@ -86,21 +75,20 @@ def _pct(rate: float) -> str:
 
 
 LEVERS: tuple[Lever, ...] = (
-    Lever("cap", "All-in APR cap (%)", "percent", "policy.rate_cap.apr", "policy.rate_cap.enabled", "%/yr",
-          short="cap"),
+    Lever("cap", "All-in APR cap (%)", "percent", "policy.rate_cap.apr", "policy.rate_cap.enabled", short="cap"),
     Lever("cap_start", "All-in cap from (month)", "month", "policy.rate_cap.start", short="cap from"),
     Lever("fees_included", "Fees count toward the cap", "switch", "policy.rate_cap.fees_included", short="fees in cap"),
     Lever("cfc_cap", "Consumer-finance cap (%)", "percent", "policy.kind_caps.cfc.apr",
-          "policy.kind_caps.cfc.enabled", "%/yr", short="CFC cap"),
+          "policy.kind_caps.cfc.enabled", short="CFC cap"),
     Lever("micro_cap", "Microlender cap (%)", "percent", "policy.kind_caps.microlender.apr",
-          "policy.kind_caps.microlender.enabled", "%/yr", short="microlender cap"),
+          "policy.kind_caps.microlender.enabled", short="microlender cap"),
     Lever("whitelist", "Whitelist required", "switch", "policy.whitelist.enabled", short="whitelist"),
     Lever("partner_cost", "Compliance cost per partner", "number", "policy.whitelist.partner_cost",
-          unit="yuan per 1k borrowers per quarter", short="partner cost"),
+          short="partner cost"),
     Lever("mandate", "Balance mandate (big banks)", "switch", "policy.balance_mandate.enabled", short="mandate"),
     Lever("crackdown", "Payment-channel crackdown", "switch", "policy.payment_crackdown.enabled", short="crackdown"),
     Lever("borrowing_limit", "Borrowing limit (x income)", "number", "policy.borrowing_limit.income_multiple",
-          "policy.borrowing_limit.enabled", "x annual income", short="borrowing limit"),
+          "policy.borrowing_limit.enabled", short="borrowing limit"),
 )
 LEVER_BY_NAME: dict[str, Lever] = {lv.name: lv for lv in LEVERS}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+import weakref
 import zipfile
 from collections.abc import Callable
 
@@ -327,6 +328,7 @@ class AprDistribution(View):
 VIEWS: list[View] = [PlatformsByTier(), Concentration(), Whitelists(), AprDistribution(), RationingShadow(),
                      DefaultsSpirals()]
 
+VIEW_BY_STEM: dict[str, View] = {v.stem: v for v in VIEWS}
 #: Every figure view: (file stem, card title, function giving a fresh figure of the current state).
 FIGURES: list[tuple[str, str, Callable[[DashboardModel], Figure]]] = [(v.stem, v.title, v.render) for v in VIEWS]
 
@@ -356,6 +358,12 @@ def png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def figure_png(dm: DashboardModel, stem: str) -> bytes:
+    """A fresh PNG of one view of the current state (read under the model's lock)."""
+    with dm.lock:
+        return png(VIEW_BY_STEM[stem].render(dm))
+
+
 def figures_zip(dm: DashboardModel) -> bytes:
     """Every figure of the current state as PNG, zipped, with the settings that produced them."""
     buf = io.BytesIO()
@@ -367,33 +375,34 @@ def figures_zip(dm: DashboardModel) -> bytes:
 
 
 class Canvas:
-    """The page's figures for one dashboard model: framed once, re-filled when the month changes."""
+    """The page's figures for one dashboard model: framed once, re-filled when the month changes.
+
+    Holds the model weakly, so a cache keyed by the model (the page's) lets both go together.
+    """
 
     def __init__(self, dm: DashboardModel):
-        self.dm = dm
+        self._dm = weakref.ref(dm)
         self._figures: dict[str, Figure] = {}
         self._svg: dict[str, tuple[tuple, str]] = {}
 
     def svg(self, stem: str) -> str:
         """The view ``stem`` as inline SVG, drawn at most once per month (and per error state)."""
-        dm = self.dm
+        dm = self._dm()
+        if dm is None:
+            raise ReferenceError("the dashboard model of this canvas is gone")
         with dm.lock:
-            return self._svg_now(stem)
-
-    def _svg_now(self, stem: str) -> str:
-        dm = self.dm
-        state = (dm.months_done, dm.error)
-        cached = self._svg.get(stem)
-        if cached and cached[0] == state:
-            return cached[1]
-        view = next(v for v in VIEWS if v.stem == stem)
-        if stem not in self._figures:
-            self._figures[stem] = view.frame(dm)
-        fig = self._figures[stem]
-        view.fill(fig, dm)
-        text = svg(fig, stem)
-        self._svg[stem] = (state, text)
-        return text
+            state = (dm.months_done, dm.error)
+            cached = self._svg.get(stem)
+            if cached and cached[0] == state:
+                return cached[1]
+            view = VIEW_BY_STEM[stem]
+            if stem not in self._figures:
+                self._figures[stem] = view.frame(dm)
+            fig = self._figures[stem]
+            view.fill(fig, dm)
+            text = svg(fig, stem)
+            self._svg[stem] = (state, text)
+            return text
 
 
 def headline(dm: DashboardModel, arm: Arm) -> dict[str, str]:

@@ -239,15 +239,6 @@ def test_every_lever_key_and_switch_is_a_schema_leaf():
             assert leaf_meta(lever.switch) is not None
 
 
-def test_hints_offer_off_only_with_a_switch():
-    """The help text mentions "off" for levers with a switch, not for partner_cost, and shows the range."""
-    assert LEVER_BY_NAME["cap"].hint() == "0-100, off; blank = scenario"
-    assert LEVER_BY_NAME["partner_cost"].hint() == "0-1e+09; blank = scenario"
-    assert "off" in LEVER_BY_NAME["borrowing_limit"].hint()
-    assert LEVER_BY_NAME["cap_start"].hint().startswith("YYYY-MM")
-    assert LEVER_BY_NAME["whitelist"].hint() == "scenario, on or off"
-
-
 # -------------------------------------------------------------------------------------- describe_overrides
 @pytest.mark.parametrize(("values", "expected"), [
     ({}, ""),

@@ -533,3 +533,22 @@ def test_built_models_are_released_from_mesa_registry(request, fixture):
     for arm in dm.arms:
         assert arm.model not in mesa.Agent._ids
         assert len(arm.model.platforms) > 0  # there were agents to register
+
+
+@pytest.mark.filterwarnings("ignore:.*found despite early return:UserWarning")  # Solara's linter on Mesa's code
+def test_a_reset_model_and_its_figures_are_freed():
+    """The page's figure cache holds models weakly: after a Reset the old model (and its runs) can be collected."""
+    import gc
+    import weakref
+
+    from experiments.dashboard import app
+
+    dm = DashboardModel(scenario="new-rules-2025", compare="none", borrowers="2000", seed="3")
+    dm.step()
+    assert app._canvas(dm) is app._canvas(dm)
+    assert "concentration-series-A-head_share" in app._canvas(dm).svg("concentration")
+    gone = weakref.ref(dm)
+    del dm
+    gc.collect()
+    assert gone() is None
+    assert len(app._CANVASES) == 0
