@@ -14,7 +14,7 @@ import weakref
 import pandas as pd
 import solara
 from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
 from experiments.dashboard import views
 from experiments.dashboard.levers import LEVERS, SWITCH_CHOICES, lever_summary
@@ -195,9 +195,24 @@ COMPONENTS = components()
 MODEL_PARAMS = model_params()
 
 
+class PageModel(DashboardModel):
+    """The dashboard model as the page steps it: every completed month is followed by a redraw.
+
+    With Mesa's "Use Threads", one thread steps while another redraws after each step; a month completed while
+    a redraw is under way (typically the last one before Pause) would otherwise leave cards drawn at different
+    months with no later redraw to bring them together. Ending each step with a redraw (outside the model's
+    lock) makes the last drawing of every card come after the last month. Mesa's Reset re-creates the model
+    from this class.
+    """
+
+    def step(self) -> None:
+        super().step()
+        force_update()
+
+
 @solara.component
 def Page():
     """One dashboard per browser session."""
-    model = solara.use_memo(DashboardModel, [])
+    model = solara.use_memo(PageModel, [])
     SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE,
               play_interval=PLAY_INTERVAL_MS, render_interval=RENDER_INTERVAL)

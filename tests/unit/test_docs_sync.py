@@ -46,5 +46,7 @@ def test_readme_quick_start_has_the_ci_test_command():
     commands = [line for line in quick.splitlines() if line and not line.startswith(("#", "`", "On a"))]
     assert len(commands) == 2, commands
     assert commands[1] == "bash .ci/run"
-    assert 'pip install --quiet -e ".[test]"' in ci and "python -m pytest -q" in ci
+    assert 'pip install --quiet -c constraints.txt -e ".[test]"' in ci and "python -m pytest -q" in ci
+    # Both quick-start commands install the pinned versions.
+    assert "pip install -c constraints.txt -e ." in commands[0]
     assert "apt-get install -y -qq chromium" in ci
