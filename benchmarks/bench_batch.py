@@ -2,7 +2,7 @@
 
     python benchmarks/bench_batch.py [--runs 32] [--borrowers 20000] [--months 24] [--scenario new-rules-2025]
 
-Runs one scenario x N replications (no burn-in) through :func:`experiments.batch.run_batch` into temporary
+Runs one scenario x N replications (no burn-in) through :func:`experiments.engine.batch.run_batch` into temporary
 directories, so the figures include process start-up, result transfer and the atomic Parquet writes. Targets
 (issue 3): 2 workers >= 1.8x the runs/s of 1 worker on a 2-core machine; the dask overhead ratio is reported.
 """
@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments.batch import run_batch
-from experiments.design import Design
+from experiments.engine.batch import run_batch
+from experiments.engine.design import Design
 
 
 def _time(design: Design, out: Path, **executor) -> float:

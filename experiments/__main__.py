@@ -1,5 +1,5 @@
 """``python -m experiments``: the ``zhudai`` command line."""
 
-from experiments.cli import main
+from experiments.cli.main import main
 
 raise SystemExit(main())

@@ -28,6 +28,6 @@ def install_fault() -> None:
 
 if __name__ == "__main__":
     install_fault()
-    from experiments.cli import main
+    from experiments.cli.main import main
 
     sys.exit(main(["dashboard", *sys.argv[1:]]))

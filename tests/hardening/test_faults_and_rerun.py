@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli, results
-from experiments.results import read_store
+from experiments.cli.main import main
+from experiments.store import batch_dir
+from experiments.store.batch_dir import read_store
 
 BATCH = ["compare", "baseline-2024", "new-rules-2025", "--replications", "2", "--borrowers", "1500",
          "--months", "4", "--set", "run.burn_in=0", "--workers", "1", "--quiet"]
@@ -25,7 +26,7 @@ BATCH = ["compare", "baseline-2024", "new-rules-2025", "--replications", "2", "-
 def run_main(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -41,7 +42,7 @@ def test_full_disk_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, monkeyp
     assert run_main([*BATCH, "--out", str(reference)])[0] == 0
 
     out = tmp_path / "disk-full"
-    real = results._write_partition
+    real = batch_dir.write_partition
     calls = {"n": 0}
 
     def failing(df, path):
@@ -50,7 +51,7 @@ def test_full_disk_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, monkeyp
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(df, path)
 
-    monkeypatch.setattr(results, "_write_partition", failing)
+    monkeypatch.setattr(batch_dir, "write_partition", failing)
     code, _, err = run_main([*BATCH, "--out", str(out)])
     assert code == 1
     assert "No space left on device" in err and "Traceback" not in err
@@ -58,7 +59,7 @@ def test_full_disk_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, monkeyp
     assert leftovers == []
     assert read_store(out)["runs"]["status"].tolist() == ["ok"]  # the finished run is kept, nothing half-recorded
 
-    monkeypatch.setattr(results, "_write_partition", real)
+    monkeypatch.setattr(batch_dir, "write_partition", real)
     code, _, err = run_main([*BATCH, "--out", str(out)])
     assert code == 0, err
     got, want = _tables(out), _tables(reference)

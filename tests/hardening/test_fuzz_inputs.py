@@ -13,7 +13,7 @@ import signal
 import tomllib
 from pathlib import Path
 
-from experiments.cli import main
+from experiments.cli.main import main
 from model.config import scenario_dir, toml_value
 from model.params import iter_fields
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli
-from experiments.batch import run_batch
-from experiments.design import Design
-from experiments.results import read_store
+from experiments.cli.main import main
+from experiments.engine.batch import run_batch
+from experiments.engine.design import Design
+from experiments.store.batch_dir import read_store
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = ("baseline-2024", "new-rules-2025")
@@ -38,7 +38,7 @@ def small_design(**kw) -> Design:
 def run_main(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -18,7 +18,9 @@ import mesa
 import pandas as pd
 import pytest
 
-from experiments import cli
+from experiments.cli import exits
+from experiments.cli import run as cli_run
+from experiments.cli.main import main
 from model.config import list_scenarios, render_baseline_toml, render_param_table
 from model.lending import LendingModel
 from model.output import FUNDER_COLUMNS, MODEL_COLUMNS, PLATFORM_COLUMNS, SCHEMA_VERSION
@@ -33,7 +35,7 @@ def run_main(argv: list[str]) -> tuple[int, str, str]:
     """``main(argv)`` with stdout and stderr captured, for fixtures that cannot use capsys."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -50,18 +52,18 @@ def tiny_run(tmp_path_factory) -> tuple[Path, int, str, str]:
 
 # ---------------------------------------------------------------------------------------- scenarios
 def test_scenarios_lists_every_shipped_name(capsys):
-    assert cli.main(["scenarios"]) == 0
+    assert main(["scenarios"]) == 0
     out = capsys.readouterr().out
     names = [name for name, _ in list_scenarios()]
     assert SCENARIO in names
     starts = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
     assert starts == names
-    assert all(len(line) <= cli.MAX_WIDTH for line in out.splitlines())
+    assert all(len(line) <= exits.MAX_WIDTH for line in out.splitlines())
 
 
 # -------------------------------------------------------------------------------------------- check
 def test_check_ok_prints_one_line(capsys):
-    assert cli.main(["check", SCENARIO, "--borrowers", "2000"]) == 0
+    assert main(["check", SCENARIO, "--borrowers", "2000"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
     assert out[0].startswith(f"OK {SCENARIO}: start 2024-01, 48 months")
@@ -69,7 +71,7 @@ def test_check_ok_prints_one_line(capsys):
 
 
 def test_check_with_bad_set_names_every_key(capsys):
-    code = cli.main(["check", SCENARIO, "--set", "policy.rate_cap.apr=9", "--set", "run.borrowrs=5"])
+    code = main(["check", SCENARIO, "--set", "policy.rate_cap.apr=9", "--set", "run.borrowrs=5"])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("zhudai: ")
@@ -78,14 +80,14 @@ def test_check_with_bad_set_names_every_key(capsys):
 
 
 def test_months_option_is_applied_after_set(capsys):
-    assert cli.main(["check", SCENARIO, "--set", "run.months=10", "--months", "4"]) == 0
+    assert main(["check", SCENARIO, "--set", "run.months=10", "--months", "4"]) == 0
     assert "4 months" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command", ["check", "run"])
 def test_unknown_scenario_exits_2(command, tmp_path, capsys):
     extra = ["--out", str(tmp_path / "out")] if command == "run" else []
-    assert cli.main([command, "no-such-scenario", *extra]) == 2
+    assert main([command, "no-such-scenario", *extra]) == 2
     err = capsys.readouterr().err
     assert "unknown scenario 'no-such-scenario'" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
@@ -105,7 +107,7 @@ def test_unknown_scenario_exits_2(command, tmp_path, capsys):
 def test_bad_run_options_exit_2_before_running(args, fragment, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(LendingModel, "__init__", _must_not_run)
     out = tmp_path / "out"
-    assert cli.main(["run", SCENARIO, *args, "--out", str(out)]) == 2
+    assert main(["run", SCENARIO, *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
     assert err.count("error:") == 1
@@ -113,23 +115,23 @@ def test_bad_run_options_exit_2_before_running(args, fragment, tmp_path, capsys,
 
 
 def test_missing_out_is_a_usage_error(capsys):
-    assert cli.main(["run", SCENARIO]) == 2
+    assert main(["run", SCENARIO]) == 2
     assert "--out" in capsys.readouterr().err
 
 
 def test_help_documents_exit_statuses(capsys):
-    assert cli.main(["--help"]) == 0
+    assert main(["--help"]) == 0
     assert "exit statuses" in capsys.readouterr().out
-    assert cli.main(["run", "--help"]) == 0
+    assert main(["run", "--help"]) == 0
     assert "130" in capsys.readouterr().out
 
 
 def test_params_prints_baseline_toml_or_table(capsys):
-    assert cli.main(["params"]) == 0
+    assert main(["params"]) == 0
     assert capsys.readouterr().out.rstrip("\n") == render_baseline_toml().rstrip("\n")
-    assert cli.main(["params", "--markdown"]) == 0
+    assert main(["params", "--markdown"]) == 0
     assert capsys.readouterr().out.rstrip("\n") == render_param_table().rstrip("\n")
-    assert cli.main(["params", "--toml", "--markdown"]) == 2
+    assert main(["params", "--toml", "--markdown"]) == 2
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -187,7 +189,7 @@ def test_run_prints_a_summary_within_100_columns(tiny_run):
     assert code == 0
     lines = stdout.splitlines()
     # Only the line naming the output directory may be longer: its length is the user's choice.
-    assert all(len(line) <= cli.MAX_WIDTH for line in lines if str(out) not in line)
+    assert all(len(line) <= exits.MAX_WIDTH for line in lines if str(out) not in line)
     assert ["month", "2024-01", "2024-03"] in [line.split() for line in lines]
     assert ["first", "last"] in [line.split() for line in lines]
     for label in ("active_platforms", "head_share", "hhi", "cr5", "avg_apr_new", "npl_ratio", "spiral_share"):
@@ -197,29 +199,29 @@ def test_run_prints_a_summary_within_100_columns(tiny_run):
 
 def test_run_refuses_an_existing_run_without_overwrite(tiny_run, tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
     before = snapshot(out)
     capsys.readouterr()
 
-    assert cli.main(["run", SCENARIO, *TINY, "--seed", "2", "--out", str(out)]) == 2
+    assert main(["run", SCENARIO, *TINY, "--seed", "2", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "already holds a run" in err and "--overwrite" in err
     assert snapshot(out) == before
 
-    assert cli.main(["run", SCENARIO, *TINY, "--seed", "2", "--quiet", "--overwrite", "--out", str(out)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--seed", "2", "--quiet", "--overwrite", "--out", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 2
 
 
 def test_run_refuses_a_directory_with_only_a_table(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(LendingModel, "__init__", _must_not_run)
     (tmp_path / "funders.parquet").write_bytes(b"earlier")
-    assert cli.main(["run", SCENARIO, *TINY, "--out", str(tmp_path)]) == 2
+    assert main(["run", SCENARIO, *TINY, "--out", str(tmp_path)]) == 2
     assert "funders.parquet" in capsys.readouterr().err
 
 
 def test_run_refuses_an_out_that_is_a_file(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
-    assert cli.main(["run", SCENARIO, *TINY, "--out", str(tmp_path / "f")]) == 2
+    assert main(["run", SCENARIO, *TINY, "--out", str(tmp_path / "f")]) == 2
     assert "not a directory" in capsys.readouterr().err
 
 
@@ -227,7 +229,7 @@ def test_same_seed_gives_identical_tables(tiny_run, tmp_path):
     out, code, _, _ = tiny_run
     assert code == 0
     again = tmp_path / "again"
-    assert cli.main(["run", SCENARIO, *TINY, "--seed", "7", "--quiet", "--out", str(again)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--seed", "7", "--quiet", "--out", str(again)]) == 0
     for name in ("model", "platforms", "funders"):
         file = f"{name}.parquet"
         pd.testing.assert_frame_equal(pd.read_parquet(again / file), pd.read_parquet(out / file))
@@ -238,7 +240,7 @@ def test_run_releases_mesa_agent_registry(tmp_path):
     if not isinstance(ids, dict):
         pytest.skip("this Mesa version keeps no class-level agent registry")
     before = {id(key) for key in ids}
-    assert cli.main(["run", SCENARIO, *TINY, "--quiet", "--out", str(tmp_path / "r")]) == 0
+    assert main(["run", SCENARIO, *TINY, "--quiet", "--out", str(tmp_path / "r")]) == 0
     assert not [key for key in ids if id(key) not in before and isinstance(key, LendingModel)]
 
 
@@ -249,7 +251,7 @@ def test_model_exception_exits_1_with_error_log_and_no_tables(tmp_path, capsys, 
 
     monkeypatch.setattr(LendingModel, "step", boom)
     out = tmp_path / "run"
-    assert cli.main(["run", SCENARIO, *TINY, "--out", str(out)]) == 1
+    assert main(["run", SCENARIO, *TINY, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "zhudai: run failed: RuntimeError: boom in month" in err
     assert "Traceback" not in err
@@ -261,18 +263,18 @@ def test_model_exception_exits_1_with_error_log_and_no_tables(tmp_path, capsys, 
 
 def test_model_exception_leaves_an_earlier_run_untouched(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert cli.main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
     before = snapshot(out)
 
     monkeypatch.setattr(LendingModel, "step", lambda self: 1 / 0)
-    assert cli.main(["run", SCENARIO, *TINY, "--overwrite", "--out", str(out)]) == 1
+    assert main(["run", SCENARIO, *TINY, "--overwrite", "--out", str(out)]) == 1
     after = snapshot(out)
     assert after.pop("error.log")
     assert after == before
 
     # A later successful run removes the stale log, which would otherwise describe a run not in DIR.
     monkeypatch.undo()
-    assert cli.main(["run", SCENARIO, *TINY, "--quiet", "--overwrite", "--out", str(out)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--quiet", "--overwrite", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == RUN_FILES
 
 
@@ -286,21 +288,21 @@ def test_keyboard_interrupt_exits_130_and_writes_nothing(tmp_path, capsys, monke
 
     monkeypatch.setattr(LendingModel, "step", interrupt)
     out = tmp_path / "run"
-    assert cli.main(["run", SCENARIO, *TINY, "--out", str(out)]) == 130
+    assert main(["run", SCENARIO, *TINY, "--out", str(out)]) == 130
     assert "interrupted; nothing written" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_interrupt_leaves_an_earlier_run_untouched(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert cli.main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
+    assert main(["run", SCENARIO, *TINY, "--quiet", "--out", str(out)]) == 0
     before = snapshot(out)
 
     def interrupt(self):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(LendingModel, "step", interrupt)
-    assert cli.main(["run", SCENARIO, *TINY, "--overwrite", "--out", str(out)]) == 130
+    assert main(["run", SCENARIO, *TINY, "--overwrite", "--out", str(out)]) == 130
     assert snapshot(out) == before
 
 
@@ -308,9 +310,9 @@ def test_interrupt_leaves_an_earlier_run_untouched(tmp_path, capsys, monkeypatch
 def test_summary_picks_first_pre_rules_and_last_month():
     dates = ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11"]
     table = pd.DataFrame({"date": dates, "step": range(1, 6)})
-    assert list(cli.summary_rows(table)["date"]) == ["2025-07", "2025-09", "2025-11"]
-    assert list(cli.summary_rows(table.iloc[:3])["date"]) == ["2025-07", "2025-09"]
-    assert list(cli.summary_rows(table.iloc[:1])["date"]) == ["2025-07"]
+    assert list(cli_run.summary_rows(table)["date"]) == ["2025-07", "2025-09", "2025-11"]
+    assert list(cli_run.summary_rows(table.iloc[:3])["date"]) == ["2025-07", "2025-09"]
+    assert list(cli_run.summary_rows(table.iloc[:1])["date"]) == ["2025-07"]
 
 
 # ---------------------------------------------------------------------------------------- subprocess

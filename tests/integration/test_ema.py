@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("ema_workbench")
 
-from experiments.ema import DEFAULT_LEVERS, ema_name, make_ema_model, run_example
+from experiments.analysis.ema import DEFAULT_LEVERS, ema_name, make_ema_model, run_example
 from model.config import ConfigError
 
 SMALL = dict(borrowers=600, months=3, overrides=("run.start=2025-09", "run.burn_in=0"))

@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.batch import run_batch, t_quantile
-from experiments.cli import main
-from experiments.design import Design
-from experiments.report import AFTER_RULES_MONTH, write_report
-from experiments.results import read_store
+from experiments.analysis.report import AFTER_RULES_MONTH, write_report
+from experiments.analysis.stats import t_quantile
+from experiments.cli.main import main
+from experiments.engine.batch import run_batch
+from experiments.engine.design import Design
+from experiments.store.batch_dir import read_store
 
 # Short, fast runs that still cross the 2025-10 rules and reach 2026-09.
 OVERRIDES = ("run.start=2025-06", "run.burn_in=0")
@@ -165,14 +166,14 @@ def _drop_columns(directory: Path, dataset: str, columns: list[str]) -> None:
 
 
 def test_failed_runs_and_missing_columns(store: Path, tmp_path: Path) -> None:
-    from experiments.results import _write_partition
+    from experiments.store.batch_dir import write_partition
 
     copy = tmp_path / "store"
     shutil.copytree(store, copy, ignore=shutil.ignore_patterns("report"))
     runs = read_store(copy)["runs"]
     failed = runs.iloc[[0]].copy()
     failed["run_id"], failed["status"], failed["error"] = "deadbeef0001", "failed", "RuntimeError: boom"
-    _write_partition(failed, copy / "runs.parquet" / "run_id=deadbeef0001" / "part-0.parquet")
+    write_partition(failed, copy / "runs.parquet" / "run_id=deadbeef0001" / "part-0.parquet")
     _drop_columns(copy, "model.parquet", ["spiral_share", "platform_exits_head"])
     _drop_columns(copy, "funders.parquet", ["apr_new"])
     result = write_report(copy)

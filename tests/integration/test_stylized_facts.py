@@ -1,8 +1,8 @@
 """Issue 2, item 6: the default runs show the stylized facts, by mechanism, on paired seeds.
 
 new-rules-2025 is compared with baseline-2024 on the same seed (common random numbers), and the crackdown
-with full-tightening-2026. The definitions live in ``experiments/facts.py``; the documented full-size run is
-``python -m experiments.facts --borrowers 200000 --seeds 1 2 3``. This test runs a smaller population so
+with full-tightening-2026. The definitions live in ``experiments/analysis/facts.py``; the documented full-size run is
+``python -m experiments.analysis.facts --borrowers 200000 --seeds 1 2 3``. This test runs a smaller population so
 it fits in CI.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments import facts
+from experiments.analysis import facts
 
 BORROWERS = 60_000
 

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from experiments.validation import load_targets
+from experiments.analysis.validation import load_targets
 
 
 @pytest.fixture(scope="module")

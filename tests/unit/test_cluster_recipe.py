@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("dask_jobqueue")
 
-from experiments.cluster import make_jobqueue_cluster
+from experiments.engine.cluster import make_jobqueue_cluster
 
 
 @pytest.mark.parametrize(("kind", "directives"), [

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from experiments.cli import main
+from experiments.cli.main import main
 from experiments.dashboard.server import DashboardError, check_installed, check_port
 
 

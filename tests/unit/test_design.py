@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.design import Design, DesignError, design_from_mapping, load_design, parse_vary
+from experiments.engine.design import Design, DesignError, design_from_mapping, load_design, parse_vary
 from model.config import ConfigError
 
 TINY = ("run.burn_in=0",)

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import sensitivity as sa
-from experiments.cli import main
-from experiments.design import DesignError
+from experiments.analysis import sensitivity as sa
+from experiments.cli.main import main
+from experiments.engine.design import DesignError
 
 ISHIGAMI = [sa.Param(f"x{i}", -math.pi, math.pi) for i in (1, 2, 3)]
 

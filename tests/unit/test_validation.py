@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import validation as v
-from experiments.validation import TargetsError, Window
+from experiments.analysis import validation as v
+from experiments.analysis.validation import TargetsError, Window
 
 DATES = ["2025-08", "2025-09", "2025-10", "2025-11", "2025-12"]
 

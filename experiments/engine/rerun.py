@@ -2,7 +2,7 @@
 
 A single run (``zhudai run ... --out DIR``) is rebuilt from the *resolved* scenario in its manifest, so later
 edits to scenario files do not matter. A batch run is rebuilt from its ``runs.parquet`` row (scenario,
-overrides, seed, borrowers, months) through :func:`experiments.runner.run_one`. Every table is then compared
+overrides, seed, borrowers, months) through :func:`experiments.engine.run.run_one`. Every table is then compared
 cell by cell with what was stored.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.results import DATASETS, MANIFEST_FILE, MANIFEST_KIND, PART_FILE
-from experiments.store import environment_versions
+from experiments.store.batch_dir import DATASETS, MANIFEST_FILE, MANIFEST_KIND, PART_FILE
+from experiments.store.common import environment_versions
 
 TABLES = ("model", "platforms", "funders")
 
@@ -119,7 +119,7 @@ def rerun_single(directory: Path) -> RerunReport:
 
 def rerun_batch_run(directory: Path, run_id: str) -> RerunReport:
     """Rerun one run of a batch store from its ``runs.parquet`` row."""
-    from experiments.runner import run_one
+    from experiments.engine.run import run_one
 
     manifest = _read_manifest(directory)
     if manifest.get("kind") != MANIFEST_KIND:

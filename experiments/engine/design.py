@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.runner import RunSpec, make_run_id
+from experiments.engine.tasks import RunSpec, make_run_id
 from model.config import ConfigError, load_scenario, parse_value, toml_value
 
 DEFAULT_ROOT_SEED = 20251001

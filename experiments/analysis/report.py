@@ -1,7 +1,7 @@
 """Reports of a batch results store: figures, an outcome table with paired differences, Markdown and HTML.
 
 ``zhudai report DIR`` (or ``zhudai compare ... --report``) reads a batch directory with
-:func:`experiments.results.read_store` and writes into ``DIR/report`` (or ``--out``)::
+:func:`experiments.store.batch_dir.read_store` and writes into ``DIR/report`` (or ``--out``)::
 
     report.md              the report: store, notes, outcome tables, figures (relative paths)
     report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.batch import t_quantile
+from experiments.analysis.stats import t_quantile
 
 DEFAULT_REFERENCE = "baseline-2024"
 #: The month the 2025 rules take effect and the month 12 months after the last dated rule of the shipped scenarios.
@@ -173,7 +173,7 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
     Raises:
         ReportError: if the directory does not exist, holds no batch, or no run finished ok.
     """
-    from experiments.results import read_store
+    from experiments.store.batch_dir import read_store
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -1027,7 +1027,7 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
     Raises:
         ReportError: no results in ``directory``, an unknown ``reference``, or an unusable ``out``.
     """
-    from experiments.store import atomic_write_text
+    from experiments.store.common import atomic_write_text
 
     data = load_report_data(directory)
     out = Path(out) if out is not None else Path(directory) / "report"

@@ -2,7 +2,7 @@
 
 Install the optional extra (``pip install -e ".[ema]"``), then::
 
-    from experiments.ema import make_ema_model, run_example
+    from experiments.analysis.ema import make_ema_model, run_example
     model = make_ema_model("new-rules-2025", borrowers=50_000)
     experiments, outcomes = run_example(model, n_scenarios=20, n_policies=4)
 
@@ -12,7 +12,7 @@ behavioural parameters (those flagged ``uncertainty=True``; default ranges from
 ``after`` (default 2025-10) to the horizon. Parameter names in EMA are the dotted keys with ``.`` replaced by
 ``__`` (EMA passes them to the model function as keyword arguments).
 
-Each EMA experiment is one :func:`experiments.runner.run_one` call with a fixed seed, so experiments differ only
+Each EMA experiment is one :func:`experiments.engine.run.run_one` call with a fixed seed, so experiments differ only
 by their parameters (common random numbers across scenarios and policies).
 """
 
@@ -33,7 +33,7 @@ DEFAULT_LEVERS: dict[str, tuple[float, float]] = {
 DEFAULT_OUTCOMES: tuple[str, ...] = (
     "head_share", "hhi", "active_platforms_tail", "rationed_share", "shadow_volume", "default_rate", "spiral_share",
 )
-SENSITIVITY_RANGES = Path(__file__).resolve().parent / "designs" / "sensitivity.toml"
+SENSITIVITY_RANGES = Path(__file__).resolve().parents[1] / "designs" / "sensitivity.toml"
 _INT_KEYS = {key for key, f, d in iter_fields() if isinstance(d, int) and not isinstance(d, bool)}
 
 
@@ -44,7 +44,7 @@ def ema_name(dotted_key: str) -> str:
 
 def default_uncertainties() -> dict[str, tuple[float, float]]:
     """The behavioural uncertainties and ranges shipped for sensitivity screening."""
-    from experiments.sensitivity import load_params_file
+    from experiments.analysis.sensitivity import load_params_file
 
     return {p.key: (p.low, p.high) for p in load_params_file(SENSITIVITY_RANGES)}
 
@@ -80,7 +80,7 @@ def make_ema_model(
     """
     from ema_workbench import IntegerParameter, Model, RealParameter, ScalarOutcome
 
-    from experiments.runner import run_one
+    from experiments.engine.run import run_one
     from model.config import load_scenario
 
     levers = dict(DEFAULT_LEVERS if levers is None else levers)

@@ -1,8 +1,8 @@
 """``zhudai validate``: run the scenarios the targets need, evaluate them, and the robustness study.
 
-The evaluation itself is pure and lives in :mod:`experiments.validation`; this module builds the designs, runs
-them through :func:`experiments.batch.run_batch` (so a rerun resumes and ``--workers`` scales out) and writes
-the outputs.
+The evaluation itself is pure and lives in :mod:`experiments.analysis.validation`; this module builds the
+designs, runs them through :func:`experiments.cli.batch.execute_design` (the batch engine, so a rerun resumes
+and ``--workers`` scales out) and writes the outputs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.validation import (
+from experiments.analysis.validation import (
     DEFAULT_TARGETS,
     evaluate,
     load_targets_file,
@@ -24,24 +24,30 @@ from experiments.validation import (
     robustness_points,
     scenarios_needed,
 )
+from experiments.cli.batch import execute_design
+from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, error
+from experiments.store.common import atomic_write, atomic_write_text
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
+    """``zhudai validate``: the main validation, or the robustness study with ``--robustness N``."""
+    if args.robustness:
+        return run_robustness(args, argv)
+    return run_validation(args, argv)
 
 
 def _run(design: Any, out: Path, args: argparse.Namespace, argv: list[str]) -> int | None:
     """Run a design into ``out``; an exit status if it did not complete, None if every run is ok."""
-    from experiments.cli import _error, execute_design
-
     outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=None,
                                      quiet=args.quiet, argv=argv)
     if outcome is None:
         return status
     if outcome.status != "complete":
         for result in outcome.failed:
-            _error(f"run {result.spec.run_id} failed ({result.spec.scenario}, replicate "
+            error(f"run {result.spec.run_id} failed ({result.spec.scenario}, replicate "
                    f"{result.spec.replicate}): {result.error}")
-        _error(f"{outcome.not_run} of {outcome.total} runs did not finish ({outcome.status}); rerun the command")
-        return EXIT_FAILED
+        error(f"{outcome.not_run} of {outcome.total} runs did not finish ({outcome.status}); rerun the command")
+        return EXIT_RUN_FAILED
     print(f"{outcome.total} runs ok in {out} ({outcome.ok} this session, {outcome.skipped} already there) "
           f"in {outcome.seconds:.1f}s", file=sys.stderr)
     return None
@@ -49,8 +55,8 @@ def _run(design: Any, out: Path, args: argparse.Namespace, argv: list[str]) -> i
 
 def run_validation(args: argparse.Namespace, argv: list[str]) -> int:
     """The main validation: one design over every needed scenario, evaluated and written to ``--out``."""
-    from experiments.design import Design
-    from experiments.results import read_store
+    from experiments.engine.design import Design
+    from experiments.store.batch_dir import read_store
 
     targets, _ = load_targets_file(args.targets or DEFAULT_TARGETS)
     scenarios = scenarios_needed(targets)
@@ -70,13 +76,13 @@ def run_validation(args: argparse.Namespace, argv: list[str]) -> int:
     _write_text(md, out / "validation.md")
     print(render_text(result))
     print(f"written {out / 'validation.csv'} and {out / 'validation.md'}")
-    return EXIT_FAILED if (result["status"] == "FAIL").any() else EXIT_OK
+    return EXIT_RUN_FAILED if (result["status"] == "FAIL").any() else EXIT_OK
 
 
 def run_robustness(args: argparse.Namespace, argv: list[str]) -> int:
     """The robustness study: evaluate every target at each Latin-hypercube point of the uncertain parameters."""
-    from experiments.design import Design, override_text
-    from experiments.results import read_store
+    from experiments.engine.design import Design, override_text
+    from experiments.store.batch_dir import read_store
 
     targets, table = load_targets_file(args.targets or DEFAULT_TARGETS)
     scenarios = scenarios_needed(targets)
@@ -125,13 +131,9 @@ def robustness_summary(detail: pd.DataFrame) -> pd.DataFrame:
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def _write_text(text: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(text, path)

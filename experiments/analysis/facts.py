@@ -1,4 +1,5 @@
-"""The stylized facts of issue 2 (item 6), computed from paired runs of a scenario and its counterfactual.
+"""The stylized facts (README, "What the model shows"), computed from paired runs of a scenario and its
+counterfactual.
 
 Each fact is a pure function of model tables, so tests, the documented run and later validation share one
 definition. Runs are paired: the same seed in both scenarios (common random numbers), so a difference is the
@@ -6,7 +7,7 @@ policy's effect rather than sampling noise.
 
 Documented run (prints the table and exits non-zero if a fact fails)::
 
-    python -m experiments.facts --borrowers 200000 --seeds 1 2 3
+    python -m experiments.analysis.facts --borrowers 200000 --seeds 1 2 3
 
 Windows: "after the rules" is 2025-10 to the horizon; "short run" is 2025-10 to 2026-06; the crackdown window
 compares the six months before and after ``policy.payment_crackdown.start`` in ``full-tightening-2026``.
@@ -172,7 +173,7 @@ def check_seed(seed: int, borrowers: int) -> list[Fact]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m experiments.facts", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m experiments.analysis.facts", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--borrowers", type=int, default=200_000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])

@@ -1,9 +1,10 @@
-"""Validation against the stylized facts of DOMAIN.md (issue 5): targets, metrics and their evaluation.
+"""Validation against the stylized facts (README, "What the model shows"): targets, metrics and their evaluation.
 
 The targets live in ``experiments/targets.toml``. Each names a metric below (one number per run), the
 scenarios it is computed on (a scenario and, where paired, its counterfactual; or an ordered list for a
 monotonic test), a window of months, a test and a tolerance. Everything here is a pure function of the batch
-store's tables (``experiments.results.read_store``), so unit tests can check it on small hand-built tables.
+store's tables (``experiments.store.batch_dir.read_store``), so unit tests can check it on small hand-built
+tables.
 
 Pairing: runs are paired by ``replicate`` (and ``point``): the same replicate index has the same seed in every
 scenario (common random numbers), so a paired difference is the policy's effect rather than sampling noise.
@@ -42,7 +43,7 @@ import pandas as pd
 
 from model.config import ConfigError
 
-DEFAULT_TARGETS = Path(__file__).resolve().parent / "targets.toml"
+DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "targets.toml"
 KINDS = ("greater", "less", "ratio_at_most", "band", "monotonic_increasing")
 POLICIES = ("share_of_replications", "ci_excludes_zero")
 STATUSES = ("PASS", "WARN", "FAIL")

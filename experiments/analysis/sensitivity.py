@@ -4,8 +4,8 @@
 
 1. SALib samples the parameter box (Morris: ``--samples`` trajectories of D+1 points on a 4-level grid;
    Sobol/Saltelli: ``--samples`` base points, N·(D+2) points, first and total order only);
-2. the distinct sampled points become one :class:`~experiments.design.Design` whose sweep varies every parameter
-   together (``zip`` mode), so the runs go through :func:`experiments.batch.run_batch`: stored in ``DIR`` as a
+2. the distinct sampled points become one :class:`~experiments.engine.design.Design` whose sweep varies every parameter
+   together (``zip`` mode), so the runs go through :func:`experiments.engine.batch.run_batch`: stored in ``DIR`` as a
    batch, resumable by rerunning the same command, and runnable on a process pool or a dask cluster;
 3. each outcome (a model-table column) is evaluated per run as its **mean over the months from ``--from``
    (default 2025-10, the month the rules take effect) to the horizon**, then averaged over the replicates of a point;
@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.design import Design, DesignError
+from experiments.engine.design import Design, DesignError
 
 METHODS = ("morris", "sobol")
 DEFAULT_OUTCOMES = ("head_share", "hhi", "platform_exits", "rationed_share", "default_rate", "spiral_share")
 DEFAULT_FROM = "2025-10"
 MORRIS_LEVELS = 4
-PARAMS_FILE = Path(__file__).resolve().parent / "designs" / "sensitivity.toml"
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "designs" / "sensitivity.toml"
 INDEX_COLUMNS = {"morris": ("mu_star", "mu_star_conf", "sigma"), "sobol": ("S1", "S1_conf", "ST", "ST_conf")}
 
 
@@ -294,7 +294,7 @@ def check_window(scenario: str, overrides: Sequence[str], from_month: str) -> No
 def write_indices(out: Path, method: str, params: Sequence[Param], x: np.ndarray,
                   outcomes: Mapping[str, np.ndarray], seed: int) -> tuple[Path, list[Path]]:
     """Analyze and write ``indices.csv``, ``samples.csv`` and one bar chart per outcome into ``out``."""
-    from experiments.store import atomic_write_text
+    from experiments.store.common import atomic_write_text
 
     problem = salib_problem(params)
     indices = analyze(method, problem, x, outcomes, seed)

@@ -1,9 +1,9 @@
-"""One run of the model as a pure function, and the task wrapper every batch executor calls.
+"""The task every batch executor runs: a run's spec, its id, and the wrapper around the one run path.
 
-:func:`run_one` holds no global state and writes no files: the same arguments give identical tables in any
-process, so the in-process loop, the local process pool and dask workers are interchangeable.
-:func:`execute_run` wraps it for batches: it times the run, catches its exception (a failed run is a result,
-not a crash of the batch) and tags every row with the run's keys.
+:func:`execute_run` calls :func:`experiments.engine.run.run_one`, which holds no global state and writes no
+files: the same spec gives identical tables in any process, so the in-process loop, the local process pool and
+dask workers are interchangeable. :func:`execute_run` wraps it for batches: it times the run, catches its
+exception (a failed run is a result, not a crash of the batch) and tags every row with the run's keys.
 
 Test-only fault injection: when the environment variable ``ZHUDAI_FAULT_RUNS`` is set, a run whose run id is
 listed (comma-separated), or whose replicate matches an item ``replicate=K``, raises
@@ -29,46 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FAULT_ENV = "ZHUDAI_FAULT_RUNS"
-
-#: Environment that keeps BLAS/OpenMP single-threaded in worker processes: a batch already uses one process
-#: per core, and nested BLAS threads would oversubscribe the cores. Must be set before numpy is imported.
-BLAS_ENV: dict[str, str] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-TABLES = ("model", "platforms", "funders")
-
-
-def run_one(
-    scenario: str, seed: int, borrowers: int, months: int, overrides: Sequence[str] = ()
-) -> dict[str, pd.DataFrame]:
-    """Run one scenario once and return its tables.
-
-    Pure: no global state is kept (Mesa's class-level agent registry entry is removed) and nothing is
-    written, so the same arguments give identical tables in any process.
-
-    Args:
-        scenario: shipped scenario name or path to a ``.toml`` file.
-        seed: the run's random seed.
-        borrowers: number of modelled borrowers (applied after ``overrides``).
-        months: number of simulated months (applied after ``overrides``).
-        overrides: ``dotted.key=value`` strings applied to the scenario first.
-
-    Returns:
-        ``{"model": df, "platforms": df, "funders": df}``.
-
-    Raises:
-        ConfigError: if the scenario or an override is invalid.
-    """
-    from model.config import load_scenario
-    from model.lending import LendingModel
-
-    resolved = load_scenario(scenario, [*overrides, f"run.borrowers={borrowers}", f"run.months={months}"])
-    model = LendingModel(resolved, rng=seed)
-    try:
-        model.run()
-        tables = model.tables()
-    finally:
-        model.release()  # a long-lived worker would otherwise hold every model it ever ran
-    return {name: tables[name] for name in TABLES}
 
 
 def make_run_id(scenario: str, overrides: Sequence[str], replicate: int, seed: int, borrowers: int, months: int) -> str:
@@ -195,6 +155,8 @@ def execute_run(spec: RunSpec) -> RunResult:
     Returns:
         The result: tables tagged with the run's keys when it succeeded, the error when it failed.
     """
+    from experiments.engine.run import run_one
+
     started, t0 = _now(), time.perf_counter()
     worker = f"{socket.gethostname()}/{os.getpid()}"
     try:
@@ -207,16 +169,3 @@ def execute_run(spec: RunSpec) -> RunResult:
     keys = spec.keys()
     tagged = {name: _tag(df, keys) for name, df in tables.items()}
     return RunResult(spec, "ok", "", "", started, _now(), time.perf_counter() - t0, worker, tagged)
-
-
-def worker_init() -> None:
-    """Initializer of local pool workers: single-threaded BLAS and no SIGINT.
-
-    The environment is also set in the parent before the pool spawns its workers (numpy may be imported
-    before this runs); setting it here too covers libraries loaded later. Ctrl-C in a terminal reaches the
-    whole process group; the driver alone handles it, so workers must not die half-way through a run.
-    """
-    import signal
-
-    os.environ.update(BLAS_ENV)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

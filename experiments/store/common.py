@@ -1,44 +1,35 @@
-"""The results store: atomic file writes, run provenance, and the layout of one run's directory.
+"""What both result directories share: atomic file writes and provenance (versions, git commit).
 
-A run directory holds ``model.parquet``, ``platforms.parquet``, ``funders.parquet`` and ``manifest.json``
-(DESIGN.md, "Output contract"). Every file is written under a temporary name in the same directory, flushed
-to disk and renamed into place, so a reader never sees half a file. ``manifest.json`` is written last: its
-presence marks a complete run, and it is removed first when a run is replaced, so a crash while replacing
-never leaves an old manifest describing new tables.
+Every file is written under a temporary name in the same directory, flushed to disk and renamed into place,
+so a reader never sees half a file. :mod:`experiments.store.run_dir` (one run) and
+:mod:`experiments.store.batch_dir` (a batch) build on these helpers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import json
 import os
 import platform
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-#: The table files of a run, in the order :func:`write_run` writes them.
-TABLE_FILES: dict[str, str] = {
-    "model": "model.parquet",
-    "platforms": "platforms.parquet",
-    "funders": "funders.parquet",
-}
-MANIFEST_FILE = "manifest.json"
-ERROR_LOG_FILE = "error.log"
-
 #: Distributions whose versions go into every manifest.
 VERSIONED_DISTRIBUTIONS = ("zhudai-abm", "mesa", "numpy", "pandas", "pyarrow")
 
 _GIT_TIMEOUT_SECONDS = 10
+#: Repository root when running from a checkout (editable install): ``experiments/`` sits directly under it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Write a file through ``write(temp_path)`` and rename it to ``path`` once it is complete.
 
     The temporary file lives in the destination directory because ``os.replace`` is atomic only within
@@ -111,7 +102,7 @@ def atomic_write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path
     Returns:
         The destination path.
     """
-    return _atomic_write(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow", index=False))
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow", index=False))
 
 
 def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
@@ -124,7 +115,7 @@ def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
     Returns:
         The destination path.
     """
-    return _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def git_commit(repo_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -183,47 +174,11 @@ def environment_versions() -> dict[str, str | None]:
     return versions
 
 
-def existing_run_files(out_dir: str | os.PathLike[str]) -> list[str]:
-    """Names of run files (manifest or tables) already present in ``out_dir``, manifest first."""
-    directory = Path(out_dir)
-    names = [MANIFEST_FILE, *TABLE_FILES.values()]
-    return [name for name in names if (directory / name).exists()]
+def project_git() -> dict[str, Any] | None:
+    """:func:`git_commit` of the checkout this package runs from; None when it is not a git checkout."""
+    return git_commit(PROJECT_ROOT) if (PROJECT_ROOT / ".git").exists() else None
 
 
-def write_run(
-    out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]
-) -> dict[str, Path]:
-    """Write one run's tables and then its manifest into ``out_dir``.
-
-    Order matters: an old ``manifest.json`` is removed first and the new one written last, so at every
-    moment the directory either holds a manifest matching its tables or no manifest at all.
-
-    Args:
-        out_dir: the run directory; created with its parents if missing.
-        tables: ``{"model": df, "platforms": df, "funders": df}``.
-        manifest: JSON-serializable run description.
-
-    Returns:
-        ``{"model": path, "platforms": path, "funders": path, "manifest": path}``.
-
-    Raises:
-        KeyError: if a table is missing (checked before anything is touched).
-        TypeError, ValueError: if the manifest is not JSON-serializable (checked before anything is touched).
-        OSError: if the directory or a file cannot be written.
-    """
-    missing = [name for name in TABLE_FILES if name not in tables]
-    if missing:
-        raise KeyError(f"tables missing: {', '.join(missing)}")
-    # NaN is not JSON; reject it here rather than write a manifest other tools cannot parse.
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest_path = directory / MANIFEST_FILE
-    manifest_path.unlink(missing_ok=True)
-
-    written: dict[str, Path] = {}
-    for name, filename in TABLE_FILES.items():
-        written[name] = atomic_write_parquet(tables[name], directory / filename)
-    written["manifest"] = atomic_write_text(manifest_text, manifest_path)
-    return written
+def now_iso(timespec: str = "seconds") -> str:
+    """The current UTC time as ISO 8601 text."""
+    return datetime.now(UTC).isoformat(timespec=timespec)

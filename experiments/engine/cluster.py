@@ -2,7 +2,7 @@
 
 Build a cluster, ask it for jobs, and pass its scheduler address to any batch command::
 
-    from experiments.cluster import make_jobqueue_cluster
+    from experiments.engine.cluster import make_jobqueue_cluster
     cluster = make_jobqueue_cluster("slurm", cores=32, memory="64GB", walltime="04:00:00", queue="compute")
     cluster.scale(jobs=4)            # 4 batch jobs x 32 single-threaded workers
     print(cluster.scheduler_address) # then: zhudai batch DESIGN.toml --scheduler tcp://... --out DIR
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from experiments.runner import BLAS_ENV
+from experiments.engine.executors import BLAS_ENV
 
 
 def make_jobqueue_cluster(

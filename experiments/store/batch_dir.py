@@ -26,17 +26,16 @@ import os
 import shutil
 import socket
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from experiments.store import _atomic_write, atomic_write_text, environment_versions, git_commit
+from experiments.store.common import atomic_write, atomic_write_text, environment_versions, now_iso, project_git
 
 if TYPE_CHECKING:
-    from experiments.design import ResolvedDesign
-    from experiments.runner import RunResult
+    from experiments.engine.design import ResolvedDesign
+    from experiments.engine.tasks import RunResult
 
 MANIFEST_FILE = "manifest.json"
 SUMMARY_FILE = "summary.csv"
@@ -52,18 +51,13 @@ MANIFEST_KIND = "zhudai-batch"
 RUN_COLUMNS = ("run_id", "scenario", "point", "overrides", "replicate", "seed", "borrowers", "months", "status",
                "error", "started", "finished", "seconds", "worker", "traceback")
 _SORT_KEYS = ("scenario", "point", "replicate", "step", "platform_id", "funder_id")
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class StoreError(Exception):
     """The output directory cannot hold this batch (another design, not a batch directory, not writable)."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_partition(df: pd.DataFrame, path: Path) -> None:
+def write_partition(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -72,7 +66,7 @@ def _write_partition(df: pd.DataFrame, path: Path) -> None:
     index = table.schema.get_field_index("run_id")
     table = table.set_column(index, pa.field("run_id", dictionary), table.column("run_id").cast(dictionary))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _partitions(directory: Path, dataset: str) -> list[Path]:
@@ -158,24 +152,24 @@ class BatchStore:
         run_dir = f"run_id={result.spec.run_id}"
         if result.status == "ok":
             for name in ("model", "platforms", "funders"):
-                _write_partition(result.tables[name], self.directory / DATASETS[name] / run_dir / PART_FILE)
-        _write_partition(runs_row(result), self.directory / DATASETS["runs"] / run_dir / PART_FILE)
+                write_partition(result.tables[name], self.directory / DATASETS[name] / run_dir / PART_FILE)
+        write_partition(runs_row(result), self.directory / DATASETS["runs"] / run_dir / PART_FILE)
 
     def write_summary(self, summary: pd.DataFrame) -> Path:
         """Write ``summary.csv`` atomically."""
         path = self.directory / SUMMARY_FILE
-        _atomic_write(path, lambda tmp: summary.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: summary.to_csv(tmp, index=False))
         return path
 
     def finish(self, counts: dict[str, int], status: str) -> None:
         """Record the end of this session in the manifest (rewritten atomically)."""
         session = self.manifest["sessions"][-1]
-        session.update(finished_at=_now(), status=status, **counts)
+        session.update(finished_at=now_iso(), status=status, **counts)
         self.manifest["finished_at"] = session["finished_at"]
         self.manifest["status"] = status
-        self._write_manifest()
+        self.write_manifest()
 
-    def _write_manifest(self) -> None:
+    def write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         atomic_write_text(text, self.directory / MANIFEST_FILE)
 
@@ -255,9 +249,9 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
         raise StoreError(f"--out {directory}: cannot create it ({err.strerror or err})") from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise StoreError(f"--out {directory}: not writable")
-    session = {"started_at": _now(), "finished_at": None, "status": "running", "argv": list(argv),
+    session = {"started_at": now_iso(), "finished_at": None, "status": "running", "argv": list(argv),
                "host": socket.gethostname()}
-    git = git_commit(_PROJECT_ROOT) if (_PROJECT_ROOT / ".git").exists() else None
+    git = project_git()
     manifest = {
         "kind": MANIFEST_KIND,
         "schema_version": SCHEMA_VERSION,
@@ -275,5 +269,5 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
     store = BatchStore(directory, manifest)
     if previous is not None:
         _clean(directory, store.ok_run_ids())
-    store._write_manifest()
+    store.write_manifest()
     return store

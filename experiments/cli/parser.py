@@ -1,0 +1,363 @@
+"""The ``zhudai`` argument parser: every subcommand, its options and its help.
+
+Each subcommand's handler lives in the module of its kind of work: :mod:`experiments.cli.commands` (scenarios,
+check, params, rerun, report, dashboard), :mod:`experiments.cli.run` (run), :mod:`experiments.cli.batch`
+(compare, sweep, batch, sensitivity) and :mod:`experiments.cli.validate` (validate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from experiments.cli.batch import cmd_batch, cmd_compare, cmd_sensitivity, cmd_sweep
+from experiments.cli.commands import cmd_check, cmd_dashboard, cmd_params, cmd_report, cmd_rerun, cmd_scenarios
+from experiments.cli.exits import PROG
+from experiments.cli.run import DEFAULT_SEED, cmd_run
+from experiments.cli.validate import cmd_validate
+
+EPILOG = """\
+exit statuses:
+  0    success
+  1    the run failed inside the model (traceback in DIR/error.log) or results could not be written
+  2    bad input: usage error, unknown scenario, invalid parameter or override, or --out already holds
+       a run and --overwrite was not given; nothing is run or written
+  130  interrupted (Ctrl-C); nothing written
+"""
+
+
+BATCH_EPILOG = """\
+defaults:
+  --replications 5, --borrowers 50000, --months: each scenario's own, --seed 20251001 (root of the
+  replicate seeds: SeedSequence(ROOT).spawn(R); replicate i has the same seed in every scenario and sweep
+  point), --workers: the number of CPUs (1 runs in this process)
+
+executors:
+  --workers W             local process pool of W single-threaded processes (default)
+  --scheduler local       dask LocalCluster of W single-threaded worker processes
+  --scheduler tcp://H:P   an existing dask.distributed cluster (e.g. SLURM/PBS: experiments/cluster.py)
+
+exit statuses:
+  0    every run of the design finished ok
+  1    a run failed (error in DIR/runs.parquet) or a worker died; finished runs are kept, and
+       rerunning the same command runs only what is missing
+  2    bad input: usage error, invalid design, scenario or override, or --out holds another design;
+       nothing is run or changed
+  130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
+"""
+
+
+VALIDATE_EPILOG = """\
+defaults:
+  --replications 5, --borrowers 100000, --seed 20251001, --out results/validation/run,
+  --targets experiments/targets.toml, --workers: the number of CPUs. With --robustness N: an N-point
+  Latin-hypercube sample over the parameters flagged uncertainty=True (ranges in the targets file's
+  [robustness] table); each point runs every needed scenario with --replications and --borrowers.
+
+outputs:
+  DIR/validation.csv, DIR/validation.md   one row per target: figure, test, status (main validation)
+  DIR/robustness.csv                      per target: share of sample points where it holds (--robustness)
+  DIR/robustness_points.csv               per point and target: figure, share, status, holds
+  DIR/robustness_design.csv               the sampled parameter values of every point
+  the runs are stored as a batch in DIR (robustness: DIR/robustness-points/point-NN), so rerunning the
+  same command resumes
+
+statuses:
+  PASS  the target meets its tolerance (share of replications, or 95% CI of the paired difference)
+  WARN  the test holds in at least half the replications, but below the tolerance
+  FAIL  otherwise (or no runs)
+
+exit statuses:
+  0    no target FAILs (WARN does not fail); robustness: every run finished ok
+  1    a target FAILs, or a run failed or a worker died (rerun the command to resume)
+  2    bad input: invalid targets file, options or --out holding another design; nothing is run
+  130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
+"""
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def override(text: str) -> str:
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected dotted.key=value, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``zhudai`` with its subcommands."""
+    from model import __version__
+
+    # Raw, so the epilog's exit-status table keeps its layout; descriptions are wrapped by hand instead.
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Agent-based model of China's internet lending-assistance (助贷) industry.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True)
+
+    # Options shared by every command that resolves a scenario, so `check` accepts a `run` command line.
+    scenario_opts = argparse.ArgumentParser(add_help=False)
+    scenario_opts.add_argument(
+        "scenario", metavar="SCENARIO|FILE", help="shipped scenario name or path to a .toml file"
+    )
+    scenario_opts.add_argument(
+        "--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
+        help="override one parameter (repeatable), e.g. --set policy.rate_cap.apr=0.2",
+    )
+    scenario_opts.add_argument("--borrowers", type=non_negative_int, metavar="N", help="same as --set run.borrowers=N")
+    scenario_opts.add_argument("--months", type=positive_int, metavar="N", help="same as --set run.months=N")
+
+    p_list = commands.add_parser(
+        "scenarios", help="list the shipped scenarios", description="List the shipped scenarios.",
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_list.set_defaults(handler=cmd_scenarios)
+
+    p_check = commands.add_parser(
+        "check", parents=[scenario_opts], help="validate a scenario and its overrides",
+        description=textwrap.fill(
+            "Load and validate a scenario with its overrides; print one line when it is valid, or every "
+            "problem found.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_check.set_defaults(handler=cmd_check)
+
+    p_run = commands.add_parser(
+        "run", parents=[scenario_opts], help="run a scenario and write its tables",
+        description=textwrap.fill(
+            "Run a scenario and write model.parquet, platforms.parquet, funders.parquet and manifest.json "
+            "into DIR. Nothing is written until the run has finished: an interrupted or failed run leaves "
+            "an earlier run in DIR untouched.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_run.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, metavar="N",
+                       help=f"random seed (default {DEFAULT_SEED})")
+    p_run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
+    p_run.add_argument("--overwrite", action="store_true", help="replace a run already in DIR")
+    p_run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p_run.set_defaults(handler=cmd_run)
+
+    p_params = commands.add_parser(
+        "params", help="print every parameter with its documentation",
+        description=textwrap.fill(
+            "Print every parameter with its default, unit, range, provenance and meaning: as the documented "
+            "baseline scenario file (default) or as a Markdown table.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    fmt = p_params.add_mutually_exclusive_group()
+    fmt.add_argument("--toml", dest="format", action="store_const", const="toml", help="baseline TOML (default)")
+    fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown table")
+    fmt.add_argument("--sync", dest="format", action="store_const", const="sync",
+                     help="(maintainers) rewrite experiments/scenarios/baseline.toml and the docs/ODD.md table")
+    p_params.set_defaults(handler=cmd_params, format="toml")
+    _add_batch_commands(commands, formatter)
+    _add_validate_command(commands, formatter)
+    _add_dashboard_command(commands, formatter)
+
+    p_rerun = commands.add_parser(
+        "rerun", help="reproduce a stored run exactly and say so",
+        description=textwrap.fill(
+            "Rerun a stored run and compare every table cell by cell with what was stored: a `zhudai run` "
+            "output directory (rebuilt from the resolved scenario and seed in its manifest), or one run of a "
+            "batch as BATCH_DIR/RUN_ID (rebuilt from its runs.parquet row). Exit 0 when identical, 1 when "
+            "anything differs.", 79
+        ),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_rerun.add_argument("target", metavar="DIR | BATCH_DIR/RUN_ID", help="what to rerun")
+    p_rerun.add_argument("--run", metavar="RUN_ID", help="run id within a batch directory (instead of DIR/RUN_ID)")
+    p_rerun.set_defaults(handler=cmd_rerun)
+    return parser
+
+
+def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``compare``, ``sweep`` and ``batch`` subcommands (one engine: :func:`experiments.batch.run_batch`)."""
+    from experiments.engine.design import DEFAULT_BORROWERS, DEFAULT_REPLICATIONS, DEFAULT_ROOT_SEED
+
+    executor_opts = argparse.ArgumentParser(add_help=False)
+    executor_opts.add_argument("--out", required=True, type=Path, metavar="DIR",
+                               help="batch directory (created; rerun the same command on it to resume)")
+    executor_opts.add_argument("--workers", type=positive_int, metavar="W",
+                               help="worker processes (default: number of CPUs; 1 runs in this process)")
+    executor_opts.add_argument("--scheduler", metavar="ADDRESS",
+                               help="run on dask.distributed: 'local' for a LocalCluster, or tcp://host:port")
+    executor_opts.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    design_opts = argparse.ArgumentParser(add_help=False)
+    design_opts.add_argument("--replications", type=positive_int, default=DEFAULT_REPLICATIONS, metavar="R",
+                             help=f"replicates per scenario and point (default {DEFAULT_REPLICATIONS})")
+    design_opts.add_argument("--borrowers", type=non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                             help=f"borrowers per run (default {DEFAULT_BORROWERS})")
+    design_opts.add_argument("--months", type=positive_int, metavar="N",
+                             help="months per run (default: each scenario's own)")
+    design_opts.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                             help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    design_opts.add_argument(
+        "--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
+        help="override one parameter in every run (repeatable)",
+    )
+
+    p_compare = commands.add_parser(
+        "compare", parents=[design_opts, executor_opts], help="run scenarios side by side with shared seeds",
+        description=textwrap.fill(
+            "Run each scenario R times with the same R seeds (common random numbers) and store every run in "
+            "DIR as tidy Parquet datasets; print each scenario's outcomes at the horizon with 95% intervals.",
+            79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_compare.add_argument("scenarios", nargs="+", metavar="SCENARIO|FILE", help="scenarios to compare")
+    p_compare.add_argument("--report", action="store_true",
+                           help="then write the report (figures, tables, report.md/.html) into DIR/report")
+    p_compare.set_defaults(handler=cmd_compare)
+
+    p_sweep = commands.add_parser(
+        "sweep", parents=[design_opts, executor_opts], help="sweep parameters of one scenario",
+        description=textwrap.fill(
+            "Run a scenario at every point of a parameter sweep (grid: every combination; zip: the i-th "
+            "values together), R replicates per point with shared seeds, and store every run in DIR.", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_sweep.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to sweep")
+    p_sweep.add_argument("--vary", action="append", required=True, metavar="dotted.key=v1,v2,...",
+                         help="values of one parameter (repeatable); parsed like --set values")
+    mode = p_sweep.add_mutually_exclusive_group()
+    mode.add_argument("--grid", dest="mode", action="store_const", const="grid",
+                      help="every combination of the values (default)")
+    mode.add_argument("--zip", dest="mode", action="store_const", const="zip",
+                      help="the i-th values of every --vary together (lists of equal length)")
+    p_sweep.set_defaults(handler=cmd_sweep, mode="grid")
+
+    p_batch = commands.add_parser(
+        "batch", parents=[executor_opts], help="run a design file (experiments/designs/*.toml)",
+        description=textwrap.fill(
+            "Run the experiment described by a design file: scenarios, sweep, replications, seeds and sizes "
+            "(see experiments/designs/example.toml), and store every run in DIR.", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_batch.add_argument("design", type=Path, metavar="DESIGN.toml", help="design file")
+    p_batch.set_defaults(handler=cmd_batch)
+
+    p_report = commands.add_parser(
+        "report", help="write figures, tables and an HTML/Markdown report of a batch directory",
+        description=textwrap.fill(
+            "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
+            "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
+            "scenario with 95% intervals, report.md, and report.html (one self-contained file).", 79),
+        epilog=EPILOG, formatter_class=formatter,
+    )
+    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory")
+    p_report.add_argument("--out", type=Path, metavar="REPORT_DIR", help="report directory (default DIR/report)")
+    p_report.add_argument("--reference", metavar="SCENARIO",
+                          help="scenario the differences are taken against (default baseline-2024 when present)")
+    p_report.set_defaults(handler=cmd_report)
+
+    p_sens = commands.add_parser(
+        "sensitivity", parents=[executor_opts], help="global sensitivity analysis (SALib Morris or Sobol)",
+        description=textwrap.fill(
+            "Sample the ranges of uncertain parameters with SALib (Morris trajectories or a Sobol/Saltelli "
+            "sample), run the scenario at every sampled point on the batch engine (stored in DIR, resumable), "
+            "evaluate each outcome as its mean over the months from --from (default 2025-10) to the horizon, "
+            "and write DIR/indices.csv (morris: mu_star, mu_star_conf, sigma; sobol: S1, S1_conf, ST, ST_conf), "
+            "DIR/samples.csv and a bar chart per outcome (DIR/sensitivity_<outcome>.png).", 79),
+        epilog=BATCH_EPILOG, formatter_class=formatter,
+    )
+    p_sens.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to analyse")
+    p_sens.add_argument("--method", required=True, choices=("morris", "sobol"), help="SALib method")
+    p_sens.add_argument("--param", action="append", default=[], metavar="dotted.key=low,high",
+                        help="a scalar parameter and its range (repeatable)")
+    p_sens.add_argument("--params", type=Path, metavar="FILE",
+                        help="ranges file ([params] \"key\" = [low, high]), e.g. experiments/designs/sensitivity.toml")
+    p_sens.add_argument("--samples", type=positive_int, default=10, metavar="N",
+                        help="morris: trajectories, N*(D+1) runs; sobol: base size, N*(D+2) runs (default 10)")
+    p_sens.add_argument("--outcome", action="append", default=[], metavar="NAME",
+                        help="model-table column (repeatable; default head_share, hhi, platform_exits, "
+                             "rationed_share, default_rate, spiral_share)")
+    p_sens.add_argument("--from", dest="from_month", default="2025-10", metavar="YYYY-MM",
+                        help="outcomes are means over the months from this one to the horizon (default 2025-10)")
+    p_sens.add_argument("--replications", type=positive_int, default=1, metavar="R",
+                        help="replicates per point, averaged (default 1)")
+    p_sens.add_argument("--borrowers", type=non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                        help=f"borrowers per run (default {DEFAULT_BORROWERS})")
+    p_sens.add_argument("--months", type=positive_int, metavar="N", help="months per run (default: the scenario's)")
+    p_sens.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                        help=f"root seed of the replicate seeds and of the sample (default {DEFAULT_ROOT_SEED})")
+    p_sens.add_argument("--set", dest="overrides", action="append", default=[], type=override,
+                        metavar="dotted.key=value", help="override one parameter in every run (repeatable)")
+    p_sens.set_defaults(handler=cmd_sensitivity)
+
+
+def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``validate`` subcommand: run the scenarios the targets need and check the stylized facts."""
+    from experiments.engine.design import DEFAULT_ROOT_SEED
+
+    p = commands.add_parser(
+        "validate", help="check the stylized facts (experiments/targets.toml)",
+        description=textwrap.fill(
+            "Run every scenario the validation targets need, R paired replicates each (common random numbers), "
+            "evaluate each target and print a table of target, figure, test and status (PASS/WARN/FAIL).", 79),
+        epilog=VALIDATE_EPILOG, formatter_class=formatter,
+    )
+    p.add_argument("--replications", type=positive_int, default=5, metavar="R",
+                   help="replicates per scenario (default 5)")
+    p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
+                   help="borrowers per run (default 100000)")
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    p.add_argument("--workers", type=positive_int, metavar="W",
+                   help="worker processes (default: number of CPUs; 1 runs in this process)")
+    p.add_argument("--out", type=Path, default=Path("results/validation/run"), metavar="DIR",
+                   help="batch directory and outputs (default results/validation/run)")
+    p.add_argument("--targets", type=Path, default=None, metavar="FILE",
+                   help="targets file (default experiments/targets.toml)")
+    p.add_argument("--robustness", type=positive_int, metavar="N",
+                   help="instead: an N-point Latin-hypercube robustness study over the uncertain parameters")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_validate)
+
+
+def _add_dashboard_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``dashboard`` subcommand: the interactive page (experiments/dashboard)."""
+    p = commands.add_parser(
+        "dashboard", help="interactive dashboard: move a lever, compare two runs side by side",
+        description=textwrap.fill(
+            "Serve the interactive dashboard (Mesa SolaraViz) on this machine and print its address. Pick a "
+            "scenario, move its levers, and watch run A and a comparison run B (same seed) step month by month; "
+            "download the tables (CSV) and figures (PNG). Works offline. Ctrl-C stops it.", 79),
+        formatter_class=formatter,
+    )
+    p.add_argument("--port", type=non_negative_int, default=8765, metavar="P",
+                   help="port to listen on (default 8765; 0 picks a free one)")
+    p.add_argument("--host", default="localhost", metavar="H",
+                   help="address to listen on (default localhost; 0.0.0.0 serves other machines too)")
+    p.set_defaults(handler=cmd_dashboard)
+

@@ -1,0 +1,192 @@
+"""The batch engine: run a resolved design on an executor and store every run as it finishes.
+
+``zhudai compare``, ``zhudai sweep`` and ``zhudai batch`` all build a
+:class:`~experiments.engine.design.Design` and call :func:`run_batch`, which runs it on an executor of
+:mod:`experiments.engine.executors` (in-process, local process pool or dask.distributed) and stores each run
+in a batch directory (:mod:`experiments.store.batch_dir`).
+
+Faults: a run that raises is stored as ``failed`` and the batch goes on; a worker killed in the process pool
+breaks the pool, so the batch stops, keeps every finished run and leaves the lost ones unrecorded for a rerun;
+dask reschedules a killed worker's runs itself and reports a run that keeps killing workers as failed. Ctrl-C
+stops submitting, cancels what is pending and keeps every finished run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.analysis.summary import horizon_summary
+from experiments.engine.design import ResolvedDesign
+from experiments.engine.executors import Executor, WorkersLost, make_executor
+from experiments.engine.tasks import RunResult
+from experiments.store.batch_dir import open_store, read_store
+
+
+# -------------------------------------------------------------------------------------- interruption
+class _InterruptGuard:
+    """Defers Ctrl-C while a run's files are being written, so a run is stored whole or not at all."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptGuard:
+        # Signal handlers can only be installed from the main thread; elsewhere Ctrl-C is not ours to handle.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self._depth:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if self._pending and not self._depth:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
+# ------------------------------------------------------------------------------------------ outcome
+@dataclass
+class BatchOutcome:
+    """What a batch session did.
+
+    Attributes:
+        out: the batch directory.
+        total: runs in the design.
+        skipped: runs already ok in the directory (not rerun).
+        ok: runs that finished ok in this session.
+        failed: ``runs`` rows of runs that failed in this session.
+        lost: runs lost to a dead worker (not recorded; a rerun runs them).
+        lost_reason: why they were lost.
+        interrupted: the session was stopped by Ctrl-C.
+        summary: the horizon summary of every ok run in the directory.
+        executor: the executor's description.
+        seconds: wall time of the session.
+    """
+
+    out: Path
+    total: int
+    skipped: int = 0
+    ok: int = 0
+    failed: list[RunResult] = field(default_factory=list)
+    lost: int = 0
+    lost_reason: str = ""
+    interrupted: bool = False
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    executor: str = ""
+    seconds: float = 0.0
+
+    @property
+    def not_run(self) -> int:
+        """Runs of the design with no ok row after this session (failed, lost or never started)."""
+        return self.total - self.skipped - self.ok
+
+    @property
+    def status(self) -> str:
+        """``complete``, ``interrupted``, ``workers-lost`` or ``failed-runs``."""
+        if self.interrupted:
+            return "interrupted"
+        if self.lost:
+            return "workers-lost"
+        return "failed-runs" if self.not_run else "complete"
+
+
+def run_batch(
+    resolved: ResolvedDesign,
+    out: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    argv: Sequence[str] = (),
+) -> BatchOutcome:
+    """Run every run of a design not already stored ok in ``out``, storing each as it finishes.
+
+    Args:
+        resolved: the validated design.
+        out: the batch directory (created; a rerun of the same design resumes it).
+        workers: process count (default ``os.cpu_count()``; 1 runs in this process).
+        scheduler: ``"local"`` or a dask scheduler address; None for the local process pool.
+        progress: show a progress bar on stderr (tqdm disables itself when stderr is not a terminal).
+        argv: the command line, for the manifest.
+
+    Returns:
+        The outcome; ``outcome.interrupted`` is set after Ctrl-C (nothing is raised for it).
+
+    Raises:
+        StoreError: if ``out`` holds another design or is not usable (nothing is changed).
+        OSError: if the scheduler cannot be reached or results cannot be written.
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    store = open_store(out, resolved, argv)
+    done = store.ok_run_ids()
+    todo = [spec for spec in resolved.runs if spec.run_id not in done]
+    outcome = BatchOutcome(Path(out), total=len(resolved.runs), skipped=len(resolved.runs) - len(todo))
+    executor: Executor | None = None
+    bar = tqdm(total=outcome.total, initial=outcome.skipped, unit="run", file=sys.stderr,
+               disable=None if progress else True, dynamic_ncols=True, desc="runs")
+    bar.set_postfix(failed=0)
+    try:
+        with _InterruptGuard() as guard:
+            if todo:
+                try:
+                    executor = make_executor(workers, scheduler)
+                except Exception as exc:
+                    bar.close()
+                    store.finish({"ok": 0, "failed": 0, "lost": 0, "skipped": outcome.skipped,
+                                  "not_run": outcome.not_run}, "executor-failed")
+                    raise OSError(f"cannot start the executor: {type(exc).__name__}: {exc}") from exc
+                outcome.executor = executor.name
+                for result in executor.run(todo):
+                    with guard.critical():
+                        store.write_result(result)
+                    if result.status == "ok":
+                        outcome.ok += 1
+                    else:
+                        outcome.failed.append(result)
+                        bar.set_postfix(failed=len(outcome.failed), refresh=False)
+                    bar.update(1)
+    except WorkersLost as exc:
+        outcome.lost, outcome.lost_reason = exc.lost, exc.reason
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.close()
+    counts = {"ok": outcome.ok, "failed": len(outcome.failed), "lost": outcome.lost, "skipped": outcome.skipped,
+              "not_run": outcome.not_run}
+    if not outcome.interrupted:
+        outcome.summary = horizon_summary(read_store(out)["model"], resolved)
+        store.write_summary(outcome.summary)
+    outcome.seconds = time.perf_counter() - t0
+    store.finish(counts, outcome.status)
+    return outcome
