@@ -12,7 +12,7 @@ behavioural parameters (those flagged ``uncertainty=True``; default ranges from
 ``after`` (default 2025-10) to the horizon. Parameter names in EMA are the dotted keys with ``.`` replaced by
 ``__`` (EMA passes them to the model function as keyword arguments).
 
-Each EMA experiment is one :func:`experiments.engine.run.run_one` call with a fixed seed, so experiments differ only
+Each EMA experiment is one :func:`experiments.engine.run.run_model` call with a fixed seed, so experiments differ only
 by their parameters (common random numbers across scenarios and policies).
 """
 
@@ -80,7 +80,7 @@ def make_ema_model(
     """
     from ema_workbench import IntegerParameter, Model, RealParameter, ScalarOutcome
 
-    from experiments.engine.run import run_one
+    from experiments.engine.run import resolve_scenario, run_model
     from model.config import load_scenario
 
     levers = dict(DEFAULT_LEVERS if levers is None else levers)
@@ -94,7 +94,7 @@ def make_ema_model(
 
     def run(**kwargs: Any) -> dict[str, float]:
         settings = [f"{by_name[n]}={_value(by_name[n], v)}" for n, v in kwargs.items() if n in by_name]
-        model = run_one(scenario, seed, borrowers, horizon, [*overrides, *settings])["model"]
+        model = run_model(resolve_scenario(scenario, [*overrides, *settings], borrowers, horizon), seed).tables["model"]
         window = model[model["date"] >= after]
         window = window if len(window) else model
         return {o: float(window[o].mean()) for o in outcomes}

@@ -151,14 +151,10 @@ PAIRED = (matthew_effect, tail_exits, small_funders, cap_respected, rationing_an
 
 
 def run_tables(scenario: str, seed: int, borrowers: int) -> dict[str, pd.DataFrame]:
-    """One run's tables (fresh model; Mesa's agent registry entry dropped afterwards)."""
-    from model import LendingModel, load_scenario
+    """One run's tables (:func:`experiments.engine.run.run_model`)."""
+    from experiments.engine.run import resolve_scenario, run_model
 
-    m = LendingModel(load_scenario(scenario, overrides=[f"run.borrowers={borrowers}"]), rng=seed)
-    m.run()
-    tables = m.tables()
-    m.release()
-    return tables
+    return run_model(resolve_scenario(scenario, borrowers=borrowers), seed).tables
 
 
 def check_seed(seed: int, borrowers: int) -> list[Fact]:

@@ -14,7 +14,6 @@ import math
 import os
 import sys
 import textwrap
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,65 +56,33 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
         raise UsageError(f"--out {out}: {ancestor} is not writable")
 
 
-def _check_contract(tables: dict[str, pd.DataFrame]) -> None:
-    """Fail the run (not the write) if the model's tables break the output contract."""
-    from model.output import FUNDER_COLUMNS, MODEL_COLUMNS, PLATFORM_COLUMNS
-
-    problems = []
-    for name, columns in (("model", MODEL_COLUMNS), ("platforms", PLATFORM_COLUMNS), ("funders", FUNDER_COLUMNS)):
-        if name not in tables:
-            problems.append(f"no {name} table")
-            continue
-        missing = [c for c in columns if c not in tables[name].columns]
-        if missing:
-            problems.append(f"{name} table lacks {', '.join(missing)}")
-    if problems:
-        raise RuntimeError("model output breaks the output contract: " + "; ".join(problems))
-
-
-def _column_docs() -> dict[str, dict[str, dict[str, str]]]:
-    from model.output import COLUMN_DOCS
-
-    return {
-        table: {col: {"unit": unit, "meaning": meaning} for col, (unit, meaning) in cols.items()}
-        for table, cols in COLUMN_DOCS.items()
-    }
-
-
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    """``zhudai run``: run one scenario through :func:`experiments.engine.run.run_model` and write its directory."""
     # Imported here so that `zhudai scenarios|check|params` start without loading the simulation stack.
     from tqdm import tqdm
 
+    from experiments.engine.run import run_model
     from experiments.store import run_dir
-    from experiments.store.common import environment_versions, now_iso, project_git
-    from model.lending import LendingModel
-    from model.output import SCHEMA_VERSION
+    from experiments.store.common import environment_versions
 
     overrides = scenario_overrides(args)
     scenario = load_scenario(args.scenario, overrides)
     out: Path = args.out
     _check_out_dir(out, args.overwrite)
 
-    run = scenario.params.run
     quiet = args.quiet
     if not quiet:
         print(f"running {scenario.name}: {describe_window(scenario)}, seed {args.seed}", file=sys.stderr)
-    versions = environment_versions()
-    started_at, t0 = now_iso(), time.perf_counter()
-    model = None
     try:
         # disable=None lets tqdm switch itself off when stderr is not a terminal (CI logs, pipes).
-        with tqdm(total=run.months, unit="month", file=sys.stderr, disable=True if quiet else None,
+        with tqdm(total=scenario.params.run.months, unit="month", file=sys.stderr, disable=True if quiet else None,
                   desc=scenario.name, leave=False, dynamic_ncols=True) as bar:
 
             def on_step(m: Any) -> None:
                 bar.set_postfix_str(str(m.date), refresh=False)
                 bar.update(1)
 
-            model = LendingModel(scenario, rng=args.seed)
-            model.run(on_step=on_step)
-            tables = model.tables()
-        _check_contract(tables)
+            result = run_model(scenario, args.seed, overrides=overrides, on_step=on_step, argv=argv)
     except KeyboardInterrupt:
         error("interrupted; nothing written")
         return EXIT_INTERRUPTED
@@ -123,7 +90,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         raise
     except Exception as exc:
         context = {"scenario": f"{scenario.name} ({scenario.source})", "overrides": overrides, "seed": args.seed,
-                   "versions": versions}
+                   "versions": environment_versions()}
         log = run_dir.write_error_log(out, argv, context, PROG)
         error(f"run failed: {type(exc).__name__}: {exc}")
         if log is not None:
@@ -132,38 +99,9 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             error(f"could not write {out / run_dir.ERROR_LOG_FILE}; traceback follows")
             traceback.print_exc(file=sys.stderr)
         return EXIT_RUN_FAILED
-    finally:
-        if model is not None:
-            model.release()
-        del model
-    elapsed = time.perf_counter() - t0
 
-    git = project_git()
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "source": str(scenario.source),
-        "overrides": overrides,
-        "seed": args.seed,
-        "borrowers": run.borrowers,
-        "months": run.months,
-        "first_month": run.start,
-        "last_month": add_months(run.start, run.months - 1),
-        "started_at": started_at,
-        "finished_at": now_iso(),
-        "elapsed_seconds": round(elapsed, 3),
-        "versions": versions,
-        "git": git,
-        "argv": argv,
-        "tables": {
-            name: {"file": filename, "rows": len(tables[name])} for name, filename in run_dir.TABLE_FILES.items()
-        },
-        "columns": _column_docs(),
-        "resolved": scenario.to_dict(),
-    }
     try:
-        paths = run_dir.write_run(out, tables, manifest)
+        paths = run_dir.write_run(out, result.tables, result.manifest)
     except KeyboardInterrupt:
         error(f"interrupted while writing; {out} holds no complete run (no {run_dir.MANIFEST_FILE})")
         return EXIT_INTERRUPTED
@@ -177,7 +115,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     if quiet:
         print(f"wrote {out}")
     else:
-        print(render_summary(tables["model"], scenario, args.seed, elapsed))
+        print(render_summary(result.tables["model"], scenario, args.seed, result.elapsed_seconds))
         print()
         print(f"wrote {len(paths)} files to {out}:")
         print("  " + "  ".join(p.name for p in paths.values()))

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.dashboard.levers import LEVERS, LeverError, describe_overrides, overrides_for
+from experiments.engine.run import build_model
 from model.config import ConfigError, Scenario, list_scenarios, load_scenario
 from model.enums import FunderKind
 from model.lending import LendingModel
@@ -161,15 +162,10 @@ class DashboardModel(mesa.Model):
             except ConfigError as exc:
                 return [f"run {tag}: {p}" for p in exc.problems]
         for tag, label, sc in scenarios:
-            registry = getattr(mesa.Agent, "_ids", {})
-            known = set(registry)
             try:
-                model = LendingModel(sc, rng=self.seed_value)
+                model = build_model(sc, self.seed_value)  # releases a half-built model itself
             except Exception as exc:  # a model bug must not take the page down
                 traceback.print_exc(file=sys.stderr)
-                for half_built in set(registry) - known:  # agents made before the failure registered it
-                    if isinstance(half_built, LendingModel):
-                        half_built.release()
                 self.error = f"Model error while building run {tag}: {type(exc).__name__}: {exc}"
                 return []
             model.release()  # safe: it makes all its agents in __init__; reset after reset would pile up otherwise

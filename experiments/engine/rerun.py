@@ -2,8 +2,8 @@
 
 A single run (``zhudai run ... --out DIR``) is rebuilt from the *resolved* scenario in its manifest, so later
 edits to scenario files do not matter. A batch run is rebuilt from its ``runs.parquet`` row (scenario,
-overrides, seed, borrowers, months) through :func:`experiments.engine.run.run_one`. Every table is then compared
-cell by cell with what was stored.
+overrides, seed, borrowers, months). Both run through :func:`experiments.engine.run.run_model`. Every table
+is then compared cell by cell with what was stored.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.engine.run import TABLES, resolve_scenario, run_model
 from experiments.store.batch_dir import DATASETS, MANIFEST_FILE, MANIFEST_KIND, PART_FILE
 from experiments.store.common import environment_versions
-
-TABLES = ("model", "platforms", "funders")
 
 
 class RerunError(Exception):
@@ -96,7 +95,7 @@ def _compare(report: RerunReport, stored: dict[str, pd.DataFrame], fresh: dict[s
 
 def rerun_single(directory: Path) -> RerunReport:
     """Rerun a ``zhudai run`` output directory from the resolved scenario and seed in its manifest."""
-    from model import LendingModel, load_scenario
+    from model.config import load_scenario
 
     manifest = _read_manifest(directory)
     if manifest.get("kind") == MANIFEST_KIND:
@@ -107,10 +106,7 @@ def rerun_single(directory: Path) -> RerunReport:
     resolved.pop("name", None)
     resolved.pop("description", None)
     scenario = load_scenario("baseline", overrides=_flatten(resolved))
-    model = LendingModel(scenario, rng=int(manifest["seed"]))
-    model.run()
-    fresh = model.tables()
-    model.release()
+    fresh = run_model(scenario, int(manifest["seed"])).tables
     stored = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
     report = RerunReport(label=f"run in {directory} ({manifest.get('scenario')}, seed {manifest['seed']})",
                          version_notes=_version_notes(manifest))
@@ -119,8 +115,6 @@ def rerun_single(directory: Path) -> RerunReport:
 
 def rerun_batch_run(directory: Path, run_id: str) -> RerunReport:
     """Rerun one run of a batch store from its ``runs.parquet`` row."""
-    from experiments.engine.run import run_one
-
     manifest = _read_manifest(directory)
     if manifest.get("kind") != MANIFEST_KIND:
         raise RerunError(f"{directory} is not a batch directory")
@@ -131,8 +125,9 @@ def rerun_batch_run(directory: Path, run_id: str) -> RerunReport:
     row = pd.read_parquet(runs_path).iloc[0]
     if row["status"] != "ok":
         raise RerunError(f"run {run_id} did not finish ok ({row['status']}: {row['error']}); nothing to compare")
-    fresh = run_one(str(row["scenario"]), int(row["seed"]), int(row["borrowers"]), int(row["months"]),
-                    json.loads(row["overrides"]))
+    overrides = json.loads(row["overrides"])
+    scenario = resolve_scenario(str(row["scenario"]), overrides, int(row["borrowers"]), int(row["months"]))
+    fresh = run_model(scenario, int(row["seed"]), overrides=overrides).tables
     stored = {name: pd.read_parquet(directory / DATASETS[name] / f"run_id={run_id}" / PART_FILE)
               for name in TABLES}
     report = RerunReport(label=f"run {run_id} of {directory} ({row['scenario']}, replicate {row['replicate']}, "

@@ -1,6 +1,6 @@
 """The task every batch executor runs: a run's spec, its id, and the wrapper around the one run path.
 
-:func:`execute_run` calls :func:`experiments.engine.run.run_one`, which holds no global state and writes no
+:func:`execute_run` calls :func:`experiments.engine.run.run_model`, which holds no global state and writes no
 files: the same spec gives identical tables in any process, so the in-process loop, the local process pool and
 dask workers are interchangeable. :func:`execute_run` wraps it for batches: it times the run, catches its
 exception (a failed run is a result, not a crash of the batch) and tags every row with the run's keys.
@@ -155,14 +155,15 @@ def execute_run(spec: RunSpec) -> RunResult:
     Returns:
         The result: tables tagged with the run's keys when it succeeded, the error when it failed.
     """
-    from experiments.engine.run import run_one
+    from experiments.engine.run import resolve_scenario, run_model
 
     started, t0 = _now(), time.perf_counter()
     worker = f"{socket.gethostname()}/{os.getpid()}"
     try:
         if _fault_injected(spec):
             raise RuntimeError("injected fault")
-        tables = run_one(spec.scenario, spec.seed, spec.borrowers, spec.months, spec.overrides)
+        scenario = resolve_scenario(spec.scenario, spec.overrides, spec.borrowers, spec.months)
+        tables = run_model(scenario, spec.seed, overrides=spec.overrides).tables
     except Exception as exc:
         return RunResult(spec, "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), started, _now(),
                          time.perf_counter() - t0, worker)

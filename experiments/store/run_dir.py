@@ -5,6 +5,9 @@ A run directory holds ``model.parquet``, ``platforms.parquet``, ``funders.parque
 (:func:`experiments.store.common.atomic_write`). ``manifest.json`` is written last: its presence marks a
 complete run, and it is removed first when a run is replaced, so a crash while replacing never leaves an old
 manifest describing new tables. A failed run adds only ``error.log``.
+
+From Python: ``out = experiments.engine.run.run_model("new-rules-2025", seed=1)`` then
+``write_run(DIR, out.tables, out.manifest)`` writes the same directory as ``zhudai run``.
 """
 
 from __future__ import annotations
