@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis.stats import t_quantile
+from experiments.analysis.stats import mean_interval
 
 DEFAULT_REFERENCE = "baseline-2024"
 #: The month the 2025 rules take effect and the month 12 months after the last dated rule of the shipped scenarios.
@@ -218,21 +218,6 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
 
 
 # ------------------------------------------------------------------------------------- aggregates
-def band(values: np.ndarray) -> tuple[int, float, float, float, float]:
-    """``(n, mean, sd, low, high)`` of a sample: mean ± t(0.975, n-1)·sd/√n; NaN sd/bounds with n < 2."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    n = len(x)
-    if n == 0:
-        return 0, math.nan, math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if n < 2:
-        return 1, mean, math.nan, math.nan, math.nan
-    sd = float(x.std(ddof=1))
-    half = t_quantile(n - 1) * sd / math.sqrt(n)
-    return n, mean, sd, mean - half, mean + half
-
-
 def monthly_bands(per_run: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Per series, month and column: mean over runs and 95% band.
 
@@ -246,7 +231,7 @@ def monthly_bands(per_run: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     rows = []
     for (series, date), group in per_run.groupby(["series", "date"], sort=False):
         for column in columns:
-            n, mean, sd, low, high = band(group[column].to_numpy(dtype=float))
+            n, mean, sd, low, high = mean_interval(group[column].to_numpy(dtype=float))
             rows.append({"series": series, "date": date, "metric": column, "runs": n, "mean": mean, "sd": sd,
                          "low": low, "high": high})
     out = pd.DataFrame(rows, columns=["series", "date", "metric", "runs", "mean", "sd", "low", "high"])
@@ -785,7 +770,7 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
             dates = sorted(group["date"].unique())
             date = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
             for metric in metrics:
-                n, mean, sd, low, high = band(group[metric].to_numpy(dtype=float))
+                n, mean, sd, low, high = mean_interval(group[metric].to_numpy(dtype=float))
                 row = {"series": name, "scenario": data.series_scenario[name], "when": when, "date": date,
                        "metric": metric, "runs": n, "mean": mean, "sd": sd, "low": low, "high": high,
                        "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan,
@@ -793,7 +778,7 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
                 if ref is not None and name != ref_series:
                     mine = group.set_index("replicate")[metric].astype(float)
                     diff = (mine - ref[metric].astype(float).reindex(mine.index)).dropna()
-                    pairs, dmean, _, dlow, dhigh = band(diff.to_numpy())
+                    pairs, dmean, _, dlow, dhigh = mean_interval(diff.to_numpy())
                     row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
                 rows.append(row)
     columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",

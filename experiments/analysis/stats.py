@@ -1,16 +1,39 @@
-"""Statistics shared by the summaries, the report and the validation."""
+"""Statistics shared by the batch summary, the report and the validation: one t-quantile, one interval."""
 
 from __future__ import annotations
 
-#: Two-sided 95% Student-t quantiles t(0.975, df) for df = 1..30; 1.96 (normal) beyond.
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+import math
+
+import numpy as np
 
 
-def t_quantile(df: int) -> float:
-    """t(0.975, df) from :data:`T975`; 1.96 for df > 30."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
-    return T975[df - 1] if df <= len(T975) else 1.96
+def t_quantile(df: float) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (scipy), for two-sided 95% intervals.
+
+    Returns:
+        ``t(0.975, df)``; NaN when ``df < 1`` or is not a number: there is no interval from fewer than two
+        values, and callers report such an interval as missing (NaN bounds) rather than fail.
+    """
+    if not df >= 1:  # also catches NaN
+        return math.nan
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
 
 
+def mean_interval(values: np.ndarray) -> tuple[int, float, float, float, float]:
+    """``(n, mean, sd, low, high)`` of a sample, NaNs dropped: mean ± t(0.975, n-1)·sd/√n.
+
+    With one value, ``sd``, ``low`` and ``high`` are NaN; with none, the mean is NaN too.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if n < 2:
+        return 1, mean, math.nan, math.nan, math.nan
+    sd = float(x.std(ddof=1))
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
+    return n, mean, sd, mean - half, mean + half

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from experiments.analysis.stats import t_quantile
+from experiments.analysis.stats import mean_interval
 
 if TYPE_CHECKING:
     from experiments.engine.design import ResolvedDesign
@@ -43,13 +43,9 @@ def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFra
     for (scenario, point), group in last.groupby(["scenario", "point"], sort=False):
         values = {key: group[key].iloc[0] for key in keys}
         for metric in metrics:
-            x = group[metric].astype(float).dropna().to_numpy()
-            n = len(x)
-            mean = float(x.mean()) if n else math.nan
-            sd = float(x.std(ddof=1)) if n > 1 else math.nan
-            half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+            n, mean, sd, low, high = mean_interval(group[metric].to_numpy(dtype=float))
             rows.append({"scenario": scenario, "point": int(point), **values, "metric": metric, "runs": n,
-                         "mean": mean, "sd": sd, "low": mean - half, "high": mean + half})
+                         "mean": mean, "sd": sd, "low": low, "high": high})
     df = pd.DataFrame(rows, columns=columns)
     df["_order"] = df["scenario"].map(order).fillna(len(order))
     df["_metric"] = df["metric"].map({m: i for i, m in enumerate(SUMMARY_METRICS)})

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.analysis.stats import mean_interval
 from model.config import ConfigError
 
 DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "targets.toml"
@@ -607,14 +608,6 @@ def _absolute_keys(table: Mapping[str, Any]) -> set[str]:
 
 
 # ----------------------------------------------------------------------------------------- evaluate
-def t_quantile(df: int) -> float:
-    """0.975 quantile of Student's t with ``df`` degrees of freedom (nan for df < 1)."""
-    if df < 1:
-        return math.nan
-    from scipy import stats
-    return float(stats.t.ppf(0.975, df))
-
-
 def split_runs(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, int, int], dict[str, pd.DataFrame]]:
     """Per-run tables keyed by ``(scenario, point, replicate)``."""
     out: dict[tuple[str, int, int], dict[str, pd.DataFrame]] = {}
@@ -724,11 +717,8 @@ def evaluate_target(t: Target, runs: Mapping[tuple[str, int, int], Mapping[str, 
 
 def _ci(values: np.ndarray) -> tuple[float, float]:
     v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
-        return math.nan, math.nan
-    half = t_quantile(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
+    _, _, _, low, high = mean_interval(v[np.isfinite(v)])
+    return low, high
 
 
 COLUMNS = ["target", "figure", "band", "share", "status", "explanation", "metric", "scenarios", "window",
