@@ -9,7 +9,8 @@ Install the optional extra (``pip install -e ".[ema]"``), then::
 Vocabulary follows EMA Workbench: **levers** are policy choices (``policy.*`` keys), **uncertainties** are
 behavioural parameters (those flagged ``uncertainty=True``; default ranges from
 ``experiments/designs/sensitivity.toml``), **outcomes** are model-table columns averaged over the months from
-``after`` (default 2025-10) to the horizon. Parameter names in EMA are the dotted keys with ``.`` replaced by
+``after`` (default: the month the rules take effect, :func:`experiments.analysis.rules.rules_start`) to the
+horizon. Parameter names in EMA are the dotted keys with ``.`` replaced by
 ``__`` (EMA passes them to the model function as keyword arguments).
 
 Each EMA experiment is one :func:`experiments.engine.run.run_model` call with a fixed seed, so experiments differ only
@@ -58,7 +59,7 @@ def make_ema_model(
     borrowers: int = 50_000,
     months: int | None = None,
     seed: int = 20251001,
-    after: str = "2025-10",
+    after: str | None = None,
     overrides: Sequence[str] = (),
     name: str = "zhudai",
 ) -> Any:
@@ -70,7 +71,8 @@ def make_ema_model(
         uncertainties: dotted key -> (low, high); defaults to the shipped sensitivity ranges.
         outcomes: model-table columns; each outcome is its mean over the months from ``after``.
         borrowers, months, seed: the run size and its fixed seed (``months`` None: the scenario's own).
-        after: first month of the outcome window (the whole run if it ends before).
+        after: first month of the outcome window (the whole run if it ends before); None for the month the
+            rules take effect in the scenario.
         overrides: ``dotted.key=value`` strings applied to every experiment first.
         name: the EMA model name.
 
@@ -80,6 +82,7 @@ def make_ema_model(
     """
     from ema_workbench import IntegerParameter, Model, RealParameter, ScalarOutcome
 
+    from experiments.analysis.rules import rules_start
     from experiments.engine.run import resolve_scenario, run_model
     from model.config import load_scenario
 
@@ -90,7 +93,9 @@ def make_ema_model(
     ranges = {**levers, **uncertainties}
     for bound in (0, 1):
         load_scenario(scenario, [*overrides, *(f"{k}={_value(k, r[bound])}" for k, r in ranges.items())])
-    horizon = months if months is not None else load_scenario(scenario, list(overrides)).params.run.months
+    base = load_scenario(scenario, list(overrides))
+    horizon = months if months is not None else base.params.run.months
+    after = rules_start(base) if after is None else after
 
     def run(**kwargs: Any) -> dict[str, float]:
         settings = [f"{by_name[n]}={_value(by_name[n], v)}" for n, v in kwargs.items() if n in by_name]

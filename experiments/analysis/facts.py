@@ -9,20 +9,24 @@ Documented run (prints the table and exits non-zero if a fact fails)::
 
     python -m experiments.analysis.facts --borrowers 200000 --seeds 1 2 3
 
-Windows: "after the rules" is 2025-10 to the horizon; "short run" is 2025-10 to 2026-06; the crackdown window
+Windows: "after the rules" runs from the month the rules take effect (``policy.rate_cap.start`` of
+``new-rules-2025``, :func:`experiments.analysis.rules.rules_start`) to the horizon; "short run" from that month to
+2026-06; the crackdown window
 compares the six months before and after ``policy.payment_crackdown.start`` in ``full-tightening-2026``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-RULES = "2025-10"
+#: The scenario whose rules the facts are about; its ``policy.rate_cap.start`` opens the "after the rules" windows.
+RULES_SCENARIO = "new-rules-2025"
 SHORT_END = "2026-06"
 SMALL_KINDS = ("bank_city", "bank_rural")
 
@@ -36,6 +40,14 @@ class Fact:
     holds: bool
 
 
+@functools.cache
+def rules_month() -> str:
+    """The month the rules of :data:`RULES_SCENARIO` take effect."""
+    from experiments.analysis.rules import rules_start
+
+    return rules_start(RULES_SCENARIO)
+
+
 def _window(df: pd.DataFrame, start: str, end: str | None = None) -> pd.DataFrame:
     sel = df["date"] >= start
     if end is not None:
@@ -45,7 +57,7 @@ def _window(df: pd.DataFrame, start: str, end: str | None = None) -> pd.DataFram
 
 def matthew_effect(rules: dict, base: dict) -> Fact:
     """Head share and HHI of platform volume after the rules exceed the counterfactual's (window means)."""
-    r, b = _window(rules["model"], RULES), _window(base["model"], RULES)
+    r, b = _window(rules["model"], rules_month()), _window(base["model"], rules_month())
     hs = (r["head_share"].mean(), b["head_share"].mean())
     hh = (r["hhi"].mean(), b["hhi"].mean())
     return Fact("head share and HHI rise against the counterfactual",
@@ -71,11 +83,12 @@ def _first_on_or_after(df: pd.DataFrame, start: str) -> str:
 
 def tail_exits(rules: dict, base: dict) -> Fact:
     """After the rules, tail platforms exit at a far higher rate than head platforms, and than in the counterfactual."""
-    tail_r = _exit_rate(rules["platforms"], "tail", RULES)
-    head_r = _exit_rate(rules["platforms"], "head", RULES)
-    tail_b = _exit_rate(base["platforms"], "tail", RULES)
+    tail_r = _exit_rate(rules["platforms"], "tail", rules_month())
+    head_r = _exit_rate(rules["platforms"], "head", rules_month())
+    tail_b = _exit_rate(base["platforms"], "tail", rules_month())
     return Fact("tail platforms exit far more than head platforms",
-                f"exit rate after 2025-10: tail {tail_r:.0%}, head {head_r:.0%} (counterfactual tail {tail_b:.0%})",
+                f"exit rate after {rules_month()}: tail {tail_r:.0%}, head {head_r:.0%} "
+                f"(counterfactual tail {tail_b:.0%})",
                 tail_r >= 2 * head_r + 0.2 and tail_r > tail_b)
 
 
@@ -98,12 +111,12 @@ def small_funders(rules: dict, base: dict) -> Fact:
 
 
 def cap_respected(rules: dict, base: dict) -> Fact:
-    """No new licensed loan is priced above the all-in cap in force (every month from 2025-10).
+    """No new licensed loan is priced above the all-in cap in force (every month from the rules' start).
 
     Before the rules the legacy ceiling binds only the nominal rate; fees outside it may lift the all-in
     price above it, which is the pre-rule practice the rules ended.
     """
-    m = _window(rules["model"], RULES)
+    m = _window(rules["model"], rules_month())
     capped = m[np.isfinite(m["binding_cap"])]
     over = int((capped["max_apr_new"] > capped["binding_cap"] + 1e-9).sum())
     return Fact("no new licensed loan above the cap in force", f"months with a loan above the cap: {over}", over == 0)
@@ -111,7 +124,7 @@ def cap_respected(rules: dict, base: dict) -> Fact:
 
 def rationing_and_shadow(rules: dict, base: dict) -> Fact:
     """Rationing and shadow borrowing rise after the cap against the counterfactual (short-run window means)."""
-    r, b = _window(rules["model"], RULES, SHORT_END), _window(base["model"], RULES, SHORT_END)
+    r, b = _window(rules["model"], rules_month(), SHORT_END), _window(base["model"], rules_month(), SHORT_END)
     ra = (r["rationed_share"].mean(), b["rationed_share"].mean())
     sh = (r["shadow_volume"].mean(), b["shadow_volume"].mean())
     return Fact("rationing and shadow borrowing rise after the cap",
@@ -138,7 +151,7 @@ def multi_lender_defaults(rules: dict, base: dict) -> Fact:
 
 def withdrawal_defaults(rules: dict, base: dict) -> Fact:
     """Credit withdrawal raises defaults in the short run against the counterfactual."""
-    r, b = _window(rules["model"], RULES, SHORT_END), _window(base["model"], RULES, SHORT_END)
+    r, b = _window(rules["model"], rules_month(), SHORT_END), _window(base["model"], rules_month(), SHORT_END)
     d = (r["default_rate"].mean(), b["default_rate"].mean())
     w = (r["withdrawn_volume"].sum(), b["withdrawn_volume"].sum())
     return Fact("credit withdrawal raises short-run defaults",

@@ -25,6 +25,7 @@ Failed runs are listed and excluded; a figure whose columns are missing is skipp
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import math
@@ -40,8 +41,7 @@ import pandas as pd
 from experiments.analysis.stats import mean_interval
 
 DEFAULT_REFERENCE = "baseline-2024"
-#: The month the 2025 rules take effect and the month 12 months after the last dated rule of the shipped scenarios.
-RULES_MONTH = "2025-10"
+#: The month 12 months after the last dated rule of the shipped scenarios.
 AFTER_RULES_MONTH = "2026-09"
 DPI = 200
 KEY_COLUMNS = ("run_id", "scenario", "replicate", "step", "date")
@@ -123,6 +123,21 @@ class ReportData:
     series_scenario: dict[str, str]
     colours: dict[str, str]
     notes: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def rules_month(self) -> str:
+        """The month the rules take effect: the earliest ``policy.rate_cap.start`` of the scenarios shown
+        (:func:`experiments.analysis.rules.rules_start`); the schema's default if none of them loads."""
+        from experiments.analysis.rules import rules_start
+        from model.config import ConfigError
+
+        months = []
+        for scenario in dict.fromkeys(self.series_scenario.values()):
+            try:
+                months.append(rules_start(scenario, _scenario_overrides(self, scenario)))
+            except (ConfigError, OSError):
+                continue
+        return min(months) if months else rules_start()
 
     @property
     def replications(self) -> int:
@@ -268,19 +283,19 @@ def partners_by_kind(funders: pd.DataFrame) -> pd.DataFrame:
     return monthly_bands(wide, kinds)
 
 
-def apr_histogram(funders: pd.DataFrame, bins: np.ndarray) -> pd.DataFrame:
+def apr_histogram(funders: pd.DataFrame, bins: np.ndarray, rules_month: str) -> pd.DataFrame:
     """Distribution of funder-month new-loan APRs, weighted by new volume, before and after the rules.
 
     Each funder-month with new volume (``platform_volume + direct_volume``) contributes its volume-weighted
     ``apr_new`` with that volume as weight, pooled over replications. ``period`` is ``before`` for months
-    before :data:`RULES_MONTH` and ``after`` from it on.
+    before ``rules_month`` (:attr:`ReportData.rules_month`) and ``after`` from it on.
 
     Returns:
         ``series, period, bin_low, bin_high, volume_share`` (shares sum to 1 per series and period).
     """
     df = funders.assign(_w=funders["platform_volume"].astype(float) + funders["direct_volume"].astype(float))
     df = df[(df["_w"] > 0) & df["apr_new"].notna()]
-    df = df.assign(period=np.where(df["date"] < RULES_MONTH, "before", "after"))
+    df = df.assign(period=np.where(df["date"] < rules_month, "before", "after"))
     rows = []
     for (series, period), group in df.groupby(["series", "period"], sort=False):
         weights, _ = np.histogram(group["apr_new"].clip(bins[0], bins[-1]), bins=bins, weights=group["_w"])
@@ -608,14 +623,14 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
     figure = Figure("apr_distribution", "New-loan APR before and after the cap",
                     f"Distribution of funder-month all-in APRs of new loans (each funder's volume-weighted "
                     f"`apr_new` in a month, weighted by its new volume platform_volume + direct_volume), pooled "
-                    f"over replications: months before {RULES_MONTH} against months from {RULES_MONTH} on. "
+                    f"over replications: months before {data.rules_month} against months from {data.rules_month} on. "
                     "Dashed lines: the all-in caps the scenario sets. This is the spread across funders and "
                     "months, not the distribution over individual loans (the model table holds only avg/max APR).")
     figure.skipped = _needs(data.funders, "funders", ["apr_new", "platform_volume", "direct_volume"])
     if figure.skipped:
         return figure
     bins = np.round(np.arange(0.0, 0.62, 0.02), 4)
-    hist = apr_histogram(data.funders, bins)
+    hist = apr_histogram(data.funders, bins, data.rules_month)
     if hist.empty:
         figure.skipped = "no funder-month has new volume"
         return figure
@@ -628,7 +643,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
     nrows = math.ceil(len(data.series) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.5 * nrows + 0.6), squeeze=False, sharex=True,
                              sharey=True)
-    styles = {"before": ("#999999", f"before {RULES_MONTH}"), "after": ("#c0392b", f"from {RULES_MONTH}")}
+    styles = {"before": ("#999999", f"before {data.rules_month}"), "after": ("#c0392b", f"from {data.rules_month}")}
     handles: dict[str, Any] = {}
     for i, name in enumerate(data.series):
         ax = axes[i // ncols][i % ncols]

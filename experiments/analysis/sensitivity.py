@@ -4,11 +4,13 @@
 
 1. SALib samples the parameter box (Morris: ``--samples`` trajectories of D+1 points on a 4-level grid;
    Sobol/Saltelli: ``--samples`` base points, N·(D+2) points, first and total order only);
-2. the distinct sampled points become one :class:`~experiments.engine.design.Design` whose sweep varies every parameter
-   together (``zip`` mode), so the runs go through :func:`experiments.engine.batch.run_batch`: stored in ``DIR`` as a
-   batch, resumable by rerunning the same command, and runnable on a process pool or a dask cluster;
+2. the distinct sampled points become one :class:`~experiments.engine.design.Design` whose sweep varies every
+   parameter together (``zip`` mode), so the runs go through :func:`experiments.engine.batch.run_batch`: stored
+   in ``DIR`` as a batch, resumable by rerunning the same command, and runnable on a process pool or a dask
+   cluster;
 3. each outcome (a model-table column) is evaluated per run as its **mean over the months from ``--from``
-   (default 2025-10, the month the rules take effect) to the horizon**, then averaged over the replicates of a point;
+   (default: the month the rules take effect, :func:`experiments.analysis.rules.rules_start`) to the
+   horizon**, then averaged over the replicates of a point;
 4. SALib's analysis turns the sampled points and outcome values into indices, written to ``DIR/indices.csv``
    (Morris: ``mu_star, mu_star_conf, sigma``; Sobol: ``S1, S1_conf, ST, ST_conf``; one row per outcome and
    parameter), with ``DIR/samples.csv`` (every sampled point with its outcome values) and one horizontal bar
@@ -35,7 +37,6 @@ from experiments.engine.design import Design, DesignError
 
 METHODS = ("morris", "sobol")
 DEFAULT_OUTCOMES = ("head_share", "hhi", "platform_exits", "rationed_share", "default_rate", "spiral_share")
-DEFAULT_FROM = "2025-10"
 MORRIS_LEVELS = 4
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "designs" / "sensitivity.toml"
 INDEX_COLUMNS = {"morris": ("mu_star", "mu_star_conf", "sigma"), "sobol": ("S1", "S1_conf", "ST", "ST_conf")}
@@ -230,7 +231,7 @@ def make_design(scenario: str, params: Sequence[Param], points: np.ndarray, *, r
 
 
 def point_outcomes(model: pd.DataFrame, outcomes: Sequence[str], n_points: int,
-                   from_month: str = DEFAULT_FROM) -> dict[str, np.ndarray]:
+                   from_month: str) -> dict[str, np.ndarray]:
     """Per sweep point, each outcome's mean over the months from ``from_month`` on, averaged over replicates.
 
     Returns:

@@ -34,6 +34,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     import numpy as np
 
     from experiments.analysis import sensitivity as sa
+    from experiments.analysis.rules import rules_start
     from experiments.store.batch_dir import read_store
     from model.calendar import parse_month
     from model.output import MODEL_COLUMNS
@@ -50,6 +51,8 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     unknown = [o for o in outcomes if o not in MODEL_COLUMNS or o in ("step", "date")]
     if unknown:
         raise UsageError(f"--outcome {', '.join(unknown)}: not a numeric model-table column (see README Outputs)")
+    if args.from_month is None:
+        args.from_month = rules_start(args.scenario, args.overrides)
     try:
         parse_month(args.from_month)
     except (ValueError, TypeError):

@@ -286,7 +286,8 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
         description=textwrap.fill(
             "Sample the ranges of uncertain parameters with SALib (Morris trajectories or a Sobol/Saltelli "
             "sample), run the scenario at every sampled point on the batch engine (stored in DIR, resumable), "
-            "evaluate each outcome as its mean over the months from --from (default 2025-10) to the horizon, "
+            "evaluate each outcome as its mean over the months from --from (default: the month the rules take "
+            "effect in the scenario, its policy.rate_cap.start) to the horizon, "
             "and write DIR/indices.csv (morris: mu_star, mu_star_conf, sigma; sobol: S1, S1_conf, ST, ST_conf), "
             "DIR/samples.csv and a bar chart per outcome (DIR/sensitivity_<outcome>.png).", 79),
         epilog=BATCH_EPILOG, formatter_class=formatter,
@@ -302,8 +303,9 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     p_sens.add_argument("--outcome", action="append", default=[], metavar="NAME",
                         help="model-table column (repeatable; default head_share, hhi, platform_exits, "
                              "rationed_share, default_rate, spiral_share)")
-    p_sens.add_argument("--from", dest="from_month", default="2025-10", metavar="YYYY-MM",
-                        help="outcomes are means over the months from this one to the horizon (default 2025-10)")
+    p_sens.add_argument("--from", dest="from_month", metavar="YYYY-MM",
+                        help="outcomes are means over the months from this one to the horizon (default: the "
+                             "scenario's policy.rate_cap.start, the month the rules take effect)")
     p_sens.add_argument("--replications", type=positive_int, default=1, metavar="R",
                         help="replicates per point, averaged (default 1)")
     p_sens.add_argument("--borrowers", type=non_negative_int, default=DEFAULT_BORROWERS, metavar="N",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from experiments.analysis.rules import rules_start
 from experiments.cli.commands import describe_window, scenario_overrides
 from experiments.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, MAX_WIDTH, PROG, UsageError, error
 from model.calendar import add_months
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_SEED = 1
-
-
-#: The month the 2025 rules take effect (DOMAIN.md); the summary shows the month before it as "pre-policy".
-FIRST_POLICY_MONTH = "2025-10"
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -177,11 +174,13 @@ def _platforms_cell(row: pd.Series) -> str:
     return f"{total} ({tiers})"
 
 
-def summary_rows(model_table: pd.DataFrame) -> pd.DataFrame:
+def summary_rows(model_table: pd.DataFrame, rules_month: str | None = None) -> pd.DataFrame:
     """The rows of the model table shown in the summary: first month, month before the rules, last month.
 
     Args:
         model_table: the ``model`` table, one row per month in order.
+        rules_month: the month the rules take effect in the run's scenario
+            (:func:`experiments.analysis.rules.rules_start`); None for the schema's default.
 
     Returns:
         Up to three rows, without duplicates, in calendar order.
@@ -190,7 +189,7 @@ def summary_rows(model_table: pd.DataFrame) -> pd.DataFrame:
         return model_table
     dates = list(model_table["date"])
     picks = [0]
-    pre_policy = add_months(FIRST_POLICY_MONTH, -1)
+    pre_policy = add_months(rules_start() if rules_month is None else rules_month, -1)
     if pre_policy in dates:
         picks.append(dates.index(pre_policy))
     picks.append(len(dates) - 1)
@@ -209,13 +208,14 @@ def render_summary(model_table: pd.DataFrame, scenario: Scenario, seed: int, ela
     Returns:
         Text at most :data:`MAX_WIDTH` columns wide.
     """
-    rows = summary_rows(model_table)
+    rules_month = rules_start(scenario)
+    rows = summary_rows(model_table, rules_month)
     title = f"{scenario.name}, seed {seed}: {describe_window(scenario)}; ran in {elapsed_seconds:.1f}s"
     if rows.empty:
         return title + "\n(the model table is empty)"
     records = [row for _, row in rows.iterrows()]
     dates = [str(row.get("date")) for row in records]
-    pre_policy = add_months(FIRST_POLICY_MONTH, -1)
+    pre_policy = add_months(rules_month, -1)
     roles = ["first", *("pre-rules" if d == pre_policy else "" for d in dates[1:-1]), "last"][: len(dates)]
     body = [("active_platforms (head/waist/tail)", [_platforms_cell(r) for r in records])]
     body += [(label, [_cell(r, column, fmt) for r in records]) for label, column, fmt in SUMMARY_ROWS]
