@@ -22,17 +22,23 @@ Design file keys::
 
 Validation is complete: every problem of the file, of each scenario and of every resolved run is reported
 together in one :class:`DesignError` (a :class:`model.config.ConfigError`).
+
+Provenance: a resolved design records every run's fully resolved parameters (:func:`params_tree`, stored once
+per distinct parameter set under its :func:`params_digest`), and its fingerprint covers them. A batch directory
+holding the same runs resolved with other parameters (an edited scenario file, a changed schema default) is
+therefore another design; :meth:`ResolvedDesign.param_changes` names the keys that differ.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +131,8 @@ class Design:
         seeds = self.seeds()
         tail = [f"run.borrowers={self.borrowers}"] + ([f"run.months={self.months}"] if self.months else [])
         runs: list[RunSpec] = []
+        params: dict[str, dict[str, Any]] = {}
+        run_params: dict[str, str] = {}
         for scenario in self.scenarios:
             base = _load_problems(scenario, [*self.overrides, *tail])
             problems += [f"scenario {scenario!r}: {p}" for p in base]
@@ -149,13 +157,17 @@ class Design:
                     problems += [f"scenario {scenario!r}, point {index} ({where}): {p}" for p in err.problems]
                     continue
                 months = resolved.params.run.months
+                tree = params_tree(resolved.params)
+                digest = params_digest(tree)
+                params.setdefault(digest, tree)
                 for replicate, seed in enumerate(seeds):
                     run_id = make_run_id(scenario, overrides, replicate, seed, self.borrowers, months)
                     runs.append(RunSpec(run_id, scenario, index, point, overrides, replicate, seed,
                                         self.borrowers, months))
+                    run_params[run_id] = digest
         if problems:
             raise DesignError(list(dict.fromkeys(problems)), self.source)
-        return ResolvedDesign(self, points, seeds, runs)
+        return ResolvedDesign(self, points, seeds, runs, params, run_params)
 
     def _structure_problems(self) -> list[str]:
         problems: list[str] = []
@@ -186,12 +198,16 @@ class ResolvedDesign:
         points: the sweep points, in index order.
         seeds: the replicate seeds, in replicate order.
         runs: every run: scenarios in design order, then points, then replicates.
+        params: every distinct resolved parameter set (:func:`params_tree`) by its :func:`params_digest`.
+        run_params: run id -> digest of the run's resolved parameters.
     """
 
     design: Design
     points: list[tuple[tuple[str, Any], ...]]
     seeds: list[int]
     runs: list[RunSpec]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_params: dict[str, str] = field(default_factory=dict)
 
     @property
     def vary_keys(self) -> list[str]:
@@ -199,7 +215,8 @@ class ResolvedDesign:
         return [key for key, _ in self.design.vary]
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved design as JSON data: the design, its seeds, and every run with its overrides."""
+        """The resolved design as JSON data: the design, its seeds, every run with its overrides and the digest
+        of its resolved parameters, and every distinct parameter set (``params``: digest -> nested values)."""
         return {
             "description": self.design.description,
             **self.design.fingerprint_data(),
@@ -207,13 +224,45 @@ class ResolvedDesign:
             "points": [{"point": i, "values": {k: v for k, v in point}} for i, point in enumerate(self.points)],
             "runs": [
                 {"run_id": r.run_id, "scenario": r.scenario, "point": r.point, "overrides": list(r.overrides),
-                 "replicate": r.replicate, "seed": r.seed, "borrowers": r.borrowers, "months": r.months}
+                 "replicate": r.replicate, "seed": r.seed, "borrowers": r.borrowers, "months": r.months,
+                 "params": self.run_params.get(r.run_id)}
                 for r in self.runs
             ],
+            "params": self.params,
         }
 
+    def param_changes(self, stored: Mapping[str, Any]) -> list[str]:
+        """How this design's resolved parameters differ, run by run, from those of a stored design.
+
+        Args:
+            stored: a design as recorded by :meth:`to_dict` (a batch manifest's ``design``).
+
+        Returns:
+            One line per changed key and change, ``dotted.key: old -> new (runs)``, sorted by key; empty when
+            nothing differs, when the stored design recorded no parameters, or when the two designs do not
+            hold the same runs (then they are different designs, not one design with other parameters).
+        """
+        old_trees = stored.get("params")
+        old_runs = {r.get("run_id"): r for r in stored.get("runs") or [] if isinstance(r, Mapping)}
+        if not isinstance(old_trees, Mapping) or set(old_runs) != {r.run_id for r in self.runs}:
+            return []
+        changes: dict[tuple[str, str, str], list[RunSpec]] = {}
+        for spec in self.runs:
+            old_digest, new_digest = old_runs[spec.run_id].get("params"), self.run_params.get(spec.run_id)
+            if old_digest == new_digest:
+                continue
+            old_tree = old_trees.get(old_digest)
+            old = flatten_tree(old_tree if isinstance(old_tree, Mapping) else {})
+            new = flatten_tree(self.params.get(new_digest or "", {}))
+            for key in sorted(old.keys() | new.keys()):
+                a, b = _shown_param(old, key), _shown_param(new, key)
+                if a != b:
+                    changes.setdefault((key, a, b), []).append(spec)
+        return [f"{key}: {a} -> {b} ({_runs_label(specs)})" for (key, a, b), specs in sorted(changes.items())]
+
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of everything that defines the runs (description excluded)."""
+        """sha256 of the canonical JSON of everything that defines the runs, every run's resolved parameters
+        included (description excluded)."""
         data = self.to_dict()
         data.pop("description")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -221,6 +270,42 @@ class ResolvedDesign:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+def params_tree(params: Any) -> dict[str, Any]:
+    """Every resolved parameter as nested plain JSON data (sections as objects, lists as arrays)."""
+    return json.loads(json.dumps(dataclasses.asdict(params), allow_nan=False))
+
+
+def params_digest(tree: Mapping[str, Any]) -> str:
+    """Short sha256 (16 hex digits) of the canonical JSON of a :func:`params_tree`."""
+    text = json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def flatten_tree(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as ``{dotted.key: leaf value}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten_tree(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _shown_param(flat: Mapping[str, Any], key: str) -> str:
+    return json.dumps(flat[key], ensure_ascii=False) if key in flat else "(absent)"
+
+
+def _runs_label(specs: Sequence[RunSpec]) -> str:
+    def one(spec: RunSpec) -> str:
+        return f"{spec.scenario}" + (f" point {spec.point}" if spec.point else "") + f" r{spec.replicate}"
+
+    if len(specs) == 1:
+        return f"run {one(specs[0])}"
+    shown = ", ".join(one(spec) for spec in specs[:3])
+    return f"{len(specs)} runs: {shown}" + (", ..." if len(specs) > 3 else "")
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, float) else repr(value)
 

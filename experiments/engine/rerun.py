@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.engine.design import flatten_tree
 from experiments.engine.run import TABLES, resolve_scenario, run_model
 from experiments.store.batch_dir import DATASETS, MANIFEST_FILE, MANIFEST_KIND, PART_FILE
 from experiments.store.common import environment_versions
@@ -36,16 +37,6 @@ class RerunReport:
     @property
     def identical(self) -> bool:
         return not self.differences
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
@@ -105,7 +96,7 @@ def rerun_single(directory: Path) -> RerunReport:
         raise RerunError(f"{directory / MANIFEST_FILE}: no resolved scenario and seed recorded")
     resolved.pop("name", None)
     resolved.pop("description", None)
-    scenario = load_scenario("baseline", overrides=_flatten(resolved))
+    scenario = load_scenario("baseline", overrides=flatten_tree(resolved))
     fresh = run_model(scenario, int(manifest["seed"])).tables
     stored = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
     report = RerunReport(label=f"run in {directory} ({manifest.get('scenario')}, seed {manifest['seed']})",

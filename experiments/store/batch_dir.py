@@ -15,8 +15,10 @@ row says ``ok``. Readers skip hidden files, so ``pandas.read_parquet(DIR / "mode
 finished run at any time. ``run_id`` is stored dictionary-encoded (int32 indices), the type pyarrow gives a
 hive partition key, so the directory name and the column agree and the datasets read without a schema clash.
 
-A rerun on the same ``DIR`` must describe the same design (same fingerprint); it first removes temporary
-files left by a killed driver and table files of runs that have no ``ok`` row, then runs what is missing.
+A rerun on the same ``DIR`` must describe the same design (same fingerprint: the same runs, each with the same
+fully resolved parameters, recorded in the manifest's ``design.params``); otherwise it is refused and nothing is
+changed, with the keys that differ when only the parameters do. An accepted rerun first removes temporary files
+left by a killed driver and table files of runs that have no ``ok`` row, then runs what is missing.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ MANIFEST_KIND = "zhudai-batch"
 RUN_COLUMNS = ("run_id", "scenario", "point", "overrides", "replicate", "seed", "borrowers", "months", "status",
                "error", "started", "finished", "seconds", "worker", "traceback")
 _SORT_KEYS = ("scenario", "point", "replicate", "step", "platform_id", "funder_id")
+
+
+#: Most differing keys a refusal lists.
+MAX_CHANGES_SHOWN = 20
 
 
 class StoreError(Exception):
@@ -182,8 +188,12 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _check_directory(directory: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The existing manifest of a batch of this design in ``directory`` (None if new); refuse anything else."""
+def _check_directory(directory: Path, resolved: ResolvedDesign) -> dict[str, Any] | None:
+    """The existing manifest of a batch of this design in ``directory`` (None if new); refuse anything else.
+
+    "This design" means the same runs with the same resolved parameters (the fingerprint covers both): a
+    directory of the same runs resolved with other parameters is refused with the keys that differ.
+    """
     if directory.exists() and not directory.is_dir():
         raise StoreError(f"--out {directory}: exists and is not a directory")
     if not directory.exists():
@@ -201,13 +211,31 @@ def _check_directory(directory: Path, fingerprint: str) -> dict[str, Any] | None
     if manifest is None or manifest.get("kind") != MANIFEST_KIND:
         raise StoreError(f"--out {directory}: {MANIFEST_FILE} does not describe a batch (a single run?); "
                          "choose another directory")
-    if manifest.get("fingerprint") != fingerprint:
+    fingerprint = resolved.fingerprint()
+    if manifest.get("fingerprint") == fingerprint:
+        return manifest
+    stored = manifest.get("design") if isinstance(manifest.get("design"), dict) else {}
+    changes = resolved.param_changes(stored)
+    if changes:
+        shown = changes[:MAX_CHANGES_SHOWN]
+        if len(changes) > len(shown):
+            shown.append(f"... and {len(changes) - len(shown)} more")
         raise StoreError(
-            f"--out {directory}: holds results of a different design (fingerprint "
-            f"{str(manifest.get('fingerprint'))[:12]}, this design {fingerprint[:12]}); refusing to mix results. "
-            "Rerun the original command to resume it, or choose another directory"
+            f"--out {directory}: holds the runs of this design resolved with other parameters; refusing to mix them "
+            "(nothing was changed):\n" + "\n".join(f"  {line}" for line in shown) + "\n"
+            "Start a new directory (another --out) to run with the new parameters, or restore the parameters "
+            f"{directory} was run with to resume it"
         )
-    return manifest
+    if "params" not in stored:
+        raise StoreError(
+            f"--out {directory}: holds a batch whose manifest records no resolved parameters (an earlier "
+            "zhudai), so resuming it could mix parameter sets; start a new directory (another --out)"
+        )
+    raise StoreError(
+        f"--out {directory}: holds results of a different design (fingerprint "
+        f"{str(manifest.get('fingerprint'))[:12]}, this design {fingerprint[:12]}); refusing to mix results. "
+        "Rerun the original command to resume it, or choose another directory (another --out)"
+    )
 
 
 def _clean(directory: Path, ok: set[str]) -> None:
@@ -241,8 +269,7 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
     from model.output import SCHEMA_VERSION
 
     directory = Path(directory)
-    fingerprint = resolved.fingerprint()
-    previous = _check_directory(directory, fingerprint)
+    previous = _check_directory(directory, resolved)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -255,7 +282,7 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
     manifest = {
         "kind": MANIFEST_KIND,
         "schema_version": SCHEMA_VERSION,
-        "fingerprint": fingerprint,
+        "fingerprint": resolved.fingerprint(),
         "design": resolved.to_dict(),
         "versions": environment_versions(),
         "git": git,

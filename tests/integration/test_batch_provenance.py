@@ -1,0 +1,131 @@
+"""A batch directory never mixes parameter sets: resuming it with other resolved parameters is refused.
+
+The fingerprint of a batch covers every run's fully resolved parameters (experiments/engine/design.py), so an
+edited scenario file or a changed schema default between two invocations is caught, named key by key, and
+nothing on disk changes (experiments/store/batch_dir.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import model.config
+from experiments.cli.main import main
+from experiments.engine.design import Design
+from experiments.store.batch_dir import StoreError, open_store, read_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def zhudai(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "experiments", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600, check=False)
+
+
+def test_resuming_with_an_edited_scenario_file_is_refused_and_names_the_key(tmp_path):
+    scenario = tmp_path / "my.toml"
+    scenario.write_text('description = "t"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    args = ["compare", "my.toml", "--replications", "2", "--borrowers", "3000", "--months", "6", "--workers", "1",
+            "--out", "st"]
+    first = zhudai(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    store = tmp_path / "st"
+    runs = read_store(store)["runs"]
+    assert len(runs) == 2
+    # A killed batch leaves one run without its partitions.
+    lost = runs["run_id"].iloc[1]
+    for dataset in ("model", "platforms", "funders", "runs"):
+        shutil.rmtree(store / f"{dataset}.parquet" / f"run_id={lost}")
+    scenario.write_text('description = "t"\nextends = "new-rules-2025"\n[policy.rate_cap]\napr = 0.12\n',
+                        encoding="utf-8")
+    before = snapshot(store)
+
+    second = zhudai(args, tmp_path)
+    assert second.returncode == 2
+    err = second.stderr
+    assert "Traceback" not in err and err.count("zhudai:") == 1 and "zhudai: --out st: " in err
+    assert "policy.rate_cap.apr: 0.24 -> 0.12 (2 runs: my.toml r0, my.toml r1)" in err
+    assert "another --out" in err
+    assert snapshot(store) == before
+
+    # Restoring the scenario resumes the directory: only the lost run runs.
+    scenario.write_text('description = "t"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    third = zhudai([*args, "--quiet"], tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert "1 this session, 1 already there" in third.stdout
+    assert len(read_store(store)["runs"]) == 2
+
+
+def _compare(out: Path, scenario: Path) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["compare", str(scenario), "--replications", "1", "--borrowers", "1500", "--months", "2",
+                     "--set", "run.burn_in=0", "--workers", "1", "--quiet", "--out", str(out)])
+    return code, err.getvalue()
+
+
+def test_a_changed_schema_default_between_invocations_is_refused(tmp_path, monkeypatch):
+    # No `extends`: every value the file does not set is the schema's default.
+    scenario = tmp_path / "plain.toml"
+    scenario.write_text('description = "defaults"\n', encoding="utf-8")
+    out = tmp_path / "b"
+    assert _compare(out, scenario)[0] == 0
+    before = snapshot(out)
+
+    real = model.config._defaults_tree
+
+    def shifted() -> dict:
+        tree = real()
+        tree["policy"]["rate_cap"]["apr"] = 0.2
+        return tree
+
+    monkeypatch.setattr(model.config, "_defaults_tree", shifted)
+    code, err = _compare(out, scenario)
+    assert code == 2
+    assert f"policy.rate_cap.apr: 0.24 -> 0.2 (run {scenario} r0)" in err
+    assert "another --out" in err and "Traceback" not in err
+    assert snapshot(out) == before
+
+
+def test_the_fingerprint_covers_resolved_parameters_not_only_names(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('description = "a"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    design = Design(scenarios=(str(scenario),), replications=2, borrowers=1500, months=2)
+    a = design.resolve()
+    scenario.write_text('description = "b"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    assert design.resolve().fingerprint() == a.fingerprint()  # the description is not a parameter
+    scenario.write_text('description = "a"\nextends = "new-rules-2025"\n[policy.whitelist]\npartner_cost = 3.5\n',
+                        encoding="utf-8")
+    b = design.resolve()
+    assert [r.run_id for r in b.runs] == [r.run_id for r in a.runs]
+    assert b.fingerprint() != a.fingerprint()
+    old = dataclasses.replace(a).to_dict()
+    changes = b.param_changes(old)
+    assert len(changes) == 1 and changes[0].startswith("policy.whitelist.partner_cost: ")
+    assert changes[0].endswith("-> 3.5 (2 runs: " + f"{scenario} r0, {scenario} r1)")
+    assert b.param_changes({"runs": old["runs"]}) == []  # nothing recorded to compare with
+    assert a.param_changes(old) == []
+
+
+def test_store_refuses_a_manifest_without_recorded_parameters(tmp_path):
+    design = Design(scenarios=("new-rules-2025",), replications=1, borrowers=1500, months=2).resolve()
+    store = open_store(tmp_path / "b", design)
+    store.manifest["design"].pop("params")
+    store.manifest["fingerprint"] = "0" * 64
+    store.write_manifest()
+    before = snapshot(tmp_path / "b")
+    with pytest.raises(StoreError, match="records no resolved parameters"):
+        open_store(tmp_path / "b", design)
+    assert snapshot(tmp_path / "b") == before
