@@ -38,7 +38,7 @@ defaults:
 executors:
   --workers W             local process pool of W single-threaded processes (default)
   --scheduler local       dask LocalCluster of W single-threaded worker processes
-  --scheduler tcp://H:P   an existing dask.distributed cluster (e.g. SLURM/PBS: experiments/cluster.py)
+  --scheduler tcp://H:P   an existing dask.distributed cluster (SLURM/PBS: experiments/engine/cluster.py)
 
 exit statuses:
   0    every run of the design finished ok
