@@ -11,10 +11,8 @@ import mesa
 import numpy as np
 
 from model.enums import Channel, ExitMode, FunderKind, Region, Tier
-from model.mechanisms.acquisition import update_mix
+from model.mechanisms.acquisition import N_BUY_CHANNELS, update_mix
 from model.params import FunderParams, PlatformsParams, TierParams
-
-N_BUY_CHANNELS = 4  # info_flow, api, ecosystem, referral (repeat business costs no traffic)
 
 
 class LossCalibrated:
@@ -104,6 +102,15 @@ class Funder(LossCalibrated, mesa.Agent):
         """Forget quarter accumulators and hurdle streaks (after the burn-in)."""
         self.below_hurdle_quarters = 0
         self._reset_quarter(self.partners.size)
+
+    def admit(self, platforms: np.ndarray) -> None:
+        """List these platforms (indices) on the whitelist."""
+        self.partners[platforms] = True
+
+    def set_initial_book(self, platform_outstanding: float, direct_outstanding: float) -> None:
+        """Balances of the 2024 stock of loans this funder holds."""
+        self.platform_outstanding = platform_outstanding
+        self.direct_outstanding = direct_outstanding
 
     # ---------------------------------------------------------------- rules
     def set_platform_limit(self, limit: float, banned: bool) -> None:
@@ -265,6 +272,7 @@ class Platform(LossCalibrated, mesa.Agent):
         self.index = index
         self.tier = tier
         self.pp = pp
+        self.capital_ratio = tp.capital_ratio
         self.capital = tp.capital_ratio * initial_balance
         self.capital0 = self.capital
         self.age_months = tp.age_months * rng.uniform(0.5, 1.5)
@@ -380,6 +388,25 @@ class Platform(LossCalibrated, mesa.Agent):
         self.target_pd = self.target_pd0
         self.acq_intensity = 1.0
         self._reset_quarter()
+
+    def set_initial_book(self, balance: float, loans: int, life_months: float, term_months: int) -> None:
+        """Capital, plans and data from the 2024 stock of loans it holds.
+
+        Capital is ``capital_ratio`` of the balance; the plan replaces the book over a loan's average life
+        (``life_months``) with ``plan_headroom``; its data are the loans underwritten over its age, at the
+        book's turnover of one loan per ``term_months``.
+        """
+        self.capital = self.capital0 = self.capital_ratio * balance
+        self.outstanding = balance
+        self.planned_volume = (1.0 + self.pp.plan_headroom) * balance / max(life_months, 1.0)
+        self.plan_floor = self.pp.min_plan_share * self.planned_volume
+        self.data0 = self.cum_loans = 1.0 + float(loans) * max(self.age_months, 1.0) / term_months
+
+    def rebase_after_burn_in(self, life_months: float) -> None:
+        """Capital back to its calibrated ratio of the burned-in book, plans at least that book's run rate."""
+        self.capital = self.capital0 = self.capital_ratio * self.outstanding
+        self.planned_volume = max(self.planned_volume, (1.0 + self.pp.plan_headroom) * self.outstanding / life_months)
+        self.reset_history()
 
     def quarterly_review(self, rng: np.random.Generator, allow_exit: bool = True) -> None:
         """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.

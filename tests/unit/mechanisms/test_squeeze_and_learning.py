@@ -68,4 +68,4 @@ def test_credit_lines_are_never_overdrawn_with_rerouting():
         m.step()
         assert m.capacity.min() >= -1e-6
         # Funded platform volume never exceeds the lines funders committed this month.
-        assert m.flows.platform_volume.sum() <= m.lines.sum() + 1e-6
+        assert m.flows.platform_volume.sum() <= m.flows.lines.sum() + 1e-6
