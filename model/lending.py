@@ -14,6 +14,7 @@ from model.config import Scenario
 from model.enums import KIND_CODES, Channel, FunderKind, Region, Tier
 from model.institutions import FUNDER_CLASSES, N_BUY_CHANNELS, Funder, Platform
 from model.mechanisms import acquisition as acq
+from model.mechanisms import billing, settlement, shadow
 from model.mechanisms.funding import allocate_lines, fund_in_order, pick_by_weight, preference_scores
 from model.mechanisms.pricing import annual_pd, estimate_pd, quote
 from model.output import Recorder
@@ -453,19 +454,15 @@ class LendingModel(mesa.Model):
         """Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
         L = self.loans
         b = self.borrowers
-        bal = L.view("balance")
-        months_left = L.view("months_left")
-        amort = np.minimum(L.view("amort"), bal)
-        self.interest_due = bal * L.view("apr") / 12.0
-        final = months_left <= 1
-        balloon_paid_by_renewal = np.where(self.renewed, bal - amort, 0.0)
-        self.principal_due = np.where(final, bal - balloon_paid_by_renewal, amort)
-        due_loan = self.interest_due + self.principal_due
-        bor = L.view("borrower")
-        self.due = np.bincount(bor, weights=due_loan, minlength=b.n)
-        self.interest_due_b = np.bincount(bor, weights=self.interest_due, minlength=b.n)
-        need = self.due + b.arrears
-        self.shortfall = np.maximum(need - self.cash, 0.0) * (self.due > 0)
+        bills = billing.bill_repayments(
+            balance=L.view("balance"), months_left=L.view("months_left"), amort=L.view("amort"), apr=L.view("apr"),
+            borrower=L.view("borrower"), renewed=self.renewed, arrears=b.arrears, cash=self.cash, n_borrowers=b.n,
+        )
+        self.interest_due = bills.interest_due
+        self.principal_due = bills.principal_due
+        self.due = bills.due
+        self.interest_due_b = bills.interest_due_b
+        self.shortfall = bills.shortfall
 
     def acquire_applicants(self) -> Applications:
         """Credit seekers (new consumption credit, or refinancing a shortfall) apply; channels route them.
@@ -722,23 +719,19 @@ class LendingModel(mesa.Model):
         """Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow."""
         b = self.borrowers
         prm = self.params.borrowers
-        rationed = self.seeking & (self.proceeds <= 0)
-        self.flows.rationed = int(rationed.sum())
-        self.shadow_proceeds = np.zeros(b.n)
-        if not self.rules.shadow_open:
-            return
-        refi_like = (rationed & self.seeking_refi) | self.delinquent_need
-        p = np.where(refi_like, prm.shadow_prob_refinance, np.where(rationed, prm.shadow_prob_consumption, 0.0))
         L = self.loans
-        sh = L.view("shadow")
-        n_shadow = np.bincount(L.view("borrower")[sh], minlength=b.n)
-        take = (self.rng.random(b.n) < p) & (n_shadow < prm.max_shadow_loans)
-        who = np.flatnonzero(take)
+        got = shadow.shadow_lend(
+            self.rng, seeking=self.seeking, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
+            proceeds=self.proceeds, shortfall=self.shortfall, seek_amount=self.seek_amount,
+            loan_borrower=L.view("borrower"), loan_shadow=L.view("shadow"), shadow_open=self.rules.shadow_open,
+            prob_refinance=prm.shadow_prob_refinance, prob_consumption=prm.shadow_prob_consumption,
+            max_shadow_loans=prm.max_shadow_loans,
+        )
+        self.flows.rationed = got.rationed
+        self.shadow_proceeds = np.zeros(b.n)
+        who, amount = got.who, got.amount
         if who.size == 0:
             return
-        amount = np.where(self.delinquent_need[who], self.shortfall[who], self.seek_amount[who])
-        keep = amount > 0
-        who, amount = who[keep], amount[keep]
         self.loans.add(NewLoans(
             borrower=who, desk=np.full(who.size, -1), funder=np.full(who.size, -1), platform=np.full(who.size, -1),
             principal=amount, apr=np.full(who.size, prm.shadow_apr), funder_rate=np.zeros(who.size),
@@ -750,60 +743,35 @@ class LendingModel(mesa.Model):
         self.flows.shadow_volume = float(amount.sum())
 
     def settle_repayments(self) -> None:
-        """Borrowers pay if cash and new loans cover what is due; otherwise they fall a month further behind.
+        """Borrowers pay, fall behind, cure or are charged off (model/mechanisms/settlement.py).
 
-        Delinquency runs current -> 30 -> 60 -> 90+ days (1, 2, 3+ months past due); at ``chargeoff_months``
-        every loan of the borrower is charged off and the borrower is refused licensed credit for a while.
-        Paying off arrears cures a delinquent borrower.
+        Writes the borrowers' new state and the billed loans' balances back, and leaves the month's
+        payments, defaults and charge-offs in ``self.flows`` for accounting and the recorder.
         """
         b = self.borrowers
         L = self.loans
         bp = self.params.borrowers
         n_old = self.principal_due.size  # loans that existed at billing time (new ones come after)
-        funds = self.cash + self.proceeds + self.shadow_proceeds
-        need = self.due + b.arrears
-        pays = (funds >= need - 1e-9) & (self.due > 0)
-        was_dpd = b.dpd.copy()
-        # Interest multiplier: a payer also clears the interest arrears of earlier missed months.
-        mult = np.where(pays, 1.0 + np.divide(b.arrears, self.interest_due_b, out=np.zeros(b.n),
-                                              where=self.interest_due_b > 0), 0.0)
-        bor_old = L.borrower[:n_old]
-        interest_paid = self.interest_due * mult[bor_old]
-        principal_paid = self.principal_due * pays[bor_old]
-        bal_old = L.balance[:n_old]
-        renewal_payoff = np.where(self.renewed[:n_old], bal_old - np.minimum(L.amort[:n_old], bal_old), 0.0)
-        self.flows.interest_paid = interest_paid
-        self.flows.balance_start = L.balance[:n_old].copy()
-        L.balance[:n_old] -= principal_paid + renewal_payoff
-        L.balance[:n_old] = np.maximum(L.balance[:n_old], 0.0)
-        L.months_left[:n_old] -= 1
-        indebted_b = self.due > 0
-        missed = indebted_b & ~pays
-        b.arrears = np.where(pays, 0.0, b.arrears + np.where(missed, self.interest_due_b, 0.0))
-        b.dpd = np.where(pays, 0, np.where(missed, b.dpd + 1, b.dpd)).astype(np.int16)
-        spent = np.where(pays, need, 0.0)
-        b.buffer = np.clip(funds - spent - self.proceeds * ~self.seeking_refi - self.shadow_proceeds * ~(
-            self.seeking_refi | self.delinquent_need), 0.0, b.buffer_cap)
-        self.flows.new_defaults_b = (was_dpd < NPL_DPD) & (b.dpd >= NPL_DPD)
-        # Borrowing to repay: the shortfall was covered by new credit this month.
-        btr = (self.seeking_refi | self.delinquent_need) & ((self.proceeds + self.shadow_proceeds) > 0)
-        start = btr & (b.btr_months == 0)
-        b.dsti_at_btr_start = np.where(start, self.dsti, b.dsti_at_btr_start)
-        b.btr_months = np.where(btr, b.btr_months + 1, 0).astype(np.int16)
-        # Charge-offs.
-        co_b = b.dpd >= bp.chargeoff_months
-        loss = np.zeros(L.size)
-        if co_b.any():
-            co_loan = co_b[L.view("borrower")]
-            loss = np.where(co_loan, L.view("balance") * (1.0 - bp.recovery_rate), 0.0)
-            self.flows.chargeoff = co_loan
-            b.dpd[co_b] = 0
-            b.arrears[co_b] = 0.0
-            b.btr_months[co_b] = 0
-            b.excluded_until[co_b] = self.t + bp.exclusion_months
-        else:
-            self.flows.chargeoff = np.zeros(L.size, dtype=bool)
-        self.flows.loss = loss
+        st = settlement.settle_repayments(
+            dpd=b.dpd, arrears=b.arrears, buffer_cap=b.buffer_cap, btr_months=b.btr_months,
+            dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=self.cash,
+            proceeds=self.proceeds, shadow_proceeds=self.shadow_proceeds, due=self.due,
+            interest_due_b=self.interest_due_b, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
+            dsti=self.dsti, interest_due=self.interest_due, principal_due=self.principal_due,
+            renewed=self.renewed[:n_old], amort=L.amort[:n_old], balance=L.view("balance"),
+            months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
+            chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
+        )
+        b.dpd, b.arrears, b.buffer = st.dpd, st.arrears, st.buffer
+        b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until
+        L.balance[:n_old] = st.balance
+        L.months_left[:n_old] = st.months_left
+        fl = self.flows
+        fl.interest_paid = st.interest_paid
+        fl.balance_start = st.balance_start
+        fl.new_defaults_b = st.new_defaults_b
+        fl.chargeoff = st.chargeoff
+        fl.loss = st.loss
 
     def keep_accounts(self) -> None:
         """Book the month for every platform and funder, then drop repaid and charged-off loans."""
