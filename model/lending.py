@@ -8,13 +8,13 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from model.borrowers import NPL_DPD, BorrowerPopulation, LoanBook, NewLoans
+from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
 from model.enums import KIND_CODES, Channel, FunderKind, Region, Tier
 from model.institutions import FUNDER_CLASSES, N_BUY_CHANNELS, Funder, Platform
+from model.mechanisms import accounting, billing, settlement, shadow
 from model.mechanisms import acquisition as acq
-from model.mechanisms import billing, settlement, shadow
 from model.mechanisms.funding import allocate_lines, fund_in_order, pick_by_weight, preference_scores
 from model.mechanisms.pricing import annual_pd, estimate_pd, quote
 from model.output import Recorder
@@ -774,129 +774,70 @@ class LendingModel(mesa.Model):
         fl.loss = st.loss
 
     def keep_accounts(self) -> None:
-        """Book the month for every platform and funder, then drop repaid and charged-off loans."""
+        """Book the month for every platform and funder, then drop repaid and charged-off loans.
+
+        Guarantee claims are computed first; each platform honours its claims from capital in turn, and
+        the rest of the books follow from what was paid (model/mechanisms/accounting.py).
+        """
         L = self.loans
-        P, F = self.n_platforms, self.n_funders
+        P = self.n_platforms
         fl = self.flows
         n_old = fl.interest_paid.size
-        lic = ~L.shadow[:n_old]
-        plat = L.platform[:n_old]
-        fund = L.funder[:n_old]
-        apr = L.apr[:n_old]
-        # A direct lender is its own originator and keeps all the interest; on platform loans it keeps its part.
-        share_f = np.where(plat < 0, 1.0, np.divide(L.funder_rate[:n_old], apr, out=np.zeros(n_old), where=apr > 0))
-        f_income = fl.interest_paid * share_f
-        o_income = fl.interest_paid - f_income
-        bal0 = fl.balance_start
-        fcost = bal0 * self._funder_cost[np.maximum(fund, 0)] / 12.0
         loss = fl.loss[:n_old] if fl.loss.size >= n_old else np.zeros(n_old)
-        # Guarantee claims go to each platform; what it cannot pay falls back on the funders.
-        guar = L.guaranteed[:n_old] & (plat >= 0) & lic
-        claims = np.bincount(plat[guar], weights=loss[guar], minlength=P) if P else np.zeros(0)
-        paid = np.array([p.honour_guarantees(claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
-        cover = np.divide(paid, claims, out=np.zeros(P), where=claims > 0)
-        funder_loss = loss.copy()
-        if P:
-            funder_loss[guar] = loss[guar] * (1.0 - cover[plat[guar]])
-        bal_end = L.balance[:n_old] * ~fl.chargeoff[:n_old]
-        npl_end = bal_end * (self.borrowers.dpd[L.borrower[:n_old]] >= NPL_DPD)
-        # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
-        solvent = np.array([p.capital > 0 for p in self.platforms] + [False], dtype=bool)
-        covered = L.guaranteed[:n_old] & solvent[np.where(plat >= 0, plat, P)]
-        npl_borne = npl_end * ~covered
-        on_plat = lic & (plat >= 0)
-        direct = lic & (plat < 0)
-        key = fund[on_plat] * P + plat[on_plat]
-
-        def by_pair(w: np.ndarray) -> np.ndarray:
-            return np.bincount(key, weights=w[on_plat], minlength=F * P).reshape(F, P) if P else np.zeros((F, 0))
-
-        def by_funder(w: np.ndarray) -> np.ndarray:
-            return np.bincount(fund[direct], weights=w[direct], minlength=F)
-
-        # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
-        new_rows = slice(n_old, L.size)
-        new_lic = ~L.shadow[new_rows]
-        new_bal = L.balance[new_rows] * new_lic
-        new_plat = L.platform[new_rows]
-        new_fund = L.funder[new_rows]
-        new_on_plat = new_lic & (new_plat >= 0)
-        new_direct = new_lic & (new_plat < 0)
-        inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
-            by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
-        d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
-        if P:
-            bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
-                                          weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
-        d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
-        direct_opex_rate = np.array([f.direct_opex_rate for f in self.funders])
-        d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
-                             minlength=F)
+        claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
+                                             shadow=L.shadow[:n_old], n_platforms=P)
+        paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
+        bk = accounting.book_month(
+            interest_paid=fl.interest_paid, balance_start=fl.balance_start, loss=loss, chargeoff=fl.chargeoff[:n_old],
+            claims=claims, paid=paid, platform_solvent=np.array([p.capital > 0 for p in self.platforms], dtype=bool),
+            balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
+            apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
+            shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
+            funding_cost=self._funder_cost, direct_opex_rate=np.array([f.direct_opex_rate for f in self.funders]),
+            opex_rate=np.array([p.opex_rate for p in self.platforms]), lgd=self.params.pricing.lgd,
+        )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
             i = f.index
-            f.direct_outstanding = float(d_bal[i])
+            f.direct_outstanding = float(bk.direct_balance[i])
             f.record_month(
-                income=inc_fp[i], funding=cost_fp[i], loss=loss_fp[i], balance=bal_fp[i], npl=npl_fp[i],
-                direct_income=float(d_inc[i]), direct_cost=float(d_cost[i] + d_opex[i]), direct_loss=float(d_loss[i]),
-                partner_cost_q=partner_cost_q,
+                income=bk.income[i], funding=bk.funding[i], loss=bk.loss[i], balance=bk.balance[i], npl=bk.npl[i],
+                direct_income=float(bk.direct_income[i]), direct_cost=float(bk.direct_cost[i]),
+                direct_loss=float(bk.direct_loss[i]), partner_cost_q=partner_cost_q,
             )
-        fl.funder_direct_volume = np.zeros(F)
-        fl.funder_platform_volume = np.zeros(F)
-        if P:
-            opex_rate = np.array([p.opex_rate for p in self.platforms])
-            rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
-            opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
-            opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
-            out = (np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
-                   + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P))
-            npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
-            ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)
-            for p in self.platforms:
-                i = p.index
-                p.record_month(revenue=float(rev[i]), opex=float(opex[i]), acquisition=fl.spend[i],
-                               volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]),
-                               loans=int(fl.platform_loans[i]),
-                               lines=float(fl.lines[i]) if fl.lines.size else 0.0, value=fl.channel_value[i],
-                               outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
-        # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
-        desk = L.desk[:n_old]
-        lgd = self.params.pricing.lgd
-        expected = np.bincount(desk[lic], weights=(bal0 * L.pd_est[:n_old] * lgd / 12.0)[lic], minlength=self.n_desks)
-        realised = np.bincount(desk[lic], weights=loss[lic], minlength=self.n_desks)
         for p in self.platforms:
-            p.learn_losses(expected[p.index], realised[p.index])
+            i = p.index
+            p.record_month(revenue=float(bk.revenue[i]), opex=float(bk.opex[i]), acquisition=fl.spend[i],
+                           volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]),
+                           loans=int(fl.platform_loans[i]), lines=float(fl.lines[i]) if fl.lines.size else 0.0,
+                           value=fl.channel_value[i], outstanding=float(bk.outstanding[i]),
+                           npl=float(bk.platform_npl[i]), loss=float(bk.platform_loss[i]))
+        for p in self.platforms:
+            p.learn_losses(bk.expected[p.index], bk.realised[p.index])
         for f in self.funders:
-            f.learn_losses(expected[P + f.index], realised[P + f.index])
-        fl.funder_loss_total = float(funder_loss[lic].sum())
-        fl.guarantee_paid = float(paid.sum())
-        fl.licensed_loss = float(loss[lic].sum())
-        fl.outstanding = float(bal_end[lic].sum() + new_bal.sum())
-        fl.npl = float(npl_end[lic].sum())
+            f.learn_losses(bk.expected[P + f.index], bk.realised[P + f.index])
+        fl.funder_loss_total = bk.funder_loss_total
+        fl.guarantee_paid = bk.guarantee_paid
+        fl.licensed_loss = bk.licensed_loss
+        fl.outstanding = bk.outstanding_total
+        fl.npl = bk.npl_total
         # New loans' volumes by funder (for the funder table).
         self._record_new_by_funder()
-        # Remove finished loans: repaid, or charged off.
-        done = np.zeros(L.size, dtype=bool)
-        done[:n_old] = fl.chargeoff[:n_old] | (L.balance[:n_old] <= 1e-6)
-        L.remove(done)
+        L.remove(bk.finished)
         self.renewed = np.zeros(L.size, dtype=bool)
 
     def _record_new_by_funder(self) -> None:
-        fl = self.flows
         L = self.loans
-        new = L.view("orig_step") == self.t
-        new &= ~L.view("shadow")
-        f = L.view("funder")[new]
-        amt = L.view("principal0")[new]
-        is_plat = L.view("platform")[new] >= 0
-        fl.funder_platform_volume = np.bincount(f[is_plat], weights=amt[is_plat], minlength=self.n_funders)
-        fl.funder_direct_volume = np.bincount(f[~is_plat], weights=amt[~is_plat], minlength=self.n_funders)
-        apr = L.view("apr")[new]
-        fl.funder_apr_weighted = np.bincount(f, weights=amt * apr, minlength=self.n_funders)
-        # Bunching: new volume priced within one point under the all-in cap of its funder's kind.
-        cap = self.rules.cap_all_in[self._funder_kind[f]] if f.size else np.zeros(0)
-        capped = np.isfinite(cap)
-        fl.near_cap_volume = float(amt[capped & (apr >= cap - 0.01)].sum())
+        nv = accounting.new_volume_by_funder(
+            orig_step=L.view("orig_step"), shadow=L.view("shadow"), funder=L.view("funder"),
+            platform=L.view("platform"), principal0=L.view("principal0"), apr=L.view("apr"), t=self.t,
+            cap_all_in=self.rules.cap_all_in, funder_kind=self._funder_kind, n_funders=self.n_funders,
+        )
+        fl = self.flows
+        fl.funder_platform_volume = nv.platform_volume
+        fl.funder_direct_volume = nv.direct_volume
+        fl.funder_apr_weighted = nv.apr_weighted
+        fl.near_cap_volume = nv.near_cap_volume
 
     def review_quarter(self) -> None:
         """Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
