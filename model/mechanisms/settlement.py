@@ -89,7 +89,8 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     bal_old = balance[:n_old]
     payoff = renewal_payoff(bal_old, np.minimum(amort, bal_old), renewed)
     balance_start = bal_old.copy()
-    bal_new = np.maximum(bal_old - (principal_paid + payoff), 0.0)
+    bal_new = bal_old - (principal_paid + payoff)
+    np.maximum(bal_new, 0.0, out=bal_new)
     indebted_b = due > 0
     missed = indebted_b & ~pays
     arrears_new = np.where(pays, 0.0, arrears + np.where(missed, interest_due_b, 0.0))
@@ -109,8 +110,9 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     if co_b.any():
         chargeoff = co_b[borrower]
         keep = 1.0 - recovery_rate
-        loss[:n_old] = np.where(chargeoff[:n_old], bal_new * keep, 0.0)
-        loss[n_old:] = np.where(chargeoff[n_old:], balance[n_old:] * keep, 0.0)
+        # Billed loans lose from their balance after payment; new loans (later rows) from their principal.
+        np.multiply(bal_new, keep, out=loss[:n_old], where=chargeoff[:n_old])
+        np.multiply(balance[n_old:], keep, out=loss[n_old:], where=chargeoff[n_old:])
         dpd_new[co_b] = 0
         arrears_new[co_b] = 0.0
         btr_new[co_b] = 0
