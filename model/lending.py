@@ -13,12 +13,12 @@ import pandas as pd
 from mesa.agent import AgentSet
 
 from model import world
-from model.borrowers import NPL_DPD, BorrowerPopulation, LoanBook, NewLoans
+from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
 from model.enums import FunderKind
+from model.mechanisms import accounting, billing, renewal, settlement, shadow
 from model.mechanisms import acquisition as acq
-from model.mechanisms import renewal
 from model.mechanisms.acquisition import N_BUY_CHANNELS
 from model.mechanisms.funding import allocate_lines, fund_in_order, fund_with_rerouting, line_key, preference_scores
 from model.mechanisms.macro import hazard_multiplier, lpr_at
@@ -287,19 +287,15 @@ class LendingModel(mesa.Model):
         """Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
         L = self.loans
         b = self.borrowers
-        bal = L.view("balance")
-        months_left = L.view("months_left")
-        amort = np.minimum(L.view("amort"), bal)
-        self.interest_due = bal * L.view("apr") / 12.0
-        final = months_left <= 1
-        balloon_paid_by_renewal = np.where(self.renewed, bal - amort, 0.0)
-        self.principal_due = np.where(final, bal - balloon_paid_by_renewal, amort)
-        due_loan = self.interest_due + self.principal_due
-        bor = L.view("borrower")
-        self.due = np.bincount(bor, weights=due_loan, minlength=b.n)
-        self.interest_due_b = np.bincount(bor, weights=self.interest_due, minlength=b.n)
-        need = self.due + b.arrears
-        self.shortfall = np.maximum(need - self.cash, 0.0) * (self.due > 0)
+        bills = billing.bill_repayments(
+            balance=L.view("balance"), months_left=L.view("months_left"), amort=L.view("amort"), apr=L.view("apr"),
+            borrower=L.view("borrower"), renewed=self.renewed, arrears=b.arrears, cash=self.cash, n_borrowers=b.n,
+        )
+        self.interest_due = bills.interest_due
+        self.principal_due = bills.principal_due
+        self.due = bills.due
+        self.interest_due_b = bills.interest_due_b
+        self.shortfall = bills.shortfall
 
     def acquire_applicants(self) -> Applications:
         """7. Credit seekers (new consumption credit, or refinancing a shortfall) apply through channels.
@@ -401,23 +397,19 @@ class LendingModel(mesa.Model):
         """Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow."""
         b = self.borrowers
         prm = self.params.borrowers
-        rationed = self.seeking & (self.proceeds <= 0)
-        self.flows.rationed = int(rationed.sum())
-        self.shadow_proceeds = np.zeros(b.n)
-        if not self.rules.shadow_open:
-            return
-        refi_like = (rationed & self.seeking_refi) | self.delinquent_need
-        p = np.where(refi_like, prm.shadow_prob_refinance, np.where(rationed, prm.shadow_prob_consumption, 0.0))
         L = self.loans
-        sh = L.view("shadow")
-        n_shadow = np.bincount(L.view("borrower")[sh], minlength=b.n)
-        take = (self.rng.random(b.n) < p) & (n_shadow < prm.max_shadow_loans)
-        who = np.flatnonzero(take)
+        got = shadow.shadow_lend(
+            self.rng, seeking=self.seeking, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
+            proceeds=self.proceeds, shortfall=self.shortfall, seek_amount=self.seek_amount,
+            loan_borrower=L.view("borrower"), loan_shadow=L.view("shadow"), shadow_open=self.rules.shadow_open,
+            prob_refinance=prm.shadow_prob_refinance, prob_consumption=prm.shadow_prob_consumption,
+            max_shadow_loans=prm.max_shadow_loans,
+        )
+        self.flows.rationed = got.rationed
+        self.shadow_proceeds = np.zeros(b.n)
+        who, amount = got.who, got.amount
         if who.size == 0:
             return
-        amount = np.where(self.delinquent_need[who], self.shortfall[who], self.seek_amount[who])
-        keep = amount > 0
-        who, amount = who[keep], amount[keep]
         self.loans.add(NewLoans(
             borrower=who, desk=np.full(who.size, -1), funder=np.full(who.size, -1), platform=np.full(who.size, -1),
             principal=amount, apr=np.full(who.size, prm.shadow_apr), funder_rate=np.zeros(who.size),
@@ -429,185 +421,101 @@ class LendingModel(mesa.Model):
         self.flows.shadow_volume = float(amount.sum())
 
     def settle_repayments(self) -> None:
-        """Borrowers pay if cash and new loans cover what is due; otherwise they fall a month further behind.
+        """Borrowers pay, fall behind, cure or are charged off (model/mechanisms/settlement.py).
 
-        Delinquency runs current -> 30 -> 60 -> 90+ days (1, 2, 3+ months past due); at ``chargeoff_months``
-        every loan of the borrower is charged off and the borrower is refused licensed credit for a while.
-        Paying off arrears cures a delinquent borrower.
+        Writes the borrowers' new state and the billed loans' balances back, and leaves the month's
+        payments, defaults and charge-offs in ``self.flows`` for accounting and the recorder.
         """
         b = self.borrowers
         L = self.loans
         bp = self.params.borrowers
         n_old = self.principal_due.size  # loans that existed at billing time (new ones come after)
-        funds = self.cash + self.proceeds + self.shadow_proceeds
-        need = self.due + b.arrears
-        pays = (funds >= need - 1e-9) & (self.due > 0)
-        was_dpd = b.dpd.copy()
-        # Interest multiplier: a payer also clears the interest arrears of earlier missed months.
-        mult = np.where(pays, 1.0 + np.divide(b.arrears, self.interest_due_b, out=np.zeros(b.n),
-                                              where=self.interest_due_b > 0), 0.0)
-        bor_old = L.borrower[:n_old]
-        interest_paid = self.interest_due * mult[bor_old]
-        principal_paid = self.principal_due * pays[bor_old]
-        bal_old = L.balance[:n_old]
-        renewal_payoff = np.where(self.renewed[:n_old], bal_old - np.minimum(L.amort[:n_old], bal_old), 0.0)
-        self.flows.interest_paid = interest_paid
-        self.flows.balance_start = L.balance[:n_old].copy()
-        L.balance[:n_old] -= principal_paid + renewal_payoff
-        L.balance[:n_old] = np.maximum(L.balance[:n_old], 0.0)
-        L.months_left[:n_old] -= 1
-        indebted_b = self.due > 0
-        missed = indebted_b & ~pays
-        b.arrears = np.where(pays, 0.0, b.arrears + np.where(missed, self.interest_due_b, 0.0))
-        b.dpd = np.where(pays, 0, np.where(missed, b.dpd + 1, b.dpd)).astype(np.int16)
-        spent = np.where(pays, need, 0.0)
-        b.buffer = np.clip(funds - spent - self.proceeds * ~self.seeking_refi - self.shadow_proceeds * ~(
-            self.seeking_refi | self.delinquent_need), 0.0, b.buffer_cap)
-        self.flows.new_defaults_b = (was_dpd < NPL_DPD) & (b.dpd >= NPL_DPD)
-        # Borrowing to repay: the shortfall was covered by new credit this month.
-        btr = (self.seeking_refi | self.delinquent_need) & ((self.proceeds + self.shadow_proceeds) > 0)
-        start = btr & (b.btr_months == 0)
-        b.dsti_at_btr_start = np.where(start, self.dsti, b.dsti_at_btr_start)
-        b.btr_months = np.where(btr, b.btr_months + 1, 0).astype(np.int16)
-        # Charge-offs.
-        co_b = b.dpd >= bp.chargeoff_months
-        loss = np.zeros(L.size)
-        if co_b.any():
-            co_loan = co_b[L.view("borrower")]
-            loss = np.where(co_loan, L.view("balance") * (1.0 - bp.recovery_rate), 0.0)
-            self.flows.chargeoff = co_loan
-            b.dpd[co_b] = 0
-            b.arrears[co_b] = 0.0
-            b.btr_months[co_b] = 0
-            b.excluded_until[co_b] = self.t + bp.exclusion_months
-        else:
-            self.flows.chargeoff = np.zeros(L.size, dtype=bool)
-        self.flows.loss = loss
+        st = settlement.settle_repayments(
+            dpd=b.dpd, arrears=b.arrears, buffer_cap=b.buffer_cap, btr_months=b.btr_months,
+            dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=self.cash,
+            proceeds=self.proceeds, shadow_proceeds=self.shadow_proceeds, due=self.due,
+            interest_due_b=self.interest_due_b, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
+            dsti=self.dsti, interest_due=self.interest_due, principal_due=self.principal_due,
+            renewed=self.renewed[:n_old], amort=L.amort[:n_old], balance=L.view("balance"),
+            months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
+            chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
+        )
+        b.dpd, b.arrears, b.buffer = st.dpd, st.arrears, st.buffer
+        b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until
+        L.balance[:n_old] = st.balance
+        L.months_left[:n_old] = st.months_left
+        fl = self.flows
+        fl.interest_paid = st.interest_paid
+        fl.balance_start = st.balance_start
+        fl.new_defaults_b = st.new_defaults_b
+        fl.chargeoff = st.chargeoff
+        fl.loss = st.loss
 
     def keep_accounts(self) -> None:
-        """Book the month for every platform and funder, then drop repaid and charged-off loans."""
+        """Book the month for every platform and funder, then drop repaid and charged-off loans.
+
+        Guarantee claims are computed first; each platform honours its claims from capital in turn, and
+        the rest of the books follow from what was paid (model/mechanisms/accounting.py).
+        """
         L = self.loans
-        P, F = self.n_platforms, self.n_funders
+        P = self.n_platforms
         fl = self.flows
         n_old = fl.interest_paid.size
-        lic = ~L.shadow[:n_old]
-        plat = L.platform[:n_old]
-        fund = L.funder[:n_old]
-        apr = L.apr[:n_old]
-        # A direct lender is its own originator and keeps all the interest; on platform loans it keeps its part.
-        share_f = np.where(plat < 0, 1.0, np.divide(L.funder_rate[:n_old], apr, out=np.zeros(n_old), where=apr > 0))
-        f_income = fl.interest_paid * share_f
-        o_income = fl.interest_paid - f_income
-        bal0 = fl.balance_start
-        fcost = bal0 * self._funder_cost[np.maximum(fund, 0)] / 12.0
         loss = fl.loss[:n_old] if fl.loss.size >= n_old else np.zeros(n_old)
-        # Guarantee claims go to each platform; what it cannot pay falls back on the funders.
-        guar = L.guaranteed[:n_old] & (plat >= 0) & lic
-        claims = np.bincount(plat[guar], weights=loss[guar], minlength=P) if P else np.zeros(0)
-        paid = np.array([p.honour_guarantees(claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
-        cover = np.divide(paid, claims, out=np.zeros(P), where=claims > 0)
-        funder_loss = loss.copy()
-        if P:
-            funder_loss[guar] = loss[guar] * (1.0 - cover[plat[guar]])
-        bal_end = L.balance[:n_old] * ~fl.chargeoff[:n_old]
-        npl_end = bal_end * (self.borrowers.dpd[L.borrower[:n_old]] >= NPL_DPD)
-        # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
-        solvent = np.array([p.capital > 0 for p in self.platforms] + [False], dtype=bool)
-        covered = L.guaranteed[:n_old] & solvent[np.where(plat >= 0, plat, P)]
-        npl_borne = npl_end * ~covered
-        on_plat = lic & (plat >= 0)
-        direct = lic & (plat < 0)
-        key = fund[on_plat] * P + plat[on_plat]
-
-        def by_pair(w: np.ndarray) -> np.ndarray:
-            return np.bincount(key, weights=w[on_plat], minlength=F * P).reshape(F, P) if P else np.zeros((F, 0))
-
-        def by_funder(w: np.ndarray) -> np.ndarray:
-            return np.bincount(fund[direct], weights=w[direct], minlength=F)
-
-        # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
-        new_rows = slice(n_old, L.size)
-        new_lic = ~L.shadow[new_rows]
-        new_bal = L.balance[new_rows] * new_lic
-        new_plat = L.platform[new_rows]
-        new_fund = L.funder[new_rows]
-        new_on_plat = new_lic & (new_plat >= 0)
-        new_direct = new_lic & (new_plat < 0)
-        inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
-            by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
-        d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
-        if P:
-            bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
-                                          weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
-        d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
-        direct_opex_rate = np.array([f.direct_opex_rate for f in self.funders])
-        d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
-                             minlength=F)
+        claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
+                                             shadow=L.shadow[:n_old], n_platforms=P)
+        paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
+        bk = accounting.book_month(
+            interest_paid=fl.interest_paid, balance_start=fl.balance_start, loss=loss, chargeoff=fl.chargeoff[:n_old],
+            claims=claims, paid=paid, platform_solvent=np.array([p.capital > 0 for p in self.platforms], dtype=bool),
+            balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
+            apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
+            shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
+            funding_cost=self._funder_cost, direct_opex_rate=np.array([f.direct_opex_rate for f in self.funders]),
+            opex_rate=np.array([p.opex_rate for p in self.platforms]), lgd=self.params.pricing.lgd,
+        )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
             i = f.index
-            f.direct_outstanding = float(d_bal[i])
+            f.direct_outstanding = float(bk.direct_balance[i])
             f.record_month(
-                income=inc_fp[i], funding=cost_fp[i], loss=loss_fp[i], balance=bal_fp[i], npl=npl_fp[i],
-                direct_income=float(d_inc[i]), direct_cost=float(d_cost[i] + d_opex[i]), direct_loss=float(d_loss[i]),
-                partner_cost_q=partner_cost_q,
+                income=bk.income[i], funding=bk.funding[i], loss=bk.loss[i], balance=bk.balance[i], npl=bk.npl[i],
+                direct_income=float(bk.direct_income[i]), direct_cost=float(bk.direct_cost[i]),
+                direct_loss=float(bk.direct_loss[i]), partner_cost_q=partner_cost_q,
             )
-        fl.funder_direct_volume = np.zeros(F)
-        fl.funder_platform_volume = np.zeros(F)
-        if P:
-            opex_rate = np.array([p.opex_rate for p in self.platforms])
-            rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
-            opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
-            opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
-            out = (np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
-                   + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P))
-            npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
-            ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)
-            for p in self.platforms:
-                i = p.index
-                p.record_month(revenue=float(rev[i]), opex=float(opex[i]), acquisition=fl.spend[i],
-                               volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]),
-                               loans=int(fl.platform_loans[i]),
-                               lines=float(fl.lines[i]) if fl.lines.size else 0.0, value=fl.channel_value[i],
-                               outstanding=float(out[i]), npl=float(npl[i]), loss=float(ploss[i]))
-        # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
-        desk = L.desk[:n_old]
-        lgd = self.params.pricing.lgd
-        expected = np.bincount(desk[lic], weights=(bal0 * L.pd_est[:n_old] * lgd / 12.0)[lic], minlength=self.n_desks)
-        realised = np.bincount(desk[lic], weights=loss[lic], minlength=self.n_desks)
         for p in self.platforms:
-            p.learn_losses(expected[p.index], realised[p.index])
+            i = p.index
+            p.record_month(revenue=float(bk.revenue[i]), opex=float(bk.opex[i]), acquisition=fl.spend[i],
+                           volume=float(fl.platform_volume[i]), demand=float(fl.platform_demand[i]),
+                           loans=int(fl.platform_loans[i]), lines=float(fl.lines[i]) if fl.lines.size else 0.0,
+                           value=fl.channel_value[i], outstanding=float(bk.outstanding[i]),
+                           npl=float(bk.platform_npl[i]), loss=float(bk.platform_loss[i]))
+        for p in self.platforms:
+            p.learn_losses(bk.expected[p.index], bk.realised[p.index])
         for f in self.funders:
-            f.learn_losses(expected[P + f.index], realised[P + f.index])
-        fl.funder_loss_total = float(funder_loss[lic].sum())
-        fl.guarantee_paid = float(paid.sum())
-        fl.licensed_loss = float(loss[lic].sum())
-        fl.outstanding = float(bal_end[lic].sum() + new_bal.sum())
-        fl.npl = float(npl_end[lic].sum())
+            f.learn_losses(bk.expected[P + f.index], bk.realised[P + f.index])
+        fl.funder_loss_total = bk.funder_loss_total
+        fl.guarantee_paid = bk.guarantee_paid
+        fl.licensed_loss = bk.licensed_loss
+        fl.outstanding = bk.outstanding_total
+        fl.npl = bk.npl_total
         # New loans' volumes by funder (for the funder table).
         self._record_new_by_funder()
-        # Remove finished loans: repaid, or charged off.
-        done = np.zeros(L.size, dtype=bool)
-        done[:n_old] = fl.chargeoff[:n_old] | (L.balance[:n_old] <= 1e-6)
-        L.remove(done)
+        L.remove(bk.finished)
         self.renewed = np.zeros(L.size, dtype=bool)
 
     def _record_new_by_funder(self) -> None:
-        fl = self.flows
         L = self.loans
-        new = L.view("orig_step") == self.t
-        new &= ~L.view("shadow")
-        f = L.view("funder")[new]
-        amt = L.view("principal0")[new]
-        is_plat = L.view("platform")[new] >= 0
-        fl.funder_platform_volume = np.bincount(f[is_plat], weights=amt[is_plat], minlength=self.n_funders)
-        fl.funder_direct_volume = np.bincount(f[~is_plat], weights=amt[~is_plat], minlength=self.n_funders)
-        apr = L.view("apr")[new]
-        fl.funder_apr_weighted = np.bincount(f, weights=amt * apr, minlength=self.n_funders)
-        # Bunching: new volume priced within one point under the all-in cap of its funder's kind.
-        cap = self.rules.cap_all_in[self._funder_kind[f]] if f.size else np.zeros(0)
-        capped = np.isfinite(cap)
-        fl.near_cap_volume = float(amt[capped & (apr >= cap - 0.01)].sum())
+        nv = accounting.new_volume_by_funder(
+            orig_step=L.view("orig_step"), shadow=L.view("shadow"), funder=L.view("funder"),
+            platform=L.view("platform"), principal0=L.view("principal0"), apr=L.view("apr"), t=self.t,
+            cap_all_in=self.rules.cap_all_in, funder_kind=self._funder_kind, n_funders=self.n_funders,
+        )
+        fl = self.flows
+        fl.funder_platform_volume = nv.platform_volume
+        fl.funder_direct_volume = nv.direct_volume
+        fl.funder_apr_weighted = nv.apr_weighted
+        fl.near_cap_volume = nv.near_cap_volume
 
     def review_quarter(self) -> None:
         """13. Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
