@@ -7,6 +7,8 @@ world is built by :mod:`model.world`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -63,8 +65,6 @@ class LendingModel(mesa.Model):
         self.n_funders = len(funders)
         self.n_desks = self.n_platforms + self.n_funders
         self.lenders = world.lenders_of(funders)
-        self._funder_kind = self.lenders.kind
-        self._funder_cost = self.lenders.cost
         world.initial_whitelists(self.rng, prm, platforms, funders, self._platform_weight)
         world.initial_book(self.rng, params=prm, borrowers=self.borrowers, loans=self.loans, platforms=platforms,
                            funders=funders, weight=self._platform_weight, desks=self.gather_desks(),
@@ -103,27 +103,34 @@ class LendingModel(mesa.Model):
             self.running = False
 
     def _one_month(self, step: int) -> None:
-        """The phases of a month, numbered as in docs/design.md. ``step`` <= 0 during burn-in."""
+        """The phases of a month, numbered as in docs/design.md. ``step`` <= 0 during burn-in.
+
+        What one phase hands the next is named: the month's credit lines, each borrower's debt position,
+        the bills, the credit demand, applications and offers, the loans' proceeds and the settlement.
+        ``self.flows`` collects the month's flows for the accounts and the recorder.
+        """
         self.t = step
         if self.burning_in:
             self.month = self.start_month
-        self.flows = _MonthFlows(self.n_platforms, self.n_funders, self.borrowers.n)
-        self.regulate()                         # 1. rules in force; mandates, freezes and bans on funders
+        self.flows = MonthFlows(self.n_platforms, self.n_funders, self.borrowers.n)
+        self.regulate()                                         # 1. rules in force; mandates, freezes, bans
         self.desks = self.gather_desks()
-        self.update_macro()                     # 2. LPR path and income-shock hazard
-        self.earn_and_spend()                   # 3. income shocks, income and essential spending
-        self.extend_credit_lines()              # 4. funders commit budgets to whitelisted platforms
-        self.mature_and_withdraw()              # 5. maturing lines renewed or withdrawn; clean-up calls
-        self.bill_repayments()                  # 6. instalments due; shortfalls become refinancing needs
-        apps = self.acquire_applicants()        # 7. credit seekers reach desks through channels
-        offers = self.underwrite(apps)          # 8. screening and pricing under the binding cap
-        self.fund_and_originate(apps, offers)   # 9. funding within lines; borrowers take the cheapest offer
-        self.shadow_lend()                      # 10. rationed borrowers turn to shadow lenders while channels allow
-        self.settle_repayments()                # 11. payments, delinquency 30/60/90+, charge-offs, spirals
-        self.keep_accounts()                    # 12. platform and funder accounts; guarantees honoured or failed
+        self.update_macro()                                     # 2. LPR path and income-shock hazard
+        cash = self.earn_and_spend()                            # 3. income shocks, income, essential spending
+        lines = self.extend_credit_lines()                      # 4. funders commit budgets to whitelisted platforms
+        debt = self.measure_debt()
+        renewed = self.mature_and_withdraw(lines, debt)         # 5. maturing lines renewed or withdrawn; clean-up
+        bills = self.bill_repayments(cash, renewed)             # 6. instalments due; shortfalls need refinancing
+        demand, apps = self.acquire_applicants(bills, debt)     # 7. credit seekers reach desks through channels
+        offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
+        proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
+        shadow_proceeds = self.shadow_lend(demand, bills, proceeds)  # 10. rationed borrowers turn to shadow lenders
+        self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency, charge-offs
+                               proceeds, shadow_proceeds)
+        self.keep_accounts()                                    # 12. accounts; guarantees honoured or failed
         quarter_end = (step % 3 == 0) if self.burning_in else is_quarter_end(self.month)
         if quarter_end:
-            self.review_quarter()               # 13. whitelist reviews, re-planning, exits
+            self.review_quarter()                               # 13. whitelist reviews, re-planning, exits
 
     def run(self, on_step=None) -> None:
         """Run the scenario's horizon, calling ``on_step(model)`` after each month."""
@@ -186,10 +193,10 @@ class LendingModel(mesa.Model):
         """2. Macro conditions: the income-shock hazard multiplier of an unemployment shock."""
         self.hazard_multiplier = hazard_multiplier(self.params.macro, self.month)
 
-    def earn_and_spend(self) -> None:
-        """3. Income shocks start and end; cash left after essential spending is what can service debt."""
+    def earn_and_spend(self) -> np.ndarray:
+        """3. Income shocks start and end; returns each borrower's cash after essential spending."""
         self.borrowers.update_shocks(self.rng, self.hazard_multiplier)
-        self.cash = self.borrowers.cash_available()
+        return self.borrowers.cash_available()
 
     def _platform_scores(self) -> np.ndarray:
         """Funders' preference for each platform (scale, history, track record, compliance) from its record."""
@@ -207,7 +214,7 @@ class LendingModel(mesa.Model):
             return np.zeros((0, self.n_platforms), dtype=bool)
         return np.array(self.funders.get("partners"))
 
-    def extend_credit_lines(self) -> None:
+    def extend_credit_lines(self) -> CreditLines:
         """4. Funders split their platform budgets over whitelisted, active platforms by preference."""
         fp = self.params.funders
         active = np.array(self.platforms.get("active"), dtype=bool)
@@ -218,33 +225,31 @@ class LendingModel(mesa.Model):
         lines = allocate_lines(budget, demand, partners, fp.pref_sharpness * score)
         for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
             f.record_lines(float(b_f), float(l_f))
-        self.partners_now = partners
         self.flows.lines = lines.sum(axis=0)
-        # Remaining capacity per line: (funder, platform) lines then one direct line per funder (see line_key).
-        self.capacity = np.concatenate([lines.ravel(), self.funders.get("direct_budget")])
+        credit = CreditLines(partners=partners,
+                             capacity=np.concatenate([lines.ravel(), self.funders.get("direct_budget")]))
+        self.flows.credit = credit
+        return credit
 
-    def _lines_left(self) -> np.ndarray:
-        """Remaining credit per (funder, platform) line: a view of the month's capacity, shape (F, P)."""
-        return self.capacity[: self.n_funders * self.n_platforms].reshape(self.n_funders, self.n_platforms)
-
-    def _measure_debt(self) -> None:
+    def measure_debt(self) -> renewal.DebtPositions:
+        """Each borrower's licensed loans, licensed debt and debt service to income at the start of the month."""
         L = self.loans
         debt = renewal.measure_debt(borrower=L.view("borrower"), balance=L.view("balance"), shadow=L.view("shadow"),
                                     instalment=L.instalment(), income=self.borrowers.income)
-        self.n_licensed, self.debt_licensed, self.dsti = debt.n_licensed, debt.debt_licensed, debt.dsti
+        self.flows.dsti = debt.dsti
+        return debt
 
-    def mature_and_withdraw(self) -> None:
+    def mature_and_withdraw(self, lines: CreditLines, debt: renewal.DebtPositions) -> np.ndarray:
         """5. Maturing credit lines are renewed by lenders that still can and will; the rest are withdrawn.
 
         At the clean-up deadline, stock loans priced above the cap are called (due next month, not renewable).
         Renewals are underwritten like new loans but stay with their desk and funder, and must fit its line.
+        Returns the renewed mask over the book as it stands after the renewals.
         """
         L = self.loans
         n = L.size
-        self.renewed = np.zeros(n, dtype=bool)
-        self._measure_debt()
         if n == 0:
-            return
+            return np.zeros(0, dtype=bool)
         fund = L.view("funder")
         if self.rules.cleanup_call:
             cap = np.minimum(self.rules.cap_nominal, self.rules.cap_all_in)[self.lenders.kind[np.maximum(fund, 0)]]
@@ -253,51 +258,49 @@ class LendingModel(mesa.Model):
             L.renewable[:n][called] = False
         maturing = ~L.view("shadow") & (L.view("months_left") == 1)
         if not maturing.any():
-            return
+            return np.zeros(n, dtype=bool)
         b = self.borrowers
         bor = L.view("borrower")
         if self.n_platforms:
             L.renewable[:n] &= renewal.lender_still_lends(
                 platform=L.view("platform"), funder=fund, platform_active=np.array(self.platforms.get("active")),
-                partners=self.partners_now)
+                partners=lines.partners)
         wants = renewal.renewal_wanted(self.rng, t=self.t, maturing=maturing, borrower=bor, dpd=b.dpd,
                                        excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
         withdrawn = wants & ~L.view("renewable")
         self.flows.withdrawn_volume = float(L.view("balance")[withdrawn].sum())
         cand = np.flatnonzero(wants & L.view("renewable"))
         if cand.size == 0:
-            return
+            return np.zeros(n, dtype=bool)
         # A renewed line is drawn again in full: the new loan pays off the balloon, the rest is spent.
         balloon = L.view("principal0")[cand]
         apps = Applications(bor[cand], L.view("desk")[cand].astype(np.int64), np.full(cand.size, REPEAT), balloon,
                             fund[cand].astype(np.int64))
-        offers = self.underwrite(apps)
+        offers = self.underwrite(apps, lines, debt)
         funded = np.zeros(cand.size, dtype=bool)
         if offers.ok.any():
             idx = np.flatnonzero(offers.ok)
             key = line_key(apps.desk[idx], apps.funder[idx], self.n_platforms, self.n_funders)
-            got = fund_in_order(key, balloon[idx], self.capacity, self.rng.permutation(idx.size))
+            got = fund_in_order(key, balloon[idx], lines.capacity, self.rng.permutation(idx.size))
             funded[idx[got]] = True
-            self.capacity -= np.bincount(key[got], weights=balloon[idx[got]], minlength=self.capacity.size)
+            lines.capacity -= np.bincount(key[got], weights=balloon[idx[got]], minlength=lines.capacity.size)
         self.flows.withdrawn_volume += float(balloon[~funded].sum())
-        self.renewed[cand[funded]] = True
         self._originate(apps.subset(funded), offers.subset(funded))
+        renewed = np.zeros(L.size, dtype=bool)
+        renewed[cand[funded]] = True
+        return renewed
 
-    def bill_repayments(self) -> None:
-        """Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
+    def bill_repayments(self, cash: np.ndarray, renewed: np.ndarray) -> billing.Bills:
+        """6. Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
         L = self.loans
-        b = self.borrowers
-        bills = billing.bill_repayments(
+        return billing.bill_repayments(
             balance=L.view("balance"), months_left=L.view("months_left"), amort=L.view("amort"), apr=L.view("apr"),
-            borrower=L.view("borrower"), renewed=self.renewed, arrears=b.arrears, cash=self.cash, n_borrowers=b.n,
+            borrower=L.view("borrower"), renewed=renewed, arrears=self.borrowers.arrears, cash=cash,
+            n_borrowers=self.borrowers.n,
         )
-        self.interest_due = bills.interest_due
-        self.principal_due = bills.principal_due
-        self.due = bills.due
-        self.interest_due_b = bills.interest_due_b
-        self.shortfall = bills.shortfall
 
-    def acquire_applicants(self) -> Applications:
+    def acquire_applicants(self, bills: billing.Bills,
+                           debt: renewal.DebtPositions) -> tuple[acq.CreditDemand, Applications]:
         """7. Credit seekers (new consumption credit, or refinancing a shortfall) apply through channels.
 
         Platforms spend their traffic budgets over channels by their mix; each seeker's applications go to
@@ -306,10 +309,8 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         bp = self.params.borrowers
         demand = acq.seek_credit(self.rng, t=self.t, dpd=b.dpd, excluded_until=b.excluded_until,
-                                 shortfall=self.shortfall, n_licensed=self.n_licensed, seek_prob=b.seek_prob,
+                                 shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
                                  loan_size=b.loan_size, max_loans=bp.max_loans)
-        self.seeking, self.seeking_refi = demand.seeking, demand.refinancing
-        self.seek_amount, self.delinquent_need = demand.amount, demand.delinquent_need
         self.flows.applicants = int(np.count_nonzero(demand.seeking))
         budgets = np.array([p.acquisition_budget() for p in self.platforms])
         mix = np.array(self.platforms.get("mix")) if self.n_platforms else np.zeros((0, N_BUY_CHANNELS))
@@ -318,29 +319,30 @@ class LendingModel(mesa.Model):
         L = self.loans
         apps, self.flows.traffic_price = acq.route_applications(
             self.rng, demand, spend=spend, direct_budget=np.array(self.funders.get("direct_budget")),
-            risk_z=b.risk_z, n_licensed=self.n_licensed, bp=bp, channels=self.params.channels,
+            risk_z=b.risk_z, n_licensed=debt.n_licensed, bp=bp, channels=self.params.channels,
             book_borrower=L.view("borrower"), book_desk=L.view("desk"), book_shadow=L.view("shadow"))
-        return apps
+        return demand, apps
 
-    def underwrite(self, apps: Applications) -> Offers:
+    def underwrite(self, apps: Applications, lines: CreditLines, debt: renewal.DebtPositions) -> Offers:
         """8. Screen and price each application (:func:`underwriting.underwrite`). No side effects on the book."""
         b = self.borrowers
         g_share = np.array([p.guarantee_share_now(self.rules.guarantee_max_share, True) for p in self.platforms]
                            + [0.0])
         return underwrite(self.rng, apps, desks=self.desks, lenders=self.lenders, params=self.params,
-                          rules=self.rules, lines_left=self._lines_left(), guarantee_share=g_share, income=b.income,
-                          hazard=b.hazard, shocked=b.shocked, dsti=self.dsti, debt_licensed=self.debt_licensed)
+                          rules=self.rules, lines_left=lines.platform_lines(self.n_funders, self.n_platforms),
+                          guarantee_share=g_share, income=b.income, hazard=b.hazard, shocked=b.shocked,
+                          dsti=debt.dsti, debt_licensed=debt.debt_licensed)
 
-    def fund_and_originate(self, apps: Applications, offers: Offers) -> None:
+    def fund_and_originate(self, apps: Applications, offers: Offers, lines: CreditLines) -> np.ndarray:
         """9. Each borrower takes the cheapest approved offer; loans draw on credit lines in random order.
 
         A borrower whose chosen line is exhausted falls back to the next-cheapest offer once; a platform loan
-        may be rerouted to another funder of the same kind (:func:`funding.fund_with_rerouting`).
+        may be rerouted to another funder of the same kind (:func:`funding.fund_with_rerouting`). Returns each
+        borrower's proceeds of new licensed loans.
         """
         ok = np.flatnonzero(offers.ok)
-        self.proceeds = np.zeros(self.borrowers.n)
         if ok.size == 0:
-            return
+            return np.zeros(self.borrowers.n)
         chosen_all = np.zeros(apps.borrower.size, dtype=bool)
         tried = np.zeros(apps.borrower.size, dtype=bool)
         for round_ in range(2):
@@ -359,13 +361,13 @@ class LendingModel(mesa.Model):
                                                           minlength=self.n_platforms)
             funder = offers.funder[pick]
             got = fund_with_rerouting(self.rng, desk=apps.desk[pick], amount=apps.amount[pick], funder=funder,
-                                      capacity=self.capacity, funder_kind=self.lenders.kind,
+                                      capacity=lines.capacity, funder_kind=self.lenders.kind,
                                       n_platforms=self.n_platforms)
             offers.funder[pick] = funder
             chosen_all[pick[got]] = True
         sel = chosen_all
-        self.proceeds = np.bincount(apps.borrower[sel], weights=apps.amount[sel], minlength=self.borrowers.n)
         self._originate(apps.subset(sel), offers.subset(sel))
+        return np.bincount(apps.borrower[sel], weights=apps.amount[sel], minlength=self.borrowers.n)
 
     def _originate(self, apps: Applications, offers: Offers) -> None:
         """Commit new licensed loans to the book and record the month's origination flows."""
@@ -380,7 +382,6 @@ class LendingModel(mesa.Model):
             guaranteed=offers.guaranteed, term=prm.borrowers.term_months,
             amortizing_share=prm.borrowers.amortizing_share, step=self.t, pd_est=offers.est_pd,
         ))
-        self.renewed = np.r_[self.renewed, np.zeros(apps.borrower.size, dtype=bool)]
         fl = self.flows
         fl.new_amount.append(apps.amount)
         fl.new_apr.append(offers.apr)
@@ -393,35 +394,40 @@ class LendingModel(mesa.Model):
         value = (offers.originator_rate[is_plat] - el) * apps.amount[is_plat]
         np.add.at(fl.channel_value, (plat[buy], chan[buy]), value[buy])
 
-    def shadow_lend(self) -> None:
-        """Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow."""
+    def shadow_lend(self, demand: acq.CreditDemand, bills: billing.Bills, proceeds: np.ndarray) -> np.ndarray:
+        """10. Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow.
+
+        Returns each borrower's shadow-loan proceeds.
+        """
         b = self.borrowers
         prm = self.params.borrowers
         L = self.loans
         got = shadow.shadow_lend(
-            self.rng, seeking=self.seeking, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
-            proceeds=self.proceeds, shortfall=self.shortfall, seek_amount=self.seek_amount,
+            self.rng, seeking=demand.seeking, seeking_refi=demand.refinancing, delinquent_need=demand.delinquent_need,
+            proceeds=proceeds, shortfall=bills.shortfall, seek_amount=demand.amount,
             loan_borrower=L.view("borrower"), loan_shadow=L.view("shadow"), shadow_open=self.rules.shadow_open,
             prob_refinance=prm.shadow_prob_refinance, prob_consumption=prm.shadow_prob_consumption,
             max_shadow_loans=prm.max_shadow_loans,
         )
         self.flows.rationed = got.rationed
-        self.shadow_proceeds = np.zeros(b.n)
+        shadow_proceeds = np.zeros(b.n)
         who, amount = got.who, got.amount
         if who.size == 0:
-            return
+            return shadow_proceeds
         self.loans.add(NewLoans(
             borrower=who, desk=np.full(who.size, -1), funder=np.full(who.size, -1), platform=np.full(who.size, -1),
             principal=amount, apr=np.full(who.size, prm.shadow_apr), funder_rate=np.zeros(who.size),
             guaranteed=np.zeros(who.size, dtype=bool), term=prm.shadow_term_months, amortizing_share=1.0,
             step=self.t, shadow=True,
         ))
-        self.renewed = np.r_[self.renewed, np.zeros(who.size, dtype=bool)]
-        self.shadow_proceeds[who] = amount
+        shadow_proceeds[who] = amount
         self.flows.shadow_volume = float(amount.sum())
+        return shadow_proceeds
 
-    def settle_repayments(self) -> None:
-        """Borrowers pay, fall behind, cure or are charged off (model/mechanisms/settlement.py).
+    def settle_repayments(self, cash: np.ndarray, bills: billing.Bills, demand: acq.CreditDemand,
+                          debt: renewal.DebtPositions, renewed: np.ndarray, proceeds: np.ndarray,
+                          shadow_proceeds: np.ndarray) -> None:
+        """11. Borrowers pay, fall behind, cure or are charged off (:func:`settlement.settle_repayments`).
 
         Writes the borrowers' new state and the billed loans' balances back, and leaves the month's
         payments, defaults and charge-offs in ``self.flows`` for accounting and the recorder.
@@ -429,14 +435,14 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         L = self.loans
         bp = self.params.borrowers
-        n_old = self.principal_due.size  # loans that existed at billing time (new ones come after)
+        n_old = bills.principal_due.size  # loans that existed at billing time (new ones come after)
         st = settlement.settle_repayments(
             dpd=b.dpd, arrears=b.arrears, buffer_cap=b.buffer_cap, btr_months=b.btr_months,
-            dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=self.cash,
-            proceeds=self.proceeds, shadow_proceeds=self.shadow_proceeds, due=self.due,
-            interest_due_b=self.interest_due_b, seeking_refi=self.seeking_refi, delinquent_need=self.delinquent_need,
-            dsti=self.dsti, interest_due=self.interest_due, principal_due=self.principal_due,
-            renewed=self.renewed[:n_old], amort=L.amort[:n_old], balance=L.view("balance"),
+            dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=cash,
+            proceeds=proceeds, shadow_proceeds=shadow_proceeds, due=bills.due,
+            interest_due_b=bills.interest_due_b, seeking_refi=demand.refinancing,
+            delinquent_need=demand.delinquent_need, dsti=debt.dsti, interest_due=bills.interest_due,
+            principal_due=bills.principal_due, renewed=renewed, amort=L.amort[:n_old], balance=L.view("balance"),
             months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
             chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
         )
@@ -471,7 +477,7 @@ class LendingModel(mesa.Model):
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
             apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
-            funding_cost=self._funder_cost, direct_opex_rate=np.array([f.direct_opex_rate for f in self.funders]),
+            funding_cost=self.lenders.cost, direct_opex_rate=np.array([f.direct_opex_rate for f in self.funders]),
             opex_rate=np.array([p.opex_rate for p in self.platforms]), lgd=self.params.pricing.lgd,
         )
         partner_cost_q = self.rules.partner_cost
@@ -502,14 +508,13 @@ class LendingModel(mesa.Model):
         # New loans' volumes by funder (for the funder table).
         self._record_new_by_funder()
         L.remove(bk.finished)
-        self.renewed = np.zeros(L.size, dtype=bool)
 
     def _record_new_by_funder(self) -> None:
         L = self.loans
         nv = accounting.new_volume_by_funder(
             orig_step=L.view("orig_step"), shadow=L.view("shadow"), funder=L.view("funder"),
             platform=L.view("platform"), principal0=L.view("principal0"), apr=L.view("apr"), t=self.t,
-            cap_all_in=self.rules.cap_all_in, funder_kind=self._funder_kind, n_funders=self.n_funders,
+            cap_all_in=self.rules.cap_all_in, funder_kind=self.lenders.kind, n_funders=self.n_funders,
         )
         fl = self.flows
         fl.funder_platform_volume = nv.platform_volume
@@ -536,10 +541,30 @@ class LendingModel(mesa.Model):
         )
 
 
-class _MonthFlows:
-    """Scratch space for one month's flows, read by accounting and the recorder."""
+@dataclass
+class CreditLines:
+    """This month's credit: whitelists of active platforms and the yuan left on every line.
+
+    Attributes:
+        partners: funder x platform whitelists of active platforms, shape (funders, platforms).
+        capacity: remaining yuan per line, (funder, platform) lines first, then one direct line per funder
+            (:func:`funding.line_key`); drawn down as renewals and new loans are funded.
+    """
+
+    partners: np.ndarray
+    capacity: np.ndarray
+
+    def platform_lines(self, n_funders: int, n_platforms: int) -> np.ndarray:
+        """Remaining credit per (funder, platform) line: a view of ``capacity``, shape (funders, platforms)."""
+        return self.capacity[: n_funders * n_platforms].reshape(n_funders, n_platforms)
+
+
+class MonthFlows:
+    """One month's flows and measurements, read by the accounts and the recorder."""
 
     def __init__(self, n_platforms: int, n_funders: int, n_borrowers: int):
+        self.credit = CreditLines(np.zeros((n_funders, n_platforms), dtype=bool), np.zeros(0))
+        self.dsti = np.zeros(n_borrowers)
         self.lines = np.zeros(n_platforms)
         self.spend = np.zeros((n_platforms, N_BUY_CHANNELS))
         self.channel_value = np.zeros((n_platforms, N_BUY_CHANNELS))

@@ -134,7 +134,7 @@ class Recorder:
         few = indebted & ~multi
         new_def = fl.new_defaults_b
         bp = m.params.borrowers
-        dsti = m.dsti
+        dsti = fl.dsti
         spiral = indebted & (
             ((b.btr_months >= bp.spiral_months) & (dsti > b.dsti_at_btr_start))
             | (multi & (dsti >= bp.spiral_dsti))
