@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model.enums import Channel, Tier
-from model.mechanisms.metrics import cr, hhi, safe_ratio, share_of
+from model.mechanisms.metrics import borrower_outcomes, cr, hhi, safe_ratio, share_of
 
 if TYPE_CHECKING:
     from model.lending import LendingModel
@@ -127,18 +127,15 @@ class Recorder:
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
         lic = ~L.view("shadow")
         bor = L.view("borrower")
-        n_lenders = np.bincount(bor[lic], minlength=b.n)
-        indebted = n_lenders > 0
+        bp = m.params.borrowers
+        outcomes = borrower_outcomes(loan_borrower=bor, loan_shadow=L.view("shadow"), n_borrowers=b.n, dsti=fl.dsti,
+                                     btr_months=b.btr_months, dsti_at_btr_start=b.dsti_at_btr_start,
+                                     spiral_lenders=bp.spiral_lenders, spiral_months=bp.spiral_months,
+                                     spiral_dsti=bp.spiral_dsti)
+        indebted, multi, spiral = outcomes.indebted, outcomes.multi, outcomes.spiral
         n_ind = int(indebted.sum())
-        multi = n_lenders >= m.params.borrowers.spiral_lenders
         few = indebted & ~multi
         new_def = fl.new_defaults_b
-        bp = m.params.borrowers
-        dsti = fl.dsti
-        spiral = indebted & (
-            ((b.btr_months >= bp.spiral_months) & (dsti > b.dsti_at_btr_start))
-            | (multi & (dsti >= bp.spiral_dsti))
-        )
         spend = fl.spend.sum(axis=0) if P else np.zeros(4)
         profit = sum(p.profit for p in m.platforms)
         partners_per_platform = (np.array([f.partners for f in m.funders]).sum(axis=0) if m.funders
