@@ -1,4 +1,4 @@
-"""The output contract (DESIGN.md): columns, their units and meanings, and the recorder that fills them.
+"""The output contract: columns, their units and meanings, and the recorder that fills them.
 
 The recorder plays the role of Mesa's ``DataCollector`` with a thinner, faster surface: each month it
 appends one model row, one row per platform and one row per funder, computed from the model's
