@@ -218,8 +218,8 @@ class LendingModel(mesa.Model):
         """4. Funders split their platform budgets over whitelisted, active platforms by preference."""
         fp = self.params.funders
         active = np.array(self.platforms.get("active"), dtype=bool)
-        demand = np.array([p.funding_request() for p in self.platforms])
-        budget = np.array([f.platform_budget_now() for f in self.funders])
+        demand = np.array(self.platforms.map("funding_request"))
+        budget = np.array(self.funders.map("platform_budget_now"))
         partners = self._whitelists() & active[None, :]
         score = self._platform_scores() if self.n_platforms else np.zeros(0)
         lines = allocate_lines(budget, demand, partners, fp.pref_sharpness * score)
@@ -312,7 +312,7 @@ class LendingModel(mesa.Model):
                                  shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
                                  loan_size=b.loan_size, max_loans=bp.max_loans)
         self.flows.applicants = int(np.count_nonzero(demand.seeking))
-        budgets = np.array([p.acquisition_budget() for p in self.platforms])
+        budgets = np.array(self.platforms.map("acquisition_budget"))
         mix = np.array(self.platforms.get("mix")) if self.n_platforms else np.zeros((0, N_BUY_CHANNELS))
         spend = budgets[:, None] * mix
         self.flows.spend = spend
@@ -326,8 +326,7 @@ class LendingModel(mesa.Model):
     def underwrite(self, apps: Applications, lines: CreditLines, debt: renewal.DebtPositions) -> Offers:
         """8. Screen and price each application (:func:`underwriting.underwrite`). No side effects on the book."""
         b = self.borrowers
-        g_share = np.array([p.guarantee_share_now(self.rules.guarantee_max_share, True) for p in self.platforms]
-                           + [0.0])
+        g_share = np.array([*self.platforms.map("guarantee_share_now", self.rules.guarantee_max_share, True), 0.0])
         return underwrite(self.rng, apps, desks=self.desks, lenders=self.lenders, params=self.params,
                           rules=self.rules, lines_left=lines.platform_lines(self.n_funders, self.n_platforms),
                           guarantee_share=g_share, income=b.income, hazard=b.hazard, shocked=b.shocked,
@@ -473,12 +472,12 @@ class LendingModel(mesa.Model):
         paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
         bk = accounting.book_month(
             interest_paid=fl.interest_paid, balance_start=fl.balance_start, loss=loss, chargeoff=fl.chargeoff[:n_old],
-            claims=claims, paid=paid, platform_solvent=np.array([p.capital > 0 for p in self.platforms], dtype=bool),
+            claims=claims, paid=paid, platform_solvent=np.array(self.platforms.get("capital")) > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
             apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
-            funding_cost=self.lenders.cost, direct_opex_rate=np.array([f.direct_opex_rate for f in self.funders]),
-            opex_rate=np.array([p.opex_rate for p in self.platforms]), lgd=self.params.pricing.lgd,
+            funding_cost=self.lenders.cost, direct_opex_rate=np.array(self.funders.get("direct_opex_rate")),
+            opex_rate=np.array(self.platforms.get("opex_rate")), lgd=self.params.pricing.lgd,
         )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:

@@ -120,8 +120,8 @@ class Recorder:
         L = m.loans
         P = m.n_platforms
         date = m.date
-        tiers = np.array([p.tier for p in m.platforms], dtype=int)
-        active = np.array([p.active for p in m.platforms], dtype=bool)
+        tiers = np.array(m.platforms.get("tier"), dtype=int)
+        active = np.array(m.platforms.get("active"), dtype=bool)
         vol = fl.platform_volume
         new_amt = np.concatenate(fl.new_amount) if fl.new_amount else np.zeros(0)
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
@@ -137,8 +137,8 @@ class Recorder:
         few = indebted & ~multi
         new_def = fl.new_defaults_b
         spend = fl.spend.sum(axis=0) if P else np.zeros(4)
-        profit = sum(p.profit for p in m.platforms)
-        partners_per_platform = (np.array([f.partners for f in m.funders]).sum(axis=0) if m.funders
+        profit = sum(m.platforms.get("profit"))
+        partners_per_platform = (np.array(m.funders.get("partners")).sum(axis=0) if m.funders
                                  else np.zeros(P, dtype=int))
         row = {
             "step": m.steps,
@@ -159,7 +159,7 @@ class Recorder:
             "cr5": cr(vol, 5) if P else 0.0,
             "mean_whitelist_size": (float(np.mean([f.partners.sum() for f in self._start_lenders]))
                                     if self._start_lenders else 0.0),
-            "funders_in_platform_lending": int(sum(f.in_platform_lending for f in m.funders)),
+            "funders_in_platform_lending": int(sum(m.funders.get("in_platform_lending"))),
             "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
             "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
             "apr_near_cap_share": share_of(fl.near_cap_volume, new_amt.sum()),
