@@ -381,7 +381,7 @@ def _check_shares(v: _Values) -> list[tuple[str, Any, str]]:
             out.append((key, v[key], f"shares must sum to 1 (sum is {sum(v[key]):.6g})"))
     for tier in TIERS[1:]:
         key = f"platforms.{tier}.channel_mix"
-        # Only head platforms own an app ecosystem (DOMAIN.md); others cannot buy that channel.
+        # Only head platforms own an app ecosystem (docs/domain.md); others cannot buy that channel.
         if v.ok(key) and v[key][_ECOSYSTEM] != 0:
             out.append((key, v[key], f"only head platforms have an own ecosystem: element {_ECOSYSTEM} "
                                      "(ecosystem share) must be 0"))

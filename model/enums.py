@@ -6,7 +6,7 @@ from enum import Enum, IntEnum
 
 
 class FunderKind(str, Enum):
-    """Licensed funder kinds (DESIGN.md output contract spelling)."""
+    """Licensed funder kinds (the output contract's spelling, model/output.py)."""
 
     BANK_STATE = "bank_state"
     BANK_JOINT_STOCK = "bank_joint_stock"
@@ -27,7 +27,7 @@ KIND_CODES: dict[FunderKind, int] = {k: i for i, k in enumerate(FunderKind)}
 
 
 class Tier(IntEnum):
-    """Platform tiers (DOMAIN.md: head, waist, tail)."""
+    """Platform tiers (docs/domain.md, Players: head, waist, tail)."""
 
     HEAD = 0
     WAIST = 1

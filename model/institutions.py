@@ -11,10 +11,9 @@ import mesa
 import numpy as np
 
 from model.enums import Channel, ExitMode, FunderKind, Region, Tier
-from model.mechanisms.acquisition import update_mix
+from model.mechanisms import reviews
+from model.mechanisms.acquisition import N_BUY_CHANNELS
 from model.params import FunderParams, PlatformsParams, TierParams
-
-N_BUY_CHANNELS = 4  # info_flow, api, ecosystem, referral (repeat business costs no traffic)
 
 
 class LossCalibrated:
@@ -25,18 +24,12 @@ class LossCalibrated:
     loss_realised: float = 0.0
 
     def learn_losses(self, expected: float, realised: float) -> None:
-        """Update the loss-calibration factor applied to the desk's PD estimates.
-
-        ``pd_scale = (R + prior) / (E + prior)`` where ``R`` and ``E`` are exponentially weighted (decay
-        ``loss_memory``) realised and expected losses, and ``prior`` is six months of expected losses at a
-        ratio of one, so that a thin record moves the factor little. Clipped to [0.5, 3].
-        """
-        decay = self.model.params.pricing.loss_memory
-        self.loss_expected = decay * self.loss_expected + expected
-        self.loss_realised = decay * self.loss_realised + realised
-        prior = 6.0 * expected
-        if self.loss_expected + prior > 0:
-            self.pd_scale = float(np.clip((self.loss_realised + prior) / (self.loss_expected + prior), 0.5, 3.0))
+        """Book this month's expected and realised losses; rescale PD estimates (:func:`reviews.loss_calibration`)."""
+        self.loss_expected, self.loss_realised, scale = reviews.loss_calibration(
+            expected_ewm=self.loss_expected, realised_ewm=self.loss_realised, expected=expected, realised=realised,
+            decay=self.model.params.pricing.loss_memory)
+        if scale is not None:
+            self.pd_scale = scale
 
 
 class Funder(LossCalibrated, mesa.Agent):
@@ -105,6 +98,15 @@ class Funder(LossCalibrated, mesa.Agent):
         self.below_hurdle_quarters = 0
         self._reset_quarter(self.partners.size)
 
+    def admit(self, platforms: np.ndarray) -> None:
+        """List these platforms (indices) on the whitelist."""
+        self.partners[platforms] = True
+
+    def set_initial_book(self, platform_outstanding: float, direct_outstanding: float) -> None:
+        """Balances of the 2024 stock of loans this funder holds."""
+        self.platform_outstanding = platform_outstanding
+        self.direct_outstanding = direct_outstanding
+
     # ---------------------------------------------------------------- rules
     def set_platform_limit(self, limit: float, banned: bool) -> None:
         """Regulator's instruction: most platform balance allowed, and whether platform lending is banned."""
@@ -157,60 +159,30 @@ class Funder(LossCalibrated, mesa.Agent):
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,
                          partner_cost_q: float, allow_leave: bool = True) -> None:
-        """Quarterly whitelist review.
+        """Quarterly whitelist review on the quarter's record (:func:`reviews.review_whitelist`).
 
-        Drops partners that exited, lost money for the funder over the quarter after their monitoring
-        cost, ran a non-performing ratio above the funder's tolerance, or fail the admission criteria
-        of a whitelist regime. Leaves platform lending if the whole business earned less than the
-        hurdle for ``leave_quarters`` reviews. Otherwise admits the best-scored eligible platforms up
-        to its partner capacity. All inputs are arrays over platforms.
+        Applies the decision: the new whitelist, or leaving platform lending for good. All inputs are arrays
+        over platforms.
         """
         if not self.in_platform_lending:
             self._reset_quarter(self.partners.size)
             return
-        cost_each = partner_cost_q
-        partner_profit = self.q_income - self.q_cost - self.q_loss - cost_each
-        npl = np.divide(self.q_npl, self.q_balance, out=np.zeros_like(self.q_npl), where=self.q_balance > 0)
-        eligible = active.copy()
-        if whitelist_on:
-            eligible &= (age_months >= min_age) & (complaints <= max_complaints)
-        # A dormant partner costs little without a regime; under one, every listed partner must pay its way.
-        had_business = self.q_balance > 0
-        losing = (partner_profit < 0) & (had_business | whitelist_on)
-        drop = self.partners & (~eligible | losing | (npl > self.loss_tolerance))
-        self.partners &= ~drop
-
-        # The hurdle is judged on a trailing year so that one lumpy quarter of charge-offs does not decide it.
-        business = self.q_income.sum() - self.q_cost.sum() - self.q_loss.sum() - self.q_partner_cost
-        self.year_business = 0.75 * self.year_business + business
-        self.year_balance = 0.75 * self.year_balance + self.q_balance.sum() / 3.0
-        annual_return = 4.0 * self.year_business / self.year_balance if self.year_balance > 0 else 0.0
-        self.below_hurdle_quarters = self.below_hurdle_quarters + 1 if annual_return < self.hurdle else 0
-        if allow_leave and self.below_hurdle_quarters >= self.model.params.funders.leave_quarters:
-            self.leave_platform_lending()
-            self._reset_quarter(self.partners.size)
-            return
-
-        # A funder with idle budget looks for more partners beyond its usual list; a regime's limit still binds.
-        idle = self.q_budget > 0 and self.q_lines < 0.8 * self.q_budget
-        cap = self.capacity_partners + (self.model.params.funders.new_partners_per_review if idle else 0)
-        cap = max(cap, int(self.partners.sum()) + (self.model.params.funders.new_partners_per_review if idle else 0))
-        if max_partners > 0:
-            cap = min(cap, max_partners)
-        candidates = eligible & ~self.partners & wants_funding & (loss_rate <= self.loss_tolerance)
-        free = cap - int(self.partners.sum())
-        n_new = min(free, self.model.params.funders.new_partners_per_review)
-        if n_new > 0 and candidates.any():
-            idx = np.flatnonzero(candidates)
-            best = idx[np.argsort(-score[idx], kind="stable")[:n_new]]
-            self.partners[best] = True
-        if max_partners > 0 and self.partners.sum() > max_partners:
-            idx = np.flatnonzero(self.partners)
-            keep = idx[np.argsort(-score[idx], kind="stable")[:max_partners]]
-            self.partners[:] = False
-            self.partners[keep] = True
-        if allow_leave and not self.partners.any():
-            # Every partner listed as "cooperation stopped" and nobody worth admitting: out of platform lending.
+        fp = self.model.params.funders
+        review = reviews.review_whitelist(
+            partners=self.partners, q_income=self.q_income, q_cost=self.q_cost, q_loss=self.q_loss,
+            q_balance=self.q_balance, q_npl=self.q_npl, q_partner_cost=self.q_partner_cost, q_budget=self.q_budget,
+            q_lines=self.q_lines, year_business=self.year_business, year_balance=self.year_balance,
+            below_hurdle_quarters=self.below_hurdle_quarters, hurdle=self.hurdle, loss_tolerance=self.loss_tolerance,
+            capacity_partners=self.capacity_partners, leave_quarters=fp.leave_quarters,
+            new_partners_per_review=fp.new_partners_per_review, active=active, score=score, loss_rate=loss_rate,
+            age_months=age_months, complaints=complaints, wants_funding=wants_funding, whitelist_on=whitelist_on,
+            min_age=min_age, max_complaints=max_complaints, max_partners=max_partners, partner_cost_q=partner_cost_q,
+            allow_leave=allow_leave,
+        )
+        self.partners = review.partners
+        self.below_hurdle_quarters = review.below_hurdle_quarters
+        self.year_business, self.year_balance = review.year_business, review.year_balance
+        if review.leave:
             self.leave_platform_lending()
         self._reset_quarter(self.partners.size)
 
@@ -265,6 +237,7 @@ class Platform(LossCalibrated, mesa.Agent):
         self.index = index
         self.tier = tier
         self.pp = pp
+        self.capital_ratio = tp.capital_ratio
         self.capital = tp.capital_ratio * initial_balance
         self.capital0 = self.capital
         self.age_months = tp.age_months * rng.uniform(0.5, 1.5)
@@ -381,39 +354,48 @@ class Platform(LossCalibrated, mesa.Agent):
         self.acq_intensity = 1.0
         self._reset_quarter()
 
+    def set_initial_book(self, balance: float, loans: int, life_months: float, term_months: int) -> None:
+        """Capital, plans and data from the 2024 stock of loans it holds.
+
+        Capital is ``capital_ratio`` of the balance; the plan replaces the book over a loan's average life
+        (``life_months``) with ``plan_headroom``; its data are the loans underwritten over its age, at the
+        book's turnover of one loan per ``term_months``.
+        """
+        self.capital = self.capital0 = self.capital_ratio * balance
+        self.outstanding = balance
+        self.planned_volume = (1.0 + self.pp.plan_headroom) * balance / max(life_months, 1.0)
+        self.plan_floor = self.pp.min_plan_share * self.planned_volume
+        self.data0 = self.cum_loans = 1.0 + float(loans) * max(self.age_months, 1.0) / term_months
+
+    def rebase_after_burn_in(self, life_months: float) -> None:
+        """Capital back to its calibrated ratio of the burned-in book, plans at least that book's run rate."""
+        self.capital = self.capital0 = self.capital_ratio * self.outstanding
+        self.planned_volume = max(self.planned_volume, (1.0 + self.pp.plan_headroom) * self.outstanding / life_months)
+        self.reset_history()
+
     def quarterly_review(self, rng: np.random.Generator, allow_exit: bool = True) -> None:
         """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.
 
-        Capital below zero is a failure (its guarantees are not honoured). A platform without credit lines
-        for ``unfunded_quarters`` quarters, or whose capital has fallen below ``exit_capital_share`` of its
-        initial capital, leaves while still solvent: abroad with probability ``abroad_prob``, otherwise an
-        orderly wind-down.
+        The plan and the exit decision are :func:`reviews.plan_quarter`'s. A solvent exit goes abroad with
+        probability ``abroad_prob`` (one draw from ``rng``), otherwise it is an orderly wind-down.
         """
         if not self.active:
             self._reset_quarter()
             return
-        pp = self.pp
-        self.unfunded_quarters = self.unfunded_quarters + 1 if self.q_lines <= 0 else 0
-        # Funding requests follow the demand borrowers brought (funded or not), with room to grow.
-        # An active platform keeps trying at a minimum scale; if that cannot pay, the loss rule ends it.
-        self.planned_volume = max((1.0 + pp.plan_headroom) * max(self.q_demand, self.q_volume) / 3.0, self.plan_floor)
-        self.fundable = max((1.0 + pp.plan_headroom) * self.q_lines / 3.0, self.plan_floor)
-        if self.q_profit < 0:
-            # Cut acquisition and risk on purpose after a loss (DOMAIN.md: waist and tail shrank their own lending).
-            self.acq_intensity *= pp.shrink_factor
-            self.target_pd *= pp.risk_cut
-        else:
-            # Appetite and acquisition recover toward their original levels while the platform earns money.
-            self.target_pd = min(self.target_pd / pp.risk_cut, self.target_pd0)
-            self.acq_intensity = min(self.acq_intensity / pp.shrink_factor, 1.0 + pp.growth_target)
-        self.mix = update_mix(self.mix[None, :], self.q_value[None, :], self.q_spend[None, :], pp.mix_speed,
-                              self.allowed[None, :])[0]
-        if not allow_exit:
-            pass
-        elif self.capital < 0:
+        plan = reviews.plan_quarter(
+            self.pp, q_lines=self.q_lines, q_demand=self.q_demand, q_volume=self.q_volume, q_profit=self.q_profit,
+            q_value=self.q_value, q_spend=self.q_spend, plan_floor=self.plan_floor, target_pd=self.target_pd,
+            target_pd0=self.target_pd0, acq_intensity=self.acq_intensity, mix=self.mix, allowed=self.allowed,
+            capital=self.capital, capital0=self.capital0, unfunded_quarters=self.unfunded_quarters,
+            allow_exit=allow_exit,
+        )
+        self.planned_volume, self.fundable = plan.planned_volume, plan.fundable
+        self.target_pd, self.acq_intensity, self.mix = plan.target_pd, plan.acq_intensity, plan.mix
+        self.unfunded_quarters = plan.unfunded_quarters
+        if plan.exit == reviews.Exit.FAILURE:
             self.exit(ExitMode.FAILURE)
-        elif self.unfunded_quarters >= pp.unfunded_quarters or self.capital < pp.exit_capital_share * self.capital0:
-            self.exit(ExitMode.ABROAD if rng.random() < pp.abroad_prob else ExitMode.WIND_DOWN)
+        elif plan.exit == reviews.Exit.SOLVENT:
+            self.exit(ExitMode.ABROAD if rng.random() < self.pp.abroad_prob else ExitMode.WIND_DOWN)
         self._reset_quarter()
 
     def exit(self, mode: ExitMode) -> None:

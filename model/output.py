@@ -1,4 +1,4 @@
-"""The output contract (DESIGN.md): columns, their units and meanings, and the recorder that fills them.
+"""The output contract: columns, their units and meanings, and the recorder that fills them.
 
 The recorder plays the role of Mesa's ``DataCollector`` with a thinner, faster surface: each month it
 appends one model row, one row per platform and one row per funder, computed from the model's
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model.enums import Channel, Tier
-from model.mechanisms.metrics import cr, hhi, safe_ratio, share_of
+from model.mechanisms.metrics import borrower_outcomes, cr, hhi, safe_ratio, share_of
 
 if TYPE_CHECKING:
     from model.lending import LendingModel
@@ -120,28 +120,25 @@ class Recorder:
         L = m.loans
         P = m.n_platforms
         date = m.date
-        tiers = np.array([p.tier for p in m.platforms], dtype=int)
-        active = np.array([p.active for p in m.platforms], dtype=bool)
+        tiers = np.array(m.platforms.get("tier"), dtype=int)
+        active = np.array(m.platforms.get("active"), dtype=bool)
         vol = fl.platform_volume
         new_amt = np.concatenate(fl.new_amount) if fl.new_amount else np.zeros(0)
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
         lic = ~L.view("shadow")
         bor = L.view("borrower")
-        n_lenders = np.bincount(bor[lic], minlength=b.n)
-        indebted = n_lenders > 0
+        bp = m.params.borrowers
+        outcomes = borrower_outcomes(loan_borrower=bor, loan_shadow=L.view("shadow"), n_borrowers=b.n, dsti=fl.dsti,
+                                     btr_months=b.btr_months, dsti_at_btr_start=b.dsti_at_btr_start,
+                                     spiral_lenders=bp.spiral_lenders, spiral_months=bp.spiral_months,
+                                     spiral_dsti=bp.spiral_dsti)
+        indebted, multi, spiral = outcomes.indebted, outcomes.multi, outcomes.spiral
         n_ind = int(indebted.sum())
-        multi = n_lenders >= m.params.borrowers.spiral_lenders
         few = indebted & ~multi
         new_def = fl.new_defaults_b
-        bp = m.params.borrowers
-        dsti = m.dsti
-        spiral = indebted & (
-            ((b.btr_months >= bp.spiral_months) & (dsti > b.dsti_at_btr_start))
-            | (multi & (dsti >= bp.spiral_dsti))
-        )
         spend = fl.spend.sum(axis=0) if P else np.zeros(4)
-        profit = sum(p.profit for p in m.platforms)
-        partners_per_platform = (np.array([f.partners for f in m.funders]).sum(axis=0) if m.funders
+        profit = sum(m.platforms.get("profit"))
+        partners_per_platform = (np.array(m.funders.get("partners")).sum(axis=0) if m.funders
                                  else np.zeros(P, dtype=int))
         row = {
             "step": m.steps,
@@ -162,7 +159,7 @@ class Recorder:
             "cr5": cr(vol, 5) if P else 0.0,
             "mean_whitelist_size": (float(np.mean([f.partners.sum() for f in self._start_lenders]))
                                     if self._start_lenders else 0.0),
-            "funders_in_platform_lending": int(sum(f.in_platform_lending for f in m.funders)),
+            "funders_in_platform_lending": int(sum(m.funders.get("in_platform_lending"))),
             "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
             "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
             "apr_near_cap_share": share_of(fl.near_cap_volume, new_amt.sum()),

@@ -11,7 +11,7 @@ Conventions:
       borrowers** (unit ``yuan/1k``), so that a run with 100k or 1M borrowers describes the same market.
     * Dates are calendar months ``YYYY-MM``.
 
-Provenance tags (STYLE.md): ``policy lever``, ``calibrated: <source>``, ``assumption``, ``design choice``.
+Provenance tags: ``policy lever``, ``calibrated: <source>``, ``assumption``, ``design choice``.
 Parameters tagged ``assumption`` that are behaviourally uncertain also carry ``uncertainty=True``: the
 sensitivity designs address them; levers and uncertainties are kept apart (EMA Workbench vocabulary).
 """
@@ -26,9 +26,9 @@ from typing import Any
 LEVER = "policy lever"
 ASSUMPTION = "assumption"
 DESIGN = "design choice"
-#: Counts of institutions come from the project brief's description of the industry (issue 2).
-STRUCTURE = "calibrated: industry structure in the project brief (8 head/30 waist/120 tail platforms; 6 state, ~12 joint-stock banks, ...)"
-CR5_SOURCE = "calibrated: top five platforms hold about three quarters of platform balances in 2024 (project brief)"
+#: Counts of institutions: the starting structure of docs/domain.md, "Market structure in 2024".
+STRUCTURE = "calibrated: docs/domain.md, Market structure in 2024 (8 head/30 waist/120 tail platforms; 6 state, ~12 joint-stock banks, ...)"
+CR5_SOURCE = "calibrated: top five platforms hold about three quarters of platform balances in 2024 (docs/domain.md, Market structure in 2024)"
 
 
 def p(
@@ -112,7 +112,7 @@ class MacroParams:
     )
     lpr_end: float = p(
         0.030, "One-year LPR in the last month (linear path in between).", "1/yr",
-        "calibrated: PBOC 1-year LPR, 3.0% from May 2025 (DOMAIN.md 'about 3%')", lo=0.0, hi=0.2,
+        "calibrated: PBOC 1-year LPR, 3.0% from May 2025 (docs/domain.md 'about 3%')", lo=0.0, hi=0.2,
     )
     shock_enabled: bool = p(False, "Switch for an unemployment shock raising income-shock hazards.", "", LEVER)
     shock_start: str = p("2026-01", "First month of the unemployment shock.", "YYYY-MM", LEVER, kind="month")
@@ -137,7 +137,7 @@ class BorrowerParams:
     income_sigma: float = p(0.5, "Log-normal dispersion of income within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     hazard: list = p(
         [0.002, 0.007, 0.020], "Median monthly probability of an income shock per segment (the true risk).",
-        "1/month", "assumption, aimed at platform 90+ DPD ratios of 2-3% (2024 reports) and small-bank NPL 1.55-3.17% (DOMAIN.md); the model gives NPL ~0.5-1%, an open calibration gap",
+        "1/month", "assumption, aimed at platform 90+ DPD ratios of 2-3% (2024 reports) and small-bank NPL 1.55-3.17% (docs/domain.md); the model gives NPL ~0.5-1%, an open calibration gap",
         lo=0.0, hi=1.0, min_len=3, uncertainty=True,
     )
     hazard_sigma: float = p(0.6, "Log-normal dispersion of the hazard within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
@@ -174,7 +174,7 @@ class BorrowerParams:
     )
     initial_extra_loans: list = p(
         [0.1, 0.3, 0.8], "Mean number of further loans (Poisson) of an indebted borrower per segment.",
-        "loans", "calibrated: DOMAIN.md (subprime heavily multi-borrowed)", lo=0.0, hi=20.0, min_len=3,
+        "loans", "calibrated: docs/domain.md (subprime heavily multi-borrowed)", lo=0.0, hi=20.0, min_len=3,
     )
     term_months: int = p(12, "Term of a licensed loan (credit-line draw).", "months", "calibrated: 12-instalment products dominate platform lending", lo=1, hi=120)
     amortizing_share: float = p(
@@ -207,7 +207,7 @@ class BorrowerParams:
     )
     shadow_apr: float = p(
         0.80, "All-in APR of shadow loans (instalment malls, monthly guarantee schemes).", "1/yr",
-        "calibrated: DOMAIN.md ('far above 24%')", lo=0.0, hi=10.0,
+        "calibrated: docs/domain.md ('far above 24%')", lo=0.0, hi=10.0,
     )
     max_shadow_loans: int = p(1, "Most live shadow loans one borrower can hold (shadow lenders ration too).", "loans", ASSUMPTION, lo=0, hi=50)
     shadow_term_months: int = p(6, "Term of a shadow loan.", "months", ASSUMPTION, lo=1, hi=60)
@@ -258,15 +258,15 @@ class TierParams:
     capital_ratio: float = p(0.10, "Initial capital as a share of the initial balance.", "share", ASSUMPTION, lo=0.0, hi=10.0)
     age_months: float = p(48.0, "Mean operating age in the first month (uniform +-50%).", "months", ASSUMPTION, lo=0.0, hi=600.0)
     capability_sigma: float = p(0.5, "Initial noise of the platform's default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0, uncertainty=True)
-    take_rate: float = p(0.05, "Platform's share of interest (points of APR) in the nominal rate.", "1/yr", "calibrated: DOMAIN.md (platform share about 7 points incl. fees)", lo=0.0, hi=1.0)
-    service_fee: float = p(0.02, "Technology-service fee charged on top of the nominal rate (a fee for the all-in cap).", "1/yr", "calibrated: DOMAIN.md (share ~7 points plus tech fees)", lo=0.0, hi=1.0)
+    take_rate: float = p(0.05, "Platform's share of interest (points of APR) in the nominal rate.", "1/yr", "calibrated: docs/domain.md (platform share about 7 points incl. fees)", lo=0.0, hi=1.0)
+    service_fee: float = p(0.02, "Technology-service fee charged on top of the nominal rate (a fee for the all-in cap).", "1/yr", "calibrated: docs/domain.md (share ~7 points plus tech fees)", lo=0.0, hi=1.0)
     opex_rate: float = p(0.03, "Servicing and collection cost as a share of balance.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     fixed_cost: float = p(2000.0, "Fixed operating cost per month.", "yuan/1k", ASSUMPTION, lo=0.0, hi=1e9)
-    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", "calibrated: DOMAIN.md price tiers (head platforms ~18%; subprime 24-36% before the rules)", lo=0.0, hi=5.0, uncertainty=True)
-    guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: DOMAIN.md (before the rules platforms often guaranteed funders; tail platforms rely on guarantees)", lo=0.0, hi=1.0)
+    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", "calibrated: docs/domain.md price tiers (head platforms ~18%; subprime 24-36% before the rules)", lo=0.0, hi=5.0, uncertainty=True)
+    guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: docs/domain.md (before the rules platforms often guaranteed funders; tail platforms rely on guarantees)", lo=0.0, hi=1.0)
     target_pd: float = p(0.15, "Highest estimated annual default probability the platform accepts.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     acquisition_rate: float = p(0.03, "Acquisition spend per month as a share of the platform's funding request (planned volume).", "share", ASSUMPTION, lo=0.0, hi=1.0)
-    channel_mix: list = p([0.5, 0.3, 0.0, 0.2], "Acquisition budget shares [info_flow, api, ecosystem, referral] (sum to 1).", "share", "calibrated: DOMAIN.md channel descriptions", lo=0.0, hi=1.0, min_len=4)
+    channel_mix: list = p([0.5, 0.3, 0.0, 0.2], "Acquisition budget shares [info_flow, api, ecosystem, referral] (sum to 1).", "share", "calibrated: docs/domain.md channel descriptions", lo=0.0, hi=1.0, min_len=4)
     complaints: float = p(0.5, "Complaint and compliance-incident index (0 clean, 1 worst).", "index", ASSUMPTION, lo=0.0, hi=1.0)
 
 
@@ -327,7 +327,7 @@ class PlatformsParams:
         0.3, "A solvent platform whose capital falls below this share of its initial capital exits in an orderly way.",
         "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
     )
-    abroad_prob: float = p(0.3, "Probability that a solvent exiting platform moves abroad rather than winding down.", "share", "calibrated: DOMAIN.md (some move to South-East Asia, Mexico)", lo=0.0, hi=1.0)
+    abroad_prob: float = p(0.3, "Probability that a solvent exiting platform moves abroad rather than winding down.", "share", "calibrated: docs/domain.md (some move to South-East Asia, Mexico)", lo=0.0, hi=1.0)
 
 
 # -------------------------------------------------------------------------------------- funders
@@ -337,7 +337,7 @@ class FunderParams:
 
     count: int = p(0, "Number of funders of this kind.", "funders", STRUCTURE, lo=0, hi=5000)
     regions: list = p(["national"], "Regions assigned to the funders of this kind in turn (cycled).", "", DESIGN, choices=REGIONS, min_len=1)
-    funding_cost: float = p(0.03, "Annual cost of funds.", "1/yr", "calibrated: DOMAIN.md (banks ~3%, CFCs >4%, big-tech microlender ABS ~2%)", lo=0.0, hi=1.0)
+    funding_cost: float = p(0.03, "Annual cost of funds.", "1/yr", "calibrated: docs/domain.md (banks ~3%, CFCs >4%, big-tech microlender ABS ~2%)", lo=0.0, hi=1.0)
     spread: float = p(0.01, "Funder's required margin over funding cost and expected loss.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     capability_sigma: float = p(0.8, "Noise of the funder's own default-probability estimate (log SD).", "log", ASSUMPTION, lo=0.0, hi=5.0, uncertainty=True)
     platform_budget: float = p(0.0, "Monthly budget for new platform loans per funder.", "yuan/1k", "calibrated: funder-kind shares of platform funding (banks ~2/3, CFCs, trusts, microlenders)", lo=0.0, hi=1e12)
@@ -349,7 +349,7 @@ class FunderParams:
     loss_tolerance: float = p(0.05, "Partner NPL ratio above which the funder drops the partner at review.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     size_sigma: float = p(0.5, "Log-normal dispersion of budgets within the kind.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     bigtech_count: int = p(0, "Of the funders counted, how many are big-tech-linked (microlenders only).", "funders", STRUCTURE, lo=0, hi=5000)
-    bigtech_funding_cost: float = p(0.02, "Funding cost of big-tech-linked microlenders (ABS).", "1/yr", "calibrated: DOMAIN.md (ABS close to 2%)", lo=0.0, hi=1.0)
+    bigtech_funding_cost: float = p(0.02, "Funding cost of big-tech-linked microlenders (ABS).", "1/yr", "calibrated: docs/domain.md (ABS close to 2%)", lo=0.0, hi=1.0)
     bigtech_budget_factor: float = p(20.0, "Budget multiple of a big-tech microlender over a small one.", "x", ASSUMPTION, lo=0.0, hi=1e6)
 
 
@@ -406,7 +406,7 @@ class FundersParams:
         0.3, "How sharply funders concentrate credit lines and partner picks on preferred platforms (weights exp(sharpness x score)).",
         "", ASSUMPTION, lo=0.0, hi=10.0, uncertainty=True,
     )
-    partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: DOMAIN.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
+    partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: docs/domain.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
     new_partners_per_review: int = p(2, "Most new partners a funder admits at one quarterly review.", "platforms", ASSUMPTION, lo=0, hi=1000)
     leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending.", "quarters", ASSUMPTION, lo=1, hi=40)
 
@@ -416,8 +416,8 @@ class FundersParams:
 class RateCapPolicy:
     """The all-in cost ceiling for every licensed loan, replacing the legacy ceiling from ``start``."""
 
-    legacy_apr: float = p(0.36, "Ceiling on the nominal rate before the new cap (judicial protection ceiling, old reading).", "1/yr", "calibrated: DOMAIN.md (subprime paid 24-36%)", lo=1e-9, hi=1.0)
-    legacy_fees_included: bool = p(False, "Whether guarantee and service fees count toward the legacy ceiling.", "", "calibrated: DOMAIN.md (nominal 23% could cost 30% all-in)")
+    legacy_apr: float = p(0.36, "Ceiling on the nominal rate before the new cap (judicial protection ceiling, old reading).", "1/yr", "calibrated: docs/domain.md (subprime paid 24-36%)", lo=1e-9, hi=1.0)
+    legacy_fees_included: bool = p(False, "Whether guarantee and service fees count toward the legacy ceiling.", "", "calibrated: docs/domain.md (nominal 23% could cost 30% all-in)")
     enabled: bool = p(False, "Switch for the new cap.", "", LEVER)
     apr: float = p(0.24, "New ceiling on the APR of new licensed loans.", "1/yr", LEVER, lo=1e-9, hi=1.0)
     start: str = p("2025-10", "First month the new cap applies.", "YYYY-MM", LEVER, kind="month")
@@ -557,7 +557,7 @@ class PricingParams:
     )
     min_spread_share: float = p(
         0.0, "Least share of its spread a funder accepts when a cap squeezes the price (the platform's share is sticky).",
-        "share", "calibrated: DOMAIN.md (a bank: 24% minus funding, platform share, fees and provisions left no profit)",
+        "share", "calibrated: docs/domain.md (a bank: 24% minus funding, platform share, fees and provisions left no profit)",
         lo=0.0, hi=1.0, uncertainty=True,
     )
     shock_pd: float = p(

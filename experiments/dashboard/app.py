@@ -9,12 +9,13 @@ Start it with ``zhudai dashboard`` (which runs ``solara run experiments.dashboar
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import pandas as pd
 import solara
 from mesa.visualization import SolaraViz
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.utils import update_counter
 
 from experiments.dashboard import views
 from experiments.dashboard.levers import LEVERS, SWITCH_CHOICES, lever_summary
@@ -108,6 +109,7 @@ def Status(model: DashboardModel):
     dm = model
     solara.Style(CSS)
     with dm.lock, solara.Card("Run", classes=["zhudai-card", "zhudai-status", f"zhudai-build-{dm.build_id}"]):
+        _drawn(dm, "status", dm.months_done)
         if dm.arms:
             solara.Div(children=[dm.date], classes=["zhudai-date"])
             solara.Div(children=[f"month {dm.months_done} of {dm.horizon} · seed {dm.seed_value} · "
@@ -153,7 +155,9 @@ def _figure_card(stem: str, title: str):
     @solara.component
     def FigureCard(model: DashboardModel):
         update_counter.get()
-        picture = _canvas(model).svg(stem)
+        with model.lock:
+            picture = _canvas(model).svg(stem)
+            _drawn(model, stem, model.months_done)
         with solara.Card(title, classes=["zhudai-card", "zhudai-fig", f"zhudai-view-{stem}"]):
             solara.HTML(tag="div", unsafe_innerHTML=picture, classes=["zhudai-svg"])
             if model.arms and model.months_done:
@@ -171,6 +175,7 @@ def LargestPlatforms(model: DashboardModel):
     dm = model
     with dm.lock, solara.Card("Largest platforms this month and their partners",
                               classes=["zhudai-card", "zhudai-table"]):
+        _drawn(dm, "largest", dm.months_done)
         if not dm.arms or not dm.months_done:
             solara.Text("Step the model to see the platforms.", classes=["zhudai-muted"])
             return
@@ -196,18 +201,44 @@ MODEL_PARAMS = model_params()
 
 
 class PageModel(DashboardModel):
-    """The dashboard model as the page steps it: every completed month is followed by a redraw.
+    """The dashboard model as the page steps it: a month starts only once every card has drawn the last one.
 
-    With Mesa's "Use Threads", one thread steps while another redraws after each step; a month completed while
-    a redraw is under way (typically the last one before Pause) would otherwise leave cards drawn at different
-    months with no later redraw to bring them together. Ending each step with a redraw (outside the model's
-    lock) makes the last drawing of every card come after the last month. Mesa's Reset re-creates the model
-    from this class.
+    With Mesa's "Use Threads", one thread steps while another redraws the cards one after another; a month
+    completed in the middle of a redraw would leave cards drawn at different months (and after Pause, nothing
+    redraws them). Each card reports the month it drew (:meth:`drawn`), and :meth:`step` waits, for at most
+    :attr:`DRAW_WAIT_S` seconds (a card that failed to draw cannot hold the runs up), until every card that
+    has drawn at all shows the current month. Without threads Mesa redraws after each step anyway, so the
+    wait ends at once. Mesa's Reset re-creates the model from this class.
     """
 
+    DRAW_WAIT_S = 30.0
+
+    # Mesa builds the model from its __init__ signature (keyword parameters only), so the page's state is
+    # created on first use rather than in an __init__ of our own.
+    @property
+    def _all_drawn(self) -> threading.Condition:
+        with self.lock:
+            if "_drawn_cv" not in self.__dict__:
+                self._drawn_cv = threading.Condition(self.lock)
+                self._months_drawn: dict[str, int] = {}
+            return self._drawn_cv
+
+    def drawn(self, card: str, months: int) -> None:
+        """Card ``card`` now shows the first ``months`` months."""
+        with self._all_drawn:
+            self._months_drawn[card] = months
+            self._all_drawn.notify_all()
+
     def step(self) -> None:
+        with self._all_drawn:
+            self._all_drawn.wait_for(lambda: all(m == self.months_done for m in self._months_drawn.values()),
+                                     timeout=self.DRAW_WAIT_S)
         super().step()
-        force_update()
+
+
+def _drawn(model: DashboardModel, card: str, months: int) -> None:
+    if isinstance(model, PageModel):
+        model.drawn(card, months)
 
 
 @solara.component

@@ -5,7 +5,18 @@ Pure functions over numpy arrays; the model gathers platform budgets and calls t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from model.enums import Channel
+from model.mechanisms.funding import pick_by_weight
+from model.mechanisms.underwriting import Applications
+from model.params import BorrowerParams, ChannelsParams
+
+#: The channels platforms buy traffic on, in the order of their budget shares (repeat business costs nothing).
+CHANNEL_NAMES = ("info_flow", "api", "ecosystem", "referral")
+N_BUY_CHANNELS = len(CHANNEL_NAMES)
 
 
 def sample_weighted(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
@@ -64,3 +75,99 @@ def update_mix(mix: np.ndarray, value: np.ndarray, spend: np.ndarray, speed: flo
     new = np.where(allowed, new, 0.0)
     s = new.sum(axis=1, keepdims=True)
     return np.divide(new, s, out=mix.copy(), where=s > 0)
+
+
+@dataclass(frozen=True)
+class CreditDemand:
+    """Who seeks credit this month and for how much (arrays over borrowers).
+
+    Attributes:
+        seeking: seeks licensed credit (new consumption credit or refinancing).
+        refinancing: seeks it to cover a repayment shortfall.
+        amount: yuan sought (the shortfall, or the borrower's usual loan size).
+        delinquent_need: already past due with a shortfall: cannot borrow licensed, may turn to shadow lenders.
+    """
+
+    seeking: np.ndarray
+    refinancing: np.ndarray
+    amount: np.ndarray
+    delinquent_need: np.ndarray
+
+
+def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_until: np.ndarray,
+                shortfall: np.ndarray, n_licensed: np.ndarray, seek_prob: np.ndarray, loan_size: np.ndarray,
+                max_loans: int) -> CreditDemand:
+    """Current, non-excluded borrowers with a shortfall refinance; others seek new credit with ``seek_prob``.
+
+    Draws one uniform per borrower.
+    """
+    eligible = (dpd == 0) & (excluded_until < t)
+    refi = eligible & (shortfall > 0)
+    consume = eligible & ~refi & (n_licensed < max_loans) & (rng.random(dpd.size) < seek_prob)
+    return CreditDemand(seeking=refi | consume, refinancing=refi,
+                        amount=np.where(refi, shortfall, np.where(consume, loan_size, 0.0)),
+                        delinquent_need=(dpd > 0) & (shortfall > 0))
+
+
+def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend: np.ndarray,
+                       direct_budget: np.ndarray, risk_z: np.ndarray, n_licensed: np.ndarray, bp: BorrowerParams,
+                       channels: ChannelsParams, book_borrower: np.ndarray, book_desk: np.ndarray,
+                       book_shadow: np.ndarray) -> tuple[Applications, float]:
+    """Seekers' applications, routed to desks; returns them and the traffic price.
+
+    Each seeker makes one or more applications (refinancers search more widely). An application goes
+    either straight to a direct lender's own app (in proportion to direct budgets), or through a channel
+    chosen by the channel's attention and its tilt toward risky and multi-borrowed seekers, to a platform
+    in proportion to the platforms' spend on that channel (with diminishing returns). A desk does not lend
+    again to its own current borrowers. The traffic price is the spend over the applications it bought.
+
+    Args:
+        spend: acquisition spend per platform and bought channel, shape (platforms, channels).
+        direct_budget: each funder's direct-lending budget (desk ``P + f``).
+        book_borrower, book_desk, book_shadow: the live loan book's borrower, desk and shadow flag per loan.
+    """
+    n_platforms = spend.shape[0]
+    n_desks = n_platforms + direct_budget.size
+    seekers = np.flatnonzero(demand.seeking)
+    if seekers.size == 0:
+        return Applications.empty(), 0.0
+    search = np.where(demand.refinancing[seekers], bp.refinance_search, 1.0)
+    n_apps = 1 + rng.poisson(bp.applications_extra * search)
+    bor = np.repeat(seekers, n_apps)
+    spend_c = spend.sum(axis=0)
+    has_direct = direct_budget.sum() > 0
+    has_platform = spend_c.sum() > 0
+    p_direct = bp.direct_share if (has_direct and has_platform) else (1.0 if has_direct else 0.0)
+    if not (has_direct or has_platform):
+        return Applications.empty(), 0.0
+    go_direct = rng.random(bor.size) < p_direct
+    desk = np.empty(bor.size, dtype=np.int64)
+    chan = np.full(bor.size, int(Channel.INFO_FLOW), dtype=np.int64)
+    k = int(go_direct.sum())
+    if k:
+        desk[go_direct] = n_platforms + sample_weighted(rng, direct_budget, k)
+    via = np.flatnonzero(~go_direct)
+    if via.size:
+        vb = bor[via]
+        w = channel_weights_matrix(
+            risk_z[vb], n_licensed[vb],
+            np.array([getattr(channels, c).attention for c in CHANNEL_NAMES]) * (spend_c > 0),
+            np.array([getattr(channels, c).risk_tilt for c in CHANNEL_NAMES]),
+            np.array([getattr(channels, c).multi_tilt for c in CHANNEL_NAMES]),
+        )
+        c = choose_columns(rng, w)
+        chan[via] = c
+        # Diminishing returns to traffic spend keep the contest for applicants from being winner-take-all.
+        desk[via] = pick_by_weight(rng, c, spend.T ** channels.spend_returns)
+    apps_c = np.bincount(chan[~go_direct], minlength=N_BUY_CHANNELS)
+    traffic_price = float(spend_c.sum() / apps_c.sum()) if apps_c.sum() > 0 else 0.0
+    ok = desk >= 0
+    bor, desk, chan = bor[ok], desk[ok], chan[ok]
+    key = bor * n_desks + desk
+    key_u, first = np.unique(key, return_index=True)
+    bor, desk, chan = bor[first], desk[first], chan[first]
+    mine = demand.seeking[book_borrower] & ~book_shadow
+    held = book_borrower[mine] * n_desks + book_desk[mine]
+    fresh = ~np.isin(key_u, held)
+    bor, desk, chan = bor[fresh], desk[fresh], chan[fresh]
+    return Applications(bor, desk, chan, demand.amount[bor]), traffic_price

@@ -122,3 +122,43 @@ def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, ord
     ok[s] = ok_sorted
     funded[order] = ok
     return funded
+
+
+def line_key(desk: np.ndarray, funder: np.ndarray, n_platforms: int, n_funders: int) -> np.ndarray:
+    """Index of each loan's credit line: (funder, platform) lines first, then one direct line per funder."""
+    return np.where(desk < n_platforms, funder * n_platforms + desk, n_funders * n_platforms + funder)
+
+
+def fund_with_rerouting(rng: np.random.Generator, *, desk: np.ndarray, amount: np.ndarray, funder: np.ndarray,
+                        capacity: np.ndarray, funder_kind: np.ndarray, n_platforms: int,
+                        retries: int = 2) -> np.ndarray:
+    """Fund loans within credit lines; returns the funded mask.
+
+    A platform loan that does not fit its drawn funder's remaining line is routed to the funder of the
+    same kind (so the same caps and price apply) with the most room left at that platform, up to
+    ``retries`` times. ``funder`` is updated in place for rerouted loans, and ``capacity`` (the remaining
+    yuan per line, see :func:`line_key`) is drawn down by what is funded. One permutation is drawn per
+    attempt that has loans left.
+    """
+    P, F = n_platforms, funder_kind.size
+    funded = np.zeros(desk.size, dtype=bool)
+    todo = np.arange(desk.size)
+    for attempt in range(retries + 1):
+        if todo.size == 0:
+            break
+        if attempt > 0:
+            on_p = desk[todo] < P
+            todo = todo[on_p]
+            if todo.size == 0:
+                break
+            remaining = capacity[: F * P].reshape(F, P)
+            kind = funder_kind[funder[todo]]
+            room = remaining[:, desk[todo]].T  # (loans, funders)
+            room = np.where(funder_kind[None, :] == kind[:, None], room, -1.0)
+            funder[todo] = np.argmax(room, axis=1)
+        key = line_key(desk[todo], funder[todo], P, F)
+        got = fund_in_order(key, amount[todo], capacity, rng.permutation(todo.size))
+        capacity -= np.bincount(key[got], weights=amount[todo][got], minlength=capacity.size)
+        funded[todo[got]] = True
+        todo = todo[~got]
+    return funded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -40,3 +42,37 @@ def share_of(part: float, whole: float) -> float:
 def safe_ratio(num: float, den: float) -> float:
     """``num / den``, or 0.0 when the denominator is not positive (metrics stay finite)."""
     return float(num) / float(den) if den > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class BorrowerOutcomes:
+    """The month's borrower-side measurements (masks over borrowers).
+
+    Attributes:
+        indebted: holds at least one licensed loan.
+        multi: holds ``spiral_lenders`` or more licensed loans (multi-borrowed).
+        spiral: in a debt spiral (definition in :func:`borrower_outcomes`).
+    """
+
+    indebted: np.ndarray
+    multi: np.ndarray
+    spiral: np.ndarray
+
+
+def borrower_outcomes(*, loan_borrower: np.ndarray, loan_shadow: np.ndarray, n_borrowers: int, dsti: np.ndarray,
+                      btr_months: np.ndarray, dsti_at_btr_start: np.ndarray, spiral_lenders: int,
+                      spiral_months: int, spiral_dsti: float) -> BorrowerOutcomes:
+    """Indebtedness, multi-borrowing and debt spirals (docs/ODD.md, "Debt spiral").
+
+    An indebted borrower is in a debt spiral when it has covered a shortfall with new credit for
+    ``spiral_months`` or more consecutive months and its DSTI is above its value in the first month of that
+    run of borrowing to repay, or when it holds
+    ``spiral_lenders`` or more licensed loans with DSTI at or above ``spiral_dsti``.
+    """
+    lic = ~loan_shadow
+    n_lenders = np.bincount(loan_borrower[lic], minlength=n_borrowers)
+    indebted = n_lenders > 0
+    multi = n_lenders >= spiral_lenders
+    spiral = indebted & (((btr_months >= spiral_months) & (dsti > dsti_at_btr_start))
+                         | (multi & (dsti >= spiral_dsti)))
+    return BorrowerOutcomes(indebted=indebted, multi=multi, spiral=spiral)

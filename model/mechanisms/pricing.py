@@ -10,7 +10,7 @@ Price decomposition of a licensed loan (annual rates on the outstanding balance)
 An originator with market power asks ``required * (1 + markup)``; a cap truncates the capped measure
 (nominal, or all-in when fees count toward the cap) at the cap, so loans whose required price sits a
 little under the cap bunch at it. The platform's take and fees are sticky; under a binding cap the
-funder's spread absorbs the squeeze, down to ``min_spread_share`` of its normal spread (DOMAIN.md: a
+funder's spread absorbs the squeeze, down to ``min_spread_share`` of its normal spread (docs/domain.md: a
 bank found that 24% all-in minus funding, the platform's share, fees and provisions left no profit). A
 loan that cannot be priced under the caps even with that thinnest spread is refused. Quoting has no side
 effects; the model commits originations separately.

@@ -53,10 +53,18 @@ def faulty_server(artifacts: Path) -> Iterator[DashboardProcess]:
         yield srv
 
 
+#: Longest wait (ms) for the page to react to a click or a new month. Playwright's default of 5 s is too short
+#: on a busy 2-core machine (the server, Chromium and other work share the cores); a wait that ends early
+#: only costs time, so a generous bound keeps the tests deterministic under load.
+EXPECT_TIMEOUT_MS = 30_000
+
+
 @pytest.fixture(scope="session")
 def browser():
     _require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as pw:
         b = launch_chromium(pw)

@@ -39,6 +39,25 @@ def click_and_wait_date(page, button: str) -> str:
     return date_text(page)
 
 
+def start_play(page) -> None:
+    """Press Play and wait until Mesa shows Pause.
+
+    A click that lands while Mesa's controls are being re-rendered (after Use Threads is ticked, say) reaches
+    a button that is being replaced and is lost; pressing again is what a person would do.
+    """
+    pause = page.get_by_role("button", name="❚❚")
+    for _ in range(5):
+        play = page.get_by_role("button", name="▶")
+        if play.count():
+            play.click()
+        try:
+            expect(pause).to_be_visible(timeout=8_000)
+            return
+        except AssertionError:
+            continue
+    expect(pause).to_be_visible()
+
+
 def build_id(page) -> str:
     """The Run card's ``zhudai-build-N`` class: which model the page shows."""
     classes = page.locator(".zhudai-status").get_attribute("class") or ""
@@ -129,7 +148,7 @@ def test_compare_with_the_scenario_as_shipped_isolates_one_lever(server, page, a
     # Same seed, same scenario, the limit not yet in force: the two curves coincide.
     assert series_path(page, "A") == series_path(page, "B")
     # Play until the limit (from 2025-10) has been in force for a few months, then pause.
-    page.get_by_role("button", name="▶").click()
+    start_play(page)
     page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
                            "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg="2025-12",
                            timeout=3 * TIMEOUT)
@@ -143,7 +162,7 @@ def test_play_runs_and_pauses(server, page):
     open_dashboard(page, server.url)
     choose(page, "Compare with (run B, as shipped)", "none")
     reset(page)
-    page.get_by_role("button", name="▶").click()
+    start_play(page)
     expect(page.locator(".zhudai-date")).to_have_text(re.compile(r"^\d{4}-\d{2}$"), timeout=TIMEOUT)
     first = date_text(page)
     expect(page.locator(".zhudai-date")).not_to_have_text(first, timeout=TIMEOUT)
@@ -165,8 +184,7 @@ def test_play_with_mesa_threads_draws_consistent_months(server, page):
     threads = page.get_by_label("Use Threads")
     threads.check(force=True)  # Vuetify draws a ripple over the input
     expect(threads).to_be_checked()
-    page.get_by_role("button", name="▶").click()
-    expect(page.get_by_role("button", name="❚❚")).to_be_visible()
+    start_play(page)
     page.wait_for_function("u => { const t = document.querySelector('.zhudai-date').innerText.trim(); "
                            "return /^\\d{4}-\\d{2}$/.test(t) && t >= u; }", arg="2024-09", timeout=3 * TIMEOUT)
     page.get_by_role("button", name="❚❚").click()

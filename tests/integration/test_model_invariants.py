@@ -107,7 +107,7 @@ def test_new_loans_within_their_kind_cap_full_tightening():
         m.step()
         L = m.loans
         new = (L.view("orig_step") == m.t) & ~L.view("shadow")
-        kind = m._funder_kind[L.view("funder")[new]]
+        kind = m.lenders.kind[L.view("funder")[new]]
         cap = m.rules.cap_all_in[kind]
         assert np.all(L.view("apr")[new] <= cap + 1e-12)
         if m.month >= parse_month("2026-01"):

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from experiments.dashboard import views
 from experiments.dashboard.levers import overrides_for
 from experiments.dashboard.session import AS_SHIPPED, NO_COMPARISON, DashboardModel
+from model import world
 from model.config import load_scenario
 from model.enums import FunderKind
 from model.lending import LendingModel
@@ -93,10 +94,10 @@ def solo():
 def _fault_at(month: str, scenario: str | None, message: str):
     original = LendingModel.settle_repayments
 
-    def settle_repayments(self):
+    def settle_repayments(self, *args):
         if self.date == month and (scenario is None or self.scenario.name == scenario):
             raise RuntimeError(message)
-        return original(self)
+        return original(self, *args)
 
     return settle_repayments
 
@@ -125,14 +126,14 @@ def fault_b():
 
 @pytest.fixture(scope="module")
 def build_fault():
-    """LendingModel.__init__ fails (its _init_book raises) while building run A."""
+    """LendingModel.__init__ fails (building the initial loan book raises) while building run A."""
     keys = _registry_keys()
 
-    def broken(self):
+    def broken(*args, **kwargs):
         raise ValueError("no loan book today")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LendingModel, "_init_book", broken)
+        mp.setattr(world, "initial_book", broken)
         dm = DashboardModel(scenario=SCENARIO, compare=AS_SHIPPED, borrowers=N, seed=SEED)
     leaked = [k for k in mesa.Agent._ids if id(k) not in keys and isinstance(k, LendingModel)]
     return SimpleNamespace(dm=dm, leaked=leaked)

@@ -1,0 +1,249 @@
+"""Accounting: the month's books of every funder, platform and desk.
+
+Three steps, so that guarantees can be honoured in between by the agents (``Platform.honour_guarantees`` in
+model/institutions.py pays from capital, platform by platform):
+
+1. :func:`guarantee_claims`: each platform's claims for its guaranteed loans' losses (pure);
+2. the model has each platform honour its claims;
+3. :func:`book_month`: everything else, given what the platforms paid (pure).
+
+:func:`new_volume_by_funder` summarizes the month's new loans per funder. ``LendingModel.keep_accounts``
+(model/lending.py) hands the figures to the agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.borrowers import NPL_DPD
+
+
+@dataclass(frozen=True)
+class GuaranteeClaims:
+    """Guarantee claims of the month.
+
+    Attributes:
+        covered: per billed loan, a licensed platform loan under the platform's guarantee.
+        claims: per platform, the charge-off losses of its guaranteed loans (yuan).
+    """
+
+    covered: np.ndarray
+    claims: np.ndarray
+
+
+def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.ndarray, shadow: np.ndarray,
+                     n_platforms: int) -> GuaranteeClaims:
+    """Each platform's guarantee claims: the sum of ``loss`` over its guaranteed licensed loans.
+
+    Args:
+        loss: per billed loan, this month's charge-off loss.
+        guaranteed, platform, shadow: per billed loan, book fields (model/borrowers.py ``LoanBook``).
+        n_platforms: number of platforms.
+    """
+    covered = guaranteed & (platform >= 0) & ~shadow
+    claims = (np.bincount(platform[covered], weights=loss[covered], minlength=n_platforms) if n_platforms
+              else np.zeros(0))
+    return GuaranteeClaims(covered=covered, claims=claims)
+
+
+@dataclass(frozen=True)
+class Books:
+    """The month's books.
+
+    Per funder x platform (platform lending), arrays of shape (funders, platforms): ``income`` (the funder's
+    part of interest paid), ``funding`` (funding cost), ``loss`` (losses the funder bears), ``balance``
+    (end-of-month balance, new loans included) and ``npl`` (end-of-month NPL balance the funder bears).
+
+    Per funder (direct lending): ``direct_income``, ``direct_cost`` (funding cost plus opex),
+    ``direct_loss``, ``direct_balance`` (end of month, new loans included).
+
+    Per platform: ``revenue`` (the originator's part of interest paid), ``opex``, ``outstanding`` (end of
+    month, new loans included), ``npl`` and ``loss`` (all losses on its loans, guaranteed or not).
+
+    Per desk (platforms, then funders' direct desks): ``expected`` and ``realised`` losses for loss calibration.
+
+    Totals over licensed loans: ``funder_loss_total``, ``guarantee_paid``, ``licensed_loss``, ``outstanding``
+    and ``npl``.
+
+    ``finished``: per live loan, repaid or charged off (to be removed from the book).
+    """
+
+    income: np.ndarray
+    funding: np.ndarray
+    loss: np.ndarray
+    balance: np.ndarray
+    npl: np.ndarray
+    direct_income: np.ndarray
+    direct_cost: np.ndarray
+    direct_loss: np.ndarray
+    direct_balance: np.ndarray
+    revenue: np.ndarray
+    opex: np.ndarray
+    outstanding: np.ndarray
+    platform_npl: np.ndarray
+    platform_loss: np.ndarray
+    expected: np.ndarray
+    realised: np.ndarray
+    funder_loss_total: float
+    guarantee_paid: float
+    licensed_loss: float
+    outstanding_total: float
+    npl_total: float
+    finished: np.ndarray
+
+
+def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np.ndarray, chargeoff: np.ndarray,
+               claims: GuaranteeClaims, paid: np.ndarray, platform_solvent: np.ndarray, balance: np.ndarray,
+               platform: np.ndarray, funder: np.ndarray, desk: np.ndarray, apr: np.ndarray, funder_rate: np.ndarray,
+               guaranteed: np.ndarray, shadow: np.ndarray, borrower: np.ndarray, pd_est: np.ndarray, dpd: np.ndarray,
+               funding_cost: np.ndarray, direct_opex_rate: np.ndarray, opex_rate: np.ndarray, lgd: float) -> Books:
+    """Book the month for every funder, platform and desk, given the guarantee claims the platforms paid.
+
+    For a billed loan (the first ``n_old = interest_paid.size`` rows of the book): the funder's interest
+    income is ``interest_paid * funder_rate / apr`` on a platform loan and all of it on a direct loan; the
+    originator keeps the rest. Funding cost is ``balance_start * funding_cost / 12``, platform and direct
+    opex ``balance_start * opex_rate / 12``. A guaranteed loss falls on the funder in the share its platform
+    could not pay, ``1 - paid / claims``. End-of-month balances are zero for charged-off loans; NPL balances
+    are those of borrowers at ``dpd >= NPL_DPD``, and the NPL a funder bears leaves out guaranteed loans of a
+    platform still solvent after paying claims. Loans originated after billing (the remaining rows) add to
+    end-of-month balances only. Expected losses per desk are ``balance_start * pd_est * lgd / 12``. Shadow
+    loans are in no book.
+
+    Args:
+        interest_paid, balance_start: per billed loan, from settlement (model/mechanisms/settlement.py).
+        loss, chargeoff: per billed loan, from settlement.
+        claims: from :func:`guarantee_claims`.
+        paid: per platform, the claims it paid.
+        platform_solvent: per platform, capital above zero after paying claims.
+        balance, platform, funder, desk, apr, funder_rate, guaranteed, shadow, borrower, pd_est: per live loan,
+            the whole book after settlement (model/borrowers.py ``LoanBook``).
+        dpd: per borrower, days past due (in months) after settlement.
+        funding_cost, direct_opex_rate: per funder.
+        opex_rate: per platform.
+        lgd: loss given default assumed by the desks' pricing (model/params.py).
+    """
+    n_old = interest_paid.size
+    P, F = opex_rate.size, funding_cost.size
+    n_desks = P + F
+    old = slice(0, n_old)
+    lic = ~shadow[old]
+    plat = platform[old]
+    fund = funder[old]
+    apr_o = apr[old]
+    # A direct lender is its own originator and keeps all the interest; on platform loans it keeps its part.
+    share_f = np.where(plat < 0, 1.0, np.divide(funder_rate[old], apr_o, out=np.zeros(n_old), where=apr_o > 0))
+    f_income = interest_paid * share_f
+    o_income = interest_paid - f_income
+    bal0 = balance_start
+    fcost = bal0 * funding_cost[np.maximum(fund, 0)] / 12.0
+    # What a platform could not pay of its guarantee claims falls back on the funders.
+    guar = claims.covered
+    cover = np.divide(paid, claims.claims, out=np.zeros(P), where=claims.claims > 0)
+    funder_loss = loss.copy()
+    if P:
+        funder_loss[guar] = loss[guar] * (1.0 - cover[plat[guar]])
+    bal_end = balance[old] * ~chargeoff
+    npl_end = bal_end * (dpd[borrower[old]] >= NPL_DPD)
+    # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
+    solvent = np.r_[platform_solvent.astype(bool), False]
+    covered = guaranteed[old] & solvent[np.where(plat >= 0, plat, P)]
+    npl_borne = npl_end * ~covered
+    on_plat = lic & (plat >= 0)
+    direct = lic & (plat < 0)
+    key = fund[on_plat] * P + plat[on_plat]
+
+    def by_pair(w: np.ndarray) -> np.ndarray:
+        return np.bincount(key, weights=w[on_plat], minlength=F * P).reshape(F, P) if P else np.zeros((F, 0))
+
+    def by_funder(w: np.ndarray) -> np.ndarray:
+        return np.bincount(fund[direct], weights=w[direct], minlength=F)
+
+    # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
+    new = slice(n_old, balance.size)
+    new_lic = ~shadow[new]
+    new_bal = balance[new] * new_lic
+    new_plat = platform[new]
+    new_fund = funder[new]
+    new_on_plat = new_lic & (new_plat >= 0)
+    new_direct = new_lic & (new_plat < 0)
+    inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
+        by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
+    d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
+    if P:
+        bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
+                                      weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
+    d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
+    d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
+                         minlength=F)
+    if P:
+        rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
+        opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
+        opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
+        out = (np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
+               + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P))
+        npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
+        ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)
+    else:
+        rev = opex = out = npl = ploss = np.zeros(0)
+    # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
+    desk_o = desk[old]
+    expected = np.bincount(desk_o[lic], weights=(bal0 * pd_est[old] * lgd / 12.0)[lic], minlength=n_desks)
+    realised = np.bincount(desk_o[lic], weights=loss[lic], minlength=n_desks)
+    finished = np.zeros(balance.size, dtype=bool)
+    finished[old] = chargeoff | (balance[old] <= 1e-6)
+    return Books(
+        income=inc_fp, funding=cost_fp, loss=loss_fp, balance=bal_fp, npl=npl_fp,
+        direct_income=d_inc, direct_cost=d_cost + d_opex, direct_loss=d_loss, direct_balance=d_bal,
+        revenue=rev, opex=opex, outstanding=out, platform_npl=npl, platform_loss=ploss,
+        expected=expected, realised=realised,
+        funder_loss_total=float(funder_loss[lic].sum()), guarantee_paid=float(paid.sum()),
+        licensed_loss=float(loss[lic].sum()), outstanding_total=float(bal_end[lic].sum() + new_bal.sum()),
+        npl_total=float(npl_end[lic].sum()), finished=finished,
+    )
+
+
+@dataclass(frozen=True)
+class NewVolumes:
+    """This month's new licensed loans per funder.
+
+    Attributes:
+        platform_volume, direct_volume: per funder, principal lent through platforms and directly.
+        apr_weighted: per funder, ``sum(principal * apr)``.
+        near_cap_volume: principal priced within one point under the all-in cap of its funder's kind.
+    """
+
+    platform_volume: np.ndarray
+    direct_volume: np.ndarray
+    apr_weighted: np.ndarray
+    near_cap_volume: float
+
+
+def new_volume_by_funder(*, orig_step: np.ndarray, shadow: np.ndarray, funder: np.ndarray, platform: np.ndarray,
+                         principal0: np.ndarray, apr: np.ndarray, t: int, cap_all_in: np.ndarray,
+                         funder_kind: np.ndarray, n_funders: int) -> NewVolumes:
+    """New licensed loans' volumes by funder and channel, APR-weighted volume, and volume bunched under the cap.
+
+    Args:
+        orig_step, shadow, funder, platform, principal0, apr: per live loan (model/borrowers.py ``LoanBook``).
+        t: model month index; loans with ``orig_step == t`` are new.
+        cap_all_in: all-in APR cap per funder kind (``inf`` where none; model/policy.py ``Rules``).
+        funder_kind: kind code per funder (model/enums.py ``KIND_CODES``).
+        n_funders: number of funders.
+    """
+    new = orig_step == t
+    new &= ~shadow
+    f = funder[new]
+    amt = principal0[new]
+    is_plat = platform[new] >= 0
+    platform_volume = np.bincount(f[is_plat], weights=amt[is_plat], minlength=n_funders)
+    direct_volume = np.bincount(f[~is_plat], weights=amt[~is_plat], minlength=n_funders)
+    apr_new = apr[new]
+    apr_weighted = np.bincount(f, weights=amt * apr_new, minlength=n_funders)
+    # Bunching: new volume priced within one point under the all-in cap of its funder's kind.
+    cap = cap_all_in[funder_kind[f]] if f.size else np.zeros(0)
+    capped = np.isfinite(cap)
+    near_cap = float(amt[capped & (apr_new >= cap - 0.01)].sum())
+    return NewVolumes(platform_volume=platform_volume, direct_volume=direct_volume, apr_weighted=apr_weighted,
+                      near_cap_volume=near_cap)

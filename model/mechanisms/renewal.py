@@ -1,0 +1,62 @@
+"""Renewal and withdrawal (step 4 of the month): maturing credit lines are renewed or withdrawn.
+
+Lines are withdrawn when the platform exited, the funder left platform lending or dropped the platform,
+the renewal cannot be priced under today's cap, or the lender's screen refuses it (the last two are judged
+by underwriting). At the clean-up deadline, stock loans priced above the cap are called in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DebtPositions:
+    """Each borrower's licensed loan count, licensed debt (yuan) and scheduled debt service to income (DSTI)."""
+
+    n_licensed: np.ndarray
+    debt_licensed: np.ndarray
+    dsti: np.ndarray
+
+
+def measure_debt(*, borrower: np.ndarray, balance: np.ndarray, shadow: np.ndarray, instalment: np.ndarray,
+                 income: np.ndarray) -> DebtPositions:
+    """Per-borrower debt from the loan book; DSTI counts shadow loans too, the licensed figures do not."""
+    n = income.size
+    lic = ~shadow
+    return DebtPositions(
+        n_licensed=np.bincount(borrower[lic], minlength=n),
+        debt_licensed=np.bincount(borrower[lic], weights=balance[lic], minlength=n),
+        dsti=np.divide(np.bincount(borrower, weights=instalment, minlength=n), income, out=np.zeros(n),
+                       where=income > 0),
+    )
+
+
+def called_above_cap(*, shadow: np.ndarray, apr: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Licensed stock loans priced above the cap of their funder's kind (called at the clean-up deadline)."""
+    return ~shadow & (apr > cap + 1e-12)
+
+
+def lender_still_lends(*, platform: np.ndarray, funder: np.ndarray, platform_active: np.ndarray,
+                       partners: np.ndarray) -> np.ndarray:
+    """Per loan: its platform is active and still on its funder's whitelist (direct loans: always).
+
+    Args:
+        partners: this month's whitelists of active platforms, shape (funders, platforms).
+    """
+    is_plat = platform >= 0
+    ok_plat = np.zeros(platform.size, dtype=bool)
+    ok_plat[is_plat] = platform_active[platform[is_plat]] & partners[funder[is_plat], platform[is_plat]]
+    return np.where(is_plat, ok_plat, True)
+
+
+def renewal_wanted(rng: np.random.Generator, *, t: int, maturing: np.ndarray, borrower: np.ndarray,
+                   dpd: np.ndarray, excluded_until: np.ndarray, revolve_prob: np.ndarray) -> np.ndarray:
+    """Maturing loans whose borrower is current, not excluded and asks to renew (prob. ``revolve_prob``).
+
+    Draws one uniform per loan.
+    """
+    return maturing & (dpd[borrower] == 0) & (excluded_until[borrower] < t) & (
+        rng.random(borrower.size) < revolve_prob[borrower])

@@ -1,0 +1,175 @@
+"""Reviews and exits (step 13 of the month): platforms re-plan or exit, funders review their whitelists.
+
+Pure decisions on a quarter's record; the agents (model/institutions.py) hold the record, call these
+functions and apply what they decide. Loss calibration, which every lender runs monthly on its own record,
+is here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from model.mechanisms.acquisition import update_mix
+from model.params import PlatformsParams
+
+
+def loss_calibration(*, expected_ewm: float, realised_ewm: float, expected: float, realised: float,
+                     decay: float) -> tuple[float, float, float | None]:
+    """Update a lender's loss record and the factor it applies to its PD estimates.
+
+    ``R`` and ``E`` are exponentially weighted (decay ``decay``) realised and expected losses;
+    ``pd_scale = (R + prior) / (E + prior)`` with ``prior`` six months of this month's expected losses at a
+    ratio of one, so that a thin record moves the factor little; clipped to [0.5, 3].
+
+    Returns:
+        ``(E, R, pd_scale)``; ``pd_scale`` is None when there is no record at all (keep the old factor).
+    """
+    e = decay * expected_ewm + expected
+    r = decay * realised_ewm + realised
+    prior = 6.0 * expected
+    if e + prior > 0:
+        return e, r, float(np.clip((r + prior) / (e + prior), 0.5, 3.0))
+    return e, r, None
+
+
+@dataclass(frozen=True)
+class WhitelistReview:
+    """A funder's quarterly whitelist decision.
+
+    Attributes:
+        partners: the whitelist after the review (over platforms).
+        leave: the funder leaves platform lending for good.
+        below_hurdle_quarters: consecutive reviews with the trailing-year return below the hurdle.
+        year_business, year_balance: the trailing-year profit and average balance of platform lending.
+    """
+
+    partners: np.ndarray
+    leave: bool
+    below_hurdle_quarters: int
+    year_business: float
+    year_balance: float
+
+
+def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.ndarray, q_loss: np.ndarray,
+                     q_balance: np.ndarray, q_npl: np.ndarray, q_partner_cost: float, q_budget: float,
+                     q_lines: float, year_business: float, year_balance: float, below_hurdle_quarters: int,
+                     hurdle: float, loss_tolerance: float, capacity_partners: int, leave_quarters: int,
+                     new_partners_per_review: int, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
+                     age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray, whitelist_on: bool,
+                     min_age: float, max_complaints: float, max_partners: int, partner_cost_q: float,
+                     allow_leave: bool) -> WhitelistReview:
+    """A funder's quarterly whitelist review, on its quarter's record per partner (arrays over platforms).
+
+    Drops partners that exited, lost money for the funder over the quarter after their monitoring cost
+    (``partner_cost_q``), ran a non-performing ratio above ``loss_tolerance``, or fail a whitelist regime's
+    admission criteria (age, complaints). Leaves platform lending when the trailing-year return
+    ``4 * year_business / year_balance`` (each a 0.75-decayed sum of quarters) stayed below the hurdle for
+    ``leave_quarters`` reviews, or when no partner is left and none is worth admitting. Otherwise admits up
+    to ``new_partners_per_review`` of the best-scored eligible platforms that want funding, within its
+    partner capacity (more when its budget sat idle) and a regime's ``max_partners``.
+    """
+    partners = partners.copy()
+    partner_profit = q_income - q_cost - q_loss - partner_cost_q
+    npl = np.divide(q_npl, q_balance, out=np.zeros_like(q_npl), where=q_balance > 0)
+    eligible = active.copy()
+    if whitelist_on:
+        eligible &= (age_months >= min_age) & (complaints <= max_complaints)
+    # A dormant partner costs little without a regime; under one, every listed partner must pay its way.
+    had_business = q_balance > 0
+    losing = (partner_profit < 0) & (had_business | whitelist_on)
+    drop = partners & (~eligible | losing | (npl > loss_tolerance))
+    partners &= ~drop
+
+    # The hurdle is judged on a trailing year so that one lumpy quarter of charge-offs does not decide it.
+    business = q_income.sum() - q_cost.sum() - q_loss.sum() - q_partner_cost
+    year_business = 0.75 * year_business + business
+    year_balance = 0.75 * year_balance + q_balance.sum() / 3.0
+    annual_return = 4.0 * year_business / year_balance if year_balance > 0 else 0.0
+    below = below_hurdle_quarters + 1 if annual_return < hurdle else 0
+    if allow_leave and below >= leave_quarters:
+        return WhitelistReview(partners, True, below, year_business, year_balance)
+
+    # A funder with idle budget looks for more partners beyond its usual list; a regime's limit still binds.
+    idle = q_budget > 0 and q_lines < 0.8 * q_budget
+    extra = new_partners_per_review if idle else 0
+    cap = max(capacity_partners + extra, int(partners.sum()) + extra)
+    if max_partners > 0:
+        cap = min(cap, max_partners)
+    candidates = eligible & ~partners & wants_funding & (loss_rate <= loss_tolerance)
+    n_new = min(cap - int(partners.sum()), new_partners_per_review)
+    if n_new > 0 and candidates.any():
+        idx = np.flatnonzero(candidates)
+        partners[idx[np.argsort(-score[idx], kind="stable")[:n_new]]] = True
+    if max_partners > 0 and partners.sum() > max_partners:
+        idx = np.flatnonzero(partners)
+        keep = idx[np.argsort(-score[idx], kind="stable")[:max_partners]]
+        partners[:] = False
+        partners[keep] = True
+    # Every partner listed as "cooperation stopped" and nobody worth admitting: out of platform lending.
+    leave = allow_leave and not partners.any()
+    return WhitelistReview(partners, leave, below, year_business, year_balance)
+
+
+class Exit(IntEnum):
+    """A platform's exit decision at a review."""
+
+    STAY = 0
+    FAILURE = 1   # capital below zero: its guarantees are not honoured
+    SOLVENT = 2   # leaves while solvent: wind-down or abroad (the agent draws which)
+
+
+@dataclass(frozen=True)
+class PlatformPlan:
+    """A platform's quarterly plan.
+
+    Attributes:
+        planned_volume: new lending it plans and asks funding for each month.
+        fundable: volume it expects funders to fund each month.
+        target_pd: highest estimated PD it accepts.
+        acq_intensity: multiplier of its acquisition budget.
+        mix: acquisition budget shares over the bought channels.
+        unfunded_quarters: consecutive quarters without credit lines.
+        exit: whether and how it leaves.
+    """
+
+    planned_volume: float
+    fundable: float
+    target_pd: float
+    acq_intensity: float
+    mix: np.ndarray
+    unfunded_quarters: int
+    exit: Exit
+
+
+def plan_quarter(pp: PlatformsParams, *, q_lines: float, q_demand: float, q_volume: float, q_profit: float,
+                 q_value: np.ndarray, q_spend: np.ndarray, plan_floor: float, target_pd: float, target_pd0: float,
+                 acq_intensity: float, mix: np.ndarray, allowed: np.ndarray, capital: float, capital0: float,
+                 unfunded_quarters: int, allow_exit: bool) -> PlatformPlan:
+    """Re-plan volume, risk appetite and channel mix on the quarter's record; decide whether to exit.
+
+    Funding requests follow the demand borrowers brought (funded or not) with ``plan_headroom``, never below
+    ``plan_floor``. After a quarter's loss the platform cuts acquisition (``shrink_factor``) and risk
+    (``risk_cut``); after a profit both recover toward their original levels. The mix moves toward the
+    channels that returned most per yuan. Capital below zero is a failure; ``unfunded_quarters`` quarters
+    without lines, or capital below ``exit_capital_share`` of its initial capital, a solvent exit.
+    """
+    unfunded = unfunded_quarters + 1 if q_lines <= 0 else 0
+    planned = max((1.0 + pp.plan_headroom) * max(q_demand, q_volume) / 3.0, plan_floor)
+    fundable = max((1.0 + pp.plan_headroom) * q_lines / 3.0, plan_floor)
+    if q_profit < 0:
+        acq_intensity *= pp.shrink_factor
+        target_pd *= pp.risk_cut
+    else:
+        target_pd = min(target_pd / pp.risk_cut, target_pd0)
+        acq_intensity = min(acq_intensity / pp.shrink_factor, 1.0 + pp.growth_target)
+    new_mix = update_mix(mix[None, :], q_value[None, :], q_spend[None, :], pp.mix_speed, allowed[None, :])[0]
+    exit_ = Exit.STAY
+    if allow_exit:
+        if capital < 0:
+            exit_ = Exit.FAILURE
+        elif unfunded >= pp.unfunded_quarters or capital < pp.exit_capital_share * capital0:
+            exit_ = Exit.SOLVENT
+    return PlatformPlan(planned, fundable, target_pd, acq_intensity, new_mix, unfunded, exit_)

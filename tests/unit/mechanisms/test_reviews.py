@@ -1,0 +1,144 @@
+"""Reviews and exits (model/mechanisms/reviews.py) and the borrower outcomes (metrics.borrower_outcomes)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from model.config import load_scenario
+from model.mechanisms.metrics import borrower_outcomes
+from model.mechanisms.reviews import Exit, loss_calibration, plan_quarter, review_whitelist
+
+PP = load_scenario("baseline-2024").params.platforms
+
+
+def _review(**over):
+    """A funder with three partners of a quiet, profitable quarter; ``over`` changes any input."""
+    n = 3
+    args = dict(
+        partners=np.array([True, True, False]), q_income=np.full(n, 10.0), q_cost=np.full(n, 2.0),
+        q_loss=np.zeros(n), q_balance=np.full(n, 300.0), q_npl=np.zeros(n), q_partner_cost=0.0, q_budget=0.0,
+        q_lines=0.0, year_business=0.0, year_balance=0.0, below_hurdle_quarters=0, hurdle=0.01, loss_tolerance=0.05,
+        capacity_partners=2, leave_quarters=4, new_partners_per_review=2, active=np.ones(n, dtype=bool),
+        score=np.array([3.0, 2.0, 1.0]), loss_rate=np.zeros(n), age_months=np.full(n, 60.0),
+        complaints=np.zeros(n), wants_funding=np.ones(n, dtype=bool), whitelist_on=False, min_age=24.0,
+        max_complaints=0.5, max_partners=0, partner_cost_q=1.0, allow_leave=True,
+    )
+    args.update(over)
+    return review_whitelist(**args)
+
+
+def test_profitable_partners_stay_and_capacity_caps_admission():
+    """Partners that earn more than their monitoring cost stay; a full list admits nobody."""
+    r = _review()
+    np.testing.assert_array_equal(r.partners, [True, True, False])
+    assert not r.leave
+    # Trailing year: 0.75 * 0 + (30 - 6 - 0 - 0) = 24 on an average balance of 900 / 3 = 300.
+    assert r.year_business == pytest.approx(24.0) and r.year_balance == pytest.approx(300.0)
+    assert r.below_hurdle_quarters == 0  # 4 * 24 / 300 = 0.32 >= 1% hurdle
+
+
+def test_losing_partner_is_dropped_and_the_best_candidate_admitted():
+    """Partner 1 loses money after its monitoring cost; the freed place goes to the better-scored candidate 2.
+
+    (A dropped partner is itself a candidate again when its record of losses is clean: the review ranks all
+    eligible platforms by score, so here platform 2 must outrank it.)"""
+    r = _review(q_income=np.array([10.0, 1.0, 10.0]), score=np.array([3.0, 1.0, 2.0]))  # 1 - 2 - 0 - 1 < 0
+    np.testing.assert_array_equal(r.partners, [True, False, True])
+
+
+def test_whitelist_regime_drops_young_or_complained_partners():
+    r = _review(whitelist_on=True, age_months=np.array([60.0, 12.0, 60.0]), complaints=np.array([0.9, 0.0, 0.0]))
+    # Partner 0 fails the complaint bar, partner 1 the age bar; platform 2 qualifies and is admitted.
+    np.testing.assert_array_equal(r.partners, [False, False, True])
+
+
+def test_npl_above_tolerance_drops_a_partner():
+    r = _review(q_npl=np.array([0.0, 30.0, 0.0]), loss_rate=np.array([0.0, 0.08, 0.0]))  # 30 / 300 = 10% > 5%
+    np.testing.assert_array_equal(r.partners, [True, False, True])
+
+
+def test_hurdle_streak_leads_to_leaving():
+    """The fourth review in a row below the hurdle ends platform lending; earlier ones only count."""
+    losing = dict(q_income=np.full(3, 2.0), q_cost=np.full(3, 2.0), partner_cost_q=0.0)  # zero return < 1%
+    assert _review(**losing, below_hurdle_quarters=2).below_hurdle_quarters == 3
+    assert not _review(**losing, below_hurdle_quarters=2).leave
+    assert _review(**losing, below_hurdle_quarters=3).leave
+    assert not _review(**losing, below_hurdle_quarters=3, allow_leave=False).leave
+
+
+def test_idle_budget_widens_the_list_but_a_regime_limit_binds():
+    idle = dict(q_budget=100.0, q_lines=10.0, partners=np.array([True, True, False]))
+    assert _review(**idle).partners.sum() == 3  # capacity 2 + 2 while idle
+    assert _review(**idle, whitelist_on=True, max_partners=1).partners.sum() == 1
+    np.testing.assert_array_equal(_review(**idle, whitelist_on=True, max_partners=1).partners, [True, False, False])
+
+
+def test_no_partner_left_means_leaving():
+    r = _review(active=np.zeros(3, dtype=bool))
+    assert not r.partners.any() and r.leave
+
+
+def _plan(**over):
+    args = dict(q_lines=300.0, q_demand=600.0, q_volume=300.0, q_profit=1.0, q_value=np.array([4.0, 1.0, 0.0, 0.0]),
+                q_spend=np.array([1.0, 1.0, 0.0, 0.0]), plan_floor=10.0, target_pd=0.10, target_pd0=0.12,
+                acq_intensity=1.0, mix=np.array([0.5, 0.5, 0.0, 0.0]), allowed=np.array([True, True, False, True]),
+                capital=100.0, capital0=100.0, unfunded_quarters=0, allow_exit=True)
+    args.update(over)
+    return plan_quarter(PP, **args)
+
+
+def test_plan_follows_demand_with_headroom_and_the_mix_moves_to_the_better_channel():
+    plan = _plan()
+    assert plan.planned_volume == pytest.approx((1.0 + PP.plan_headroom) * 600.0 / 3.0)
+    assert plan.fundable == pytest.approx((1.0 + PP.plan_headroom) * 300.0 / 3.0)
+    assert plan.mix[0] > 0.5 > plan.mix[1] and plan.mix.sum() == pytest.approx(1.0)
+    assert plan.exit == Exit.STAY
+
+
+def test_a_loss_cuts_risk_and_acquisition_a_profit_restores_them():
+    loss = _plan(q_profit=-1.0)
+    assert loss.target_pd == pytest.approx(0.10 * PP.risk_cut)
+    assert loss.acq_intensity == pytest.approx(PP.shrink_factor)
+    gain = _plan(target_pd=0.10 * PP.risk_cut, acq_intensity=PP.shrink_factor)
+    assert gain.target_pd == pytest.approx(min(0.10, 0.12)) and gain.acq_intensity == pytest.approx(1.0)
+
+
+def test_exits_failure_unfunded_and_low_capital():
+    assert _plan(capital=-1.0).exit == Exit.FAILURE
+    assert _plan(q_lines=0.0, unfunded_quarters=PP.unfunded_quarters - 1).exit == Exit.SOLVENT
+    assert _plan(capital=PP.exit_capital_share * 100.0 * 0.99).exit == Exit.SOLVENT
+    assert _plan(capital=-1.0, allow_exit=False).exit == Exit.STAY
+    assert _plan(q_lines=0.0).unfunded_quarters == 1 and _plan().unfunded_quarters == 0
+
+
+def test_plan_never_below_its_floor():
+    assert _plan(q_demand=0.0, q_volume=0.0, q_lines=0.0).planned_volume == 10.0
+
+
+def test_loss_calibration_prior_and_clip():
+    # No record: factor unchanged.
+    assert loss_calibration(expected_ewm=0.0, realised_ewm=0.0, expected=0.0, realised=0.0, decay=0.9)[2] is None
+    # E = 0.9 * 10 + 1 = 10, R = 0.9 * 20 + 4 = 22, prior 6: (22 + 6) / (10 + 6) = 1.75.
+    e, r, scale = loss_calibration(expected_ewm=10.0, realised_ewm=20.0, expected=1.0, realised=4.0, decay=0.9)
+    assert (e, r) == pytest.approx((10.0, 22.0)) and scale == pytest.approx(1.75)
+    assert loss_calibration(expected_ewm=1.0, realised_ewm=100.0, expected=0.0, realised=0.0, decay=1.0)[2] == 3.0
+
+
+def test_borrower_outcomes_spiral_definition():
+    """Borrower 0: three lenders at DSTI 0.6 (multi spiral); 1: three months of borrowing to repay with rising
+    DSTI (spiral); 2: the same run but DSTI fell (no spiral); 3: only a shadow loan (not indebted)."""
+    out = borrower_outcomes(
+        loan_borrower=np.array([0, 0, 0, 1, 2, 3]), loan_shadow=np.array([False] * 5 + [True]), n_borrowers=4,
+        dsti=np.array([0.6, 0.5, 0.2, 0.9]), btr_months=np.array([0, 3, 3, 5]),
+        dsti_at_btr_start=np.array([0.0, 0.4, 0.3, 0.1]), spiral_lenders=3, spiral_months=3, spiral_dsti=0.5)
+    np.testing.assert_array_equal(out.indebted, [True, True, True, False])
+    np.testing.assert_array_equal(out.multi, [True, False, False, False])
+    np.testing.assert_array_equal(out.spiral, [True, True, False, False])
+
+
+def test_plan_params_are_the_shipped_ones():
+    """The tests above read the shipped platform parameters; a schema change shows here first."""
+    assert dataclasses.is_dataclass(PP) and 0 < PP.risk_cut < 1 and 0 < PP.shrink_factor <= 1
