@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.batch import run_batch
-from experiments.design import Design
-from experiments.report import DEFAULT_REFERENCE, load_report_data, outcome_summary
+from experiments.analysis.report import DEFAULT_REFERENCE, load_report_data, outcome_summary
+from experiments.engine.batch import run_batch
+from experiments.engine.design import Design
 
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
 REL_TOL = 1e-9
