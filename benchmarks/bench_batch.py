@@ -4,7 +4,7 @@
 
 Runs one scenario x N replications (no burn-in) through :func:`experiments.engine.batch.run_batch` into temporary
 directories, so the figures include process start-up, result transfer and the atomic Parquet writes. Targets
-(issue 3): 2 workers >= 1.8x the runs/s of 1 worker on a 2-core machine; the dask overhead ratio is reported.
+2 workers >= 1.8x the runs/s of 1 worker on a 2-core machine; the dask overhead ratio is reported.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Two measurements:
 
     python benchmarks/bench_dashboard.py --borrowers 50000 100000 200000 [--months 12] [--browser]
 
-Target (issue 6): the default population (100,000 borrowers per run) advances at least 2 months a second
+Target: the default population (100,000 borrowers per run) advances at least 2 months a second
 with every figure redrawn every month.
 """
 

@@ -27,7 +27,7 @@ KIND_CODES: dict[FunderKind, int] = {k: i for i, k in enumerate(FunderKind)}
 
 
 class Tier(IntEnum):
-    """Platform tiers (docs/domain.md, Players: head, waist, tail)."""
+    """Platform tiers (docs/domain.md, The players: head, waist, tail)."""
 
     HEAD = 0
     WAIST = 1

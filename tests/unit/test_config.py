@@ -98,7 +98,7 @@ def test_rendered_baseline_documents_every_key():
         for part in key.split("."):
             node = node[part]
         assert f.metadata["doc"] in text, key
-    assert "(calibrated: DOMAIN.md (subprime paid 24-36%))" in text
+    assert "(calibrated: docs/domain.md (subprime paid 24-36%))" in text
     assert "; uncertainty)" in text
     assert "range: between 1e-09 and 1.0" in text
 

@@ -50,3 +50,20 @@ def test_readme_quick_start_has_the_ci_test_command():
     # Both quick-start commands install the pinned versions.
     assert "pip install -c constraints.txt -e ." in commands[0]
     assert "apt-get install -y -qq chromium" in ci
+
+
+def test_the_repository_stands_alone():
+    """Code and docs cite files in the repository only: no design notes or issue numbers kept outside it."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    outside = re.compile(r"(?<![\w/])(DESIGN|DOMAIN|STYLE)\.md|\.\./shared/|/work/shared|\bissue \d+\b")
+    offenders = []
+    for name in files:
+        if not name.endswith((".py", ".md", ".toml")):
+            continue
+        for i, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1):
+            if outside.search(line) and "outside = re.compile" not in line:
+                offenders.append(f"{name}:{i}: {line.strip()[:80]}")
+    assert not offenders, "\n".join(offenders)
+    assert (ROOT / "docs" / "design.md").is_file() and (ROOT / "docs" / "domain.md").is_file()

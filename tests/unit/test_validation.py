@@ -1,4 +1,4 @@
-"""Validation metrics, target parsing and evaluation on small hand-built tables (issue 5)."""
+"""Validation metrics, target parsing and evaluation on small hand-built tables."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def store(model: list[pd.DataFrame], platforms: pd.DataFrame | None = None,
 
 
 def target(**kw) -> v.Target:
-    base = dict(name="t", source="DOMAIN.md", scenario="rules", counterfactual="base", order=(),
+    base = dict(name="t", source="docs/domain.md", scenario="rules", counterfactual="base", order=(),
                 metric="head_share", window=Window("2025-10", "2025-12"), kind="greater", threshold=0.0,
                 policy="share_of_replications", min_share=0.8)
     base.update(kw)
