@@ -22,6 +22,11 @@ class FunderKind(str, Enum):
         return self.value.startswith("bank_")
 
 
+#: The large banks (state-owned and joint-stock) and the small ones (city and rural commercial banks): groups the
+#: rules and the validation targets treat alike.
+LARGE_BANK_KINDS: tuple[FunderKind, ...] = (FunderKind.BANK_STATE, FunderKind.BANK_JOINT_STOCK)
+SMALL_BANK_KINDS: tuple[FunderKind, ...] = (FunderKind.BANK_CITY, FunderKind.BANK_RURAL)
+
 #: Integer codes for funder kinds, used in the vectorized loan book.
 KIND_CODES: dict[FunderKind, int] = {k: i for i, k in enumerate(FunderKind)}
 

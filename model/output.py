@@ -96,6 +96,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+#: The output tables, in the contract's order: ``model``, ``platforms``, ``funders`` (files ``<name>.parquet``).
+TABLES: tuple[str, ...] = tuple(COLUMN_DOCS)
 MODEL_COLUMNS = list(COLUMN_DOCS["model"])
 PLATFORM_COLUMNS = list(COLUMN_DOCS["platforms"])
 FUNDER_COLUMNS = list(COLUMN_DOCS["funders"])

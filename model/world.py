@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
-from model.enums import KIND_CODES, FunderKind, Region, Tier
+from model.enums import KIND_CODES, LARGE_BANK_KINDS, FunderKind, Region, Tier
 from model.institutions import FUNDER_CLASSES, Funder, Platform
 from model.mechanisms.acquisition import sample_weighted
 from model.mechanisms.funding import pick_by_weight, preference_scores
@@ -105,7 +105,7 @@ def initial_whitelists(rng: np.random.Generator, params: Params, platforms: Sequ
     covered = np.zeros(n_p, dtype=bool)
     for f in lenders:
         covered |= f.partners
-    small = [f for f in lenders if f.kind not in (FunderKind.BANK_STATE, FunderKind.BANK_JOINT_STOCK)] or lenders
+    small = [f for f in lenders if f.kind not in LARGE_BANK_KINDS] or lenders
     for p in np.flatnonzero(~covered):
         small[int(rng.integers(len(small)))].admit(np.array([p]))
 

@@ -1,2 +1,2 @@
 """What the runs mean: statistics, summaries, the report, validation against the stylized facts, sensitivity
-analysis, the EMA Workbench adapter and the facts check."""
+analysis and the EMA Workbench adapter."""

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.analysis.stats import mean_interval
+from model.output import TABLES
 
 DEFAULT_REFERENCE = "baseline-2024"
 #: The month 12 months after the last dated rule of the shipped scenarios.
@@ -221,7 +222,7 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
             series.append(label)
             series_scenario[label] = scenario
     tables = {}
-    for key in ("model", "platforms", "funders"):
+    for key in TABLES:
         df = store[key] if key != "model" else model
         if not df.empty:
             if "point" not in df.columns:

@@ -43,13 +43,15 @@ import pandas as pd
 
 from experiments.analysis.stats import mean_interval
 from model.config import ConfigError
+from model.enums import LARGE_BANK_KINDS, SMALL_BANK_KINDS
+from model.output import TABLES
 
 DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "targets.toml"
 KINDS = ("greater", "less", "ratio_at_most", "band", "monotonic_increasing")
 POLICIES = ("share_of_replications", "ci_excludes_zero")
 STATUSES = ("PASS", "WARN", "FAIL")
-SMALL_BANKS = ("bank_city", "bank_rural")
-LARGE_BANKS = ("bank_state", "bank_joint_stock")
+SMALL_BANKS = tuple(k.value for k in SMALL_BANK_KINDS)
+LARGE_BANKS = tuple(k.value for k in LARGE_BANK_KINDS)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -611,7 +613,7 @@ def _absolute_keys(table: Mapping[str, Any]) -> set[str]:
 def split_runs(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, int, int], dict[str, pd.DataFrame]]:
     """Per-run tables keyed by ``(scenario, point, replicate)``."""
     out: dict[tuple[str, int, int], dict[str, pd.DataFrame]] = {}
-    for name in ("model", "platforms", "funders"):
+    for name in TABLES:
         df = tables.get(name)
         if df is None or df.empty:
             continue
@@ -620,7 +622,7 @@ def split_runs(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, int, int],
                                           df["replicate"].astype(int)])
         for key, idx in df.groupby(keys, sort=False, observed=True).indices.items():
             out.setdefault(tuple(key), {})[name] = df.iloc[idx]
-    empty = {n: pd.DataFrame(columns=["date"]) for n in ("model", "platforms", "funders")}
+    empty = {n: pd.DataFrame(columns=["date"]) for n in TABLES}
     return {k: {**empty, **v} for k, v in out.items()}
 
 

@@ -34,6 +34,7 @@ from experiments.engine.run import build_model
 from model.config import ConfigError, Scenario, list_scenarios, load_scenario
 from model.enums import FunderKind
 from model.lending import LendingModel
+from model.output import TABLES
 
 DEFAULT_SCENARIO = "new-rules-2025"
 DEFAULT_COMPARE = "baseline-2024"
@@ -278,7 +279,7 @@ class DashboardModel(mesa.Model):
         settings, zipped."""
         buf = io.BytesIO()
         with self.lock, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in ("model", "platforms", "funders"):
+            for name in TABLES:
                 zf.writestr(f"{name}.csv", self.combined(name).to_csv(index=False))
             zf.writestr("settings.txt", self.settings_text())
         return buf.getvalue()

@@ -16,9 +16,10 @@ from typing import Any
 import pandas as pd
 
 from experiments.engine.design import flatten_tree
-from experiments.engine.run import TABLES, resolve_scenario, run_model
+from experiments.engine.run import resolve_scenario, run_model
 from experiments.store.batch_dir import DATASETS, MANIFEST_FILE, MANIFEST_KIND, PART_FILE
 from experiments.store.common import environment_versions
+from model.output import TABLES
 
 
 class RerunError(Exception):

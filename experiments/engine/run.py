@@ -1,7 +1,7 @@
 """The one run path: build a :class:`model.lending.LendingModel`, run it, take its tables, release it.
 
 Every caller that runs the model goes through here: ``zhudai run``, the batch task
-(:func:`experiments.engine.tasks.execute_run`), ``zhudai rerun``, the facts check, the EMA adapter and the
+(:func:`experiments.engine.tasks.execute_run`), ``zhudai rerun``, the stylized-facts test, the EMA adapter and the
 model benchmark call :func:`run_model`; the dashboard, which steps its models month by month, builds them with
 :func:`build_model`. :func:`run_model` holds no global state (Mesa's class-level agent registry entry is
 dropped, also when the run fails) and writes nothing: the same scenario and seed give identical tables in any
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from experiments.store.common import environment_versions, now_iso, project_git
 from experiments.store.run_dir import TABLE_FILES
+from model.output import TABLES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from model.config import Scenario
     from model.lending import LendingModel
 
-#: The tables of a run, in the output contract's order.
-TABLES = ("model", "platforms", "funders")
 
 
 def resolve_scenario(scenario: str | Scenario, overrides: Sequence[str] = (), borrowers: int | None = None,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from experiments.store.common import atomic_write, atomic_write_text, environment_versions, now_iso, project_git
+from model.output import TABLES
 
 if TYPE_CHECKING:
     from experiments.engine.design import ResolvedDesign
@@ -43,12 +44,7 @@ MANIFEST_FILE = "manifest.json"
 SUMMARY_FILE = "summary.csv"
 PART_FILE = "part-0.parquet"
 #: Table name -> dataset directory, in the order a run's files are written (``runs`` last: it marks completion).
-DATASETS: dict[str, str] = {
-    "model": "model.parquet",
-    "platforms": "platforms.parquet",
-    "funders": "funders.parquet",
-    "runs": "runs.parquet",
-}
+DATASETS: dict[str, str] = {name: f"{name}.parquet" for name in (*TABLES, "runs")}
 MANIFEST_KIND = "zhudai-batch"
 RUN_COLUMNS = ("run_id", "scenario", "point", "overrides", "replicate", "seed", "borrowers", "months", "status",
                "error", "started", "finished", "seconds", "worker", "traceback")
@@ -109,7 +105,7 @@ def read_store(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     runs = _read_dataset(directory, DATASETS["runs"])
     ok = set(runs.loc[runs["status"] == "ok", "run_id"]) if not runs.empty else set()
     out: dict[str, pd.DataFrame] = {"runs": _sorted(runs)}
-    for name in ("model", "platforms", "funders"):
+    for name in TABLES:
         df = _read_dataset(directory, DATASETS[name])
         if not df.empty:
             df = df[df["run_id"].isin(ok)]
@@ -157,7 +153,7 @@ class BatchStore:
         """Write one finished run: its tables (if it succeeded), then its ``runs`` row, each atomically."""
         run_dir = f"run_id={result.spec.run_id}"
         if result.status == "ok":
-            for name in ("model", "platforms", "funders"):
+            for name in TABLES:
                 write_partition(result.tables[name], self.directory / DATASETS[name] / run_dir / PART_FILE)
         write_partition(runs_row(result), self.directory / DATASETS["runs"] / run_dir / PART_FILE)
 
@@ -242,7 +238,7 @@ def _clean(directory: Path, ok: set[str]) -> None:
     """Remove leftovers of an interrupted session: temporary files, and table files of runs not marked ok."""
     for tmp in directory.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
-    for name in ("model", "platforms", "funders"):
+    for name in TABLES:
         for run_dir in (directory / DATASETS[name]).glob("run_id=*"):
             if run_dir.name.removeprefix("run_id=") not in ok:
                 shutil.rmtree(run_dir, ignore_errors=True)

@@ -22,13 +22,10 @@ from typing import Any
 import pandas as pd
 
 from experiments.store.common import atomic_write_parquet, atomic_write_text, now_iso
+from model.output import TABLES
 
 #: The table files of a run, in the order :func:`write_run` writes them.
-TABLE_FILES: dict[str, str] = {
-    "model": "model.parquet",
-    "platforms": "platforms.parquet",
-    "funders": "funders.parquet",
-}
+TABLE_FILES: dict[str, str] = {name: f"{name}.parquet" for name in TABLES}
 MANIFEST_FILE = "manifest.json"
 ERROR_LOG_FILE = "error.log"
 

@@ -7,7 +7,6 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from experiments.analysis import facts
 from experiments.analysis.report import load_report_data
 from experiments.analysis.rules import rules_start
 from experiments.cli import run as cli_run
@@ -22,7 +21,6 @@ def test_rules_start_is_the_scenarios_rate_cap_start():
     scenario = load_scenario("full-tightening-2026", ["policy.rate_cap.start=2025-12"])
     assert rules_start(scenario) == "2025-12"
     assert rules_start() == dataclasses.asdict(Params())["policy"]["rate_cap"]["start"]
-    assert facts.rules_month() == rules_start(facts.RULES_SCENARIO)
 
 
 def test_run_summary_marks_the_month_before_the_scenarios_rules():
