@@ -33,7 +33,10 @@ class LossCalibrated:
 
 
 class Funder(LossCalibrated, mesa.Agent):
-    """A licensed funder. Subclasses fix the kind.
+    """A licensed funder: a bank (five kinds), a consumer-finance company, a microlender or a trust (``kind``).
+
+    Kinds differ in their parameters (budgets, funding cost, partners, direct lending) and in the rules that
+    bind them, not in behaviour, so one class serves them all.
 
     Attributes:
         index: position in the model's funder arrays.
@@ -44,8 +47,6 @@ class Funder(LossCalibrated, mesa.Agent):
         in_platform_lending: False once the funder has left platform lending (permanent).
         platform_outstanding, direct_outstanding: balances, updated by the model each month.
     """
-
-    kind: FunderKind = FunderKind.BANK_CITY
 
     def __init__(self, model: mesa.Model, index: int, kind: FunderKind, region: Region, fp: FunderParams,
                  n_platforms: int, scale: float, budget_factor: float = 1.0, funding_cost: float | None = None,
@@ -185,35 +186,6 @@ class Funder(LossCalibrated, mesa.Agent):
         if review.leave:
             self.leave_platform_lending()
         self._reset_quarter(self.partners.size)
-
-
-class Bank(Funder):
-    """A commercial bank: state-owned, joint-stock, city, rural or internet bank (``kind``)."""
-
-
-class ConsumerFinanceCompany(Funder):
-    """A consumer-finance company (消费金融公司): lends through platforms and directly."""
-
-    kind = FunderKind.CFC
-
-
-class Microlender(Funder):
-    """A microlender (小贷公司); ``bigtech`` ones fund through cheap ABS and have larger budgets."""
-
-    kind = FunderKind.MICROLENDER
-
-
-class Trust(Funder):
-    """A trust company used as a channel for platform loans."""
-
-    kind = FunderKind.TRUST
-
-
-FUNDER_CLASSES: dict[FunderKind, type[Funder]] = {
-    FunderKind.BANK_STATE: Bank, FunderKind.BANK_JOINT_STOCK: Bank, FunderKind.BANK_CITY: Bank,
-    FunderKind.BANK_RURAL: Bank, FunderKind.BANK_INTERNET: Bank, FunderKind.CFC: ConsumerFinanceCompany,
-    FunderKind.MICROLENDER: Microlender, FunderKind.TRUST: Trust,
-}
 
 
 class Platform(LossCalibrated, mesa.Agent):

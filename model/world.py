@@ -14,7 +14,7 @@ import numpy as np
 
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.enums import KIND_CODES, LARGE_BANK_KINDS, FunderKind, Region, Tier
-from model.institutions import FUNDER_CLASSES, Funder, Platform
+from model.institutions import Funder, Platform
 from model.mechanisms.acquisition import sample_weighted
 from model.mechanisms.funding import pick_by_weight, preference_scores
 from model.mechanisms.pricing import annual_pd
@@ -55,14 +55,13 @@ def build_funders(model: mesa.Model, params: Params, n_platforms: int, scale: fl
     funders: list[Funder] = []
     for kind in FunderKind:
         fp = getattr(params.funders, kind.value)
-        cls = FUNDER_CLASSES[kind]
         sizes = np.exp(fp.size_sigma * model.rng.standard_normal(fp.count) - 0.5 * fp.size_sigma**2)
         for k in range(fp.count):
             bigtech = kind == FunderKind.MICROLENDER and k < fp.bigtech_count
             region = Region(fp.regions[k % len(fp.regions)])
             factor = sizes[k] * (fp.bigtech_budget_factor if bigtech else 1.0)
             cost = fp.bigtech_funding_cost if bigtech else None
-            funders.append(cls(model, len(funders), kind, region, fp, n_platforms, scale, factor, cost, bigtech))
+            funders.append(Funder(model, len(funders), kind, region, fp, n_platforms, scale, factor, cost, bigtech))
     return funders
 
 
