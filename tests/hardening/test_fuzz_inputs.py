@@ -80,6 +80,10 @@ def _mutated_file(rng: random.Random, tmp: Path, i: int) -> tuple[Path, str]:
     return path, label
 
 
+#: Seconds after which one CLI call counts as hung.
+HANG_S = 60
+
+
 class _Timeout(Exception):
     pass
 
@@ -90,7 +94,8 @@ def _alarm(_signum, _frame):
 
 def _check(args: list[str], capsys) -> tuple[int, str]:
     old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(10)
+    # A guard against hangs, not a speed test: generous enough for a busy 2-core machine.
+    signal.alarm(HANG_S)
     try:
         code = main(args)
     except SystemExit as exc:  # argparse exits; that is still a clean exit code
