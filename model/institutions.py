@@ -7,13 +7,24 @@ are per 1,000 modelled borrowers and are multiplied by ``scale = borrowers / 100
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mesa
 import numpy as np
+from mesa.agent import AgentSet
 
 from model.enums import Channel, ExitMode, FunderKind, Region, Tier
 from model.mechanisms import reviews
 from model.mechanisms.acquisition import N_BUY_CHANNELS
 from model.params import FunderParams, PlatformsParams, TierParams
+
+
+def attribute_arrays(agents: AgentSet, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Several attributes of every agent of a set, one array each, read in one pass (index order)."""
+    if not len(agents):
+        return {name: np.zeros(0) for name in names}
+    rows = agents.get(list(names))
+    return {name: np.array(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 class LossCalibrated:

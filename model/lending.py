@@ -19,6 +19,7 @@ from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
 from model.enums import FunderKind
+from model.institutions import attribute_arrays
 from model.mechanisms import accounting, billing, renewal, settlement, shadow
 from model.mechanisms import acquisition as acq
 from model.mechanisms.acquisition import N_BUY_CHANNELS
@@ -177,16 +178,19 @@ class LendingModel(mesa.Model):
 
     def gather_desks(self) -> Desks:
         """Each desk's screening and pricing inputs as arrays, gathered from the agents once a month."""
-        plats, fund = self.platforms, self.funders
-        n_f = len(fund)
+        p = attribute_arrays(self.platforms, ("sigma", "markup", "take_rate", "service_fee", "target_pd", "active",
+                                              "pd_scale"))
+        f = attribute_arrays(self.funders, ("sigma", "direct_opex_rate", "direct_target_pd", "direct_budget",
+                                            "pd_scale"))
+        n_f = len(self.funders)
         return Desks(
-            sigma=np.array(plats.get("sigma") + fund.get("sigma")),
-            markup=np.array(plats.get("markup") + [self.params.pricing.direct_markup] * n_f),
-            take=np.array(plats.get("take_rate") + fund.get("direct_opex_rate")),
-            fee=np.array(plats.get("service_fee") + [0.0] * n_f),
-            target=np.array(plats.get("target_pd") + fund.get("direct_target_pd")),
-            active=np.array(plats.get("active") + [b > 0 for b in fund.get("direct_budget")], dtype=bool),
-            pd_scale=np.array(plats.get("pd_scale") + fund.get("pd_scale")),
+            sigma=np.concatenate([p["sigma"], f["sigma"]]),
+            markup=np.concatenate([p["markup"], np.full(n_f, self.params.pricing.direct_markup)]),
+            take=np.concatenate([p["take_rate"], f["direct_opex_rate"]]),
+            fee=np.concatenate([p["service_fee"], np.zeros(n_f)]),
+            target=np.concatenate([p["target_pd"], f["direct_target_pd"]]),
+            active=np.concatenate([p["active"].astype(bool), f["direct_budget"] > 0]),
+            pd_scale=np.concatenate([p["pd_scale"], f["pd_scale"]]),
         )
 
     def update_macro(self) -> None:
@@ -198,15 +202,16 @@ class LendingModel(mesa.Model):
         self.borrowers.update_shocks(self.rng, self.hazard_multiplier)
         return self.borrowers.cash_available()
 
-    def _platform_scores(self) -> np.ndarray:
+    def _platform_record(self) -> dict[str, np.ndarray]:
+        """What funders see of every platform: its record, as arrays over platforms."""
+        return attribute_arrays(self.platforms, ("active", "outstanding", "age_months", "loss_rate", "complaints",
+                                                 "planned_volume", "lines"))
+
+    def _platform_scores(self, record: dict[str, np.ndarray]) -> np.ndarray:
         """Funders' preference for each platform (scale, history, track record, compliance) from its record."""
         fp = self.params.funders
-        plats = self.platforms
-        return preference_scores(
-            np.array(plats.get("outstanding")), np.array(plats.get("age_months")),
-            np.array(plats.get("loss_rate")), np.array(plats.get("complaints")),
-            fp.pref_scale, fp.pref_age, fp.pref_track, fp.pref_compliance,
-        )
+        return preference_scores(record["outstanding"], record["age_months"], record["loss_rate"],
+                                 record["complaints"], fp.pref_scale, fp.pref_age, fp.pref_track, fp.pref_compliance)
 
     def _whitelists(self) -> np.ndarray:
         """Every funder's whitelist, shape (funders, platforms)."""
@@ -217,11 +222,12 @@ class LendingModel(mesa.Model):
     def extend_credit_lines(self) -> CreditLines:
         """4. Funders split their platform budgets over whitelisted, active platforms by preference."""
         fp = self.params.funders
-        active = np.array(self.platforms.get("active"), dtype=bool)
+        record = self._platform_record()
+        active = record["active"].astype(bool)
         demand = np.array(self.platforms.map("funding_request"))
         budget = np.array(self.funders.map("platform_budget_now"))
         partners = self._whitelists() & active[None, :]
-        score = self._platform_scores() if self.n_platforms else np.zeros(0)
+        score = self._platform_scores(record) if self.n_platforms else np.zeros(0)
         lines = allocate_lines(budget, demand, partners, fp.pref_sharpness * score)
         for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
             f.record_lines(float(b_f), float(l_f))
@@ -472,7 +478,7 @@ class LendingModel(mesa.Model):
         paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
         bk = accounting.book_month(
             interest_paid=fl.interest_paid, balance_start=fl.balance_start, loss=loss, chargeoff=fl.chargeoff[:n_old],
-            claims=claims, paid=paid, platform_solvent=np.array(self.platforms.get("capital")) > 0,
+            claims=claims, paid=paid, platform_solvent=attribute_arrays(self.platforms, ("capital",))["capital"] > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
             apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
@@ -527,16 +533,15 @@ class LendingModel(mesa.Model):
         if not self.n_platforms:
             return
         wl = self.params.policy.whitelist
-        plats = self.platforms
-        active = np.array(plats.get("active"), dtype=bool)
-        wants = np.array([p.planned_volume > p.lines * 0.999 for p in plats], dtype=bool) & active
-        score = self._platform_scores()
+        record = self._platform_record()
+        active = record["active"].astype(bool)
+        wants = (record["planned_volume"] > record["lines"] * 0.999) & active
         self.funders.do(
-            "review_whitelist", active=active, score=score, loss_rate=np.array(plats.get("loss_rate")),
-            age_months=np.array(plats.get("age_months")), complaints=np.array(plats.get("complaints")),
-            wants_funding=wants, whitelist_on=self.rules.whitelist, min_age=wl.min_age_months,
-            max_complaints=wl.max_complaints, max_partners=wl.max_partners if self.rules.whitelist else 0,
-            partner_cost_q=self.rules.partner_cost, allow_leave=not self.burning_in,
+            "review_whitelist", active=active, score=self._platform_scores(record), loss_rate=record["loss_rate"],
+            age_months=record["age_months"], complaints=record["complaints"], wants_funding=wants,
+            whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
+            max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
+            allow_leave=not self.burning_in,
         )
 
 

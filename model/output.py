@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model.enums import Channel, Tier
+from model.institutions import attribute_arrays
 from model.mechanisms.metrics import borrower_outcomes, cr, hhi, safe_ratio, share_of
 
 if TYPE_CHECKING:
@@ -122,8 +123,9 @@ class Recorder:
         L = m.loans
         P = m.n_platforms
         date = m.date
-        tiers = np.array(m.platforms.get("tier"), dtype=int)
-        active = np.array(m.platforms.get("active"), dtype=bool)
+        plats = attribute_arrays(m.platforms, ("tier", "active", "profit"))
+        tiers = plats["tier"].astype(int)
+        active = plats["active"].astype(bool)
         vol = fl.platform_volume
         new_amt = np.concatenate(fl.new_amount) if fl.new_amount else np.zeros(0)
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
@@ -139,7 +141,7 @@ class Recorder:
         few = indebted & ~multi
         new_def = fl.new_defaults_b
         spend = fl.spend.sum(axis=0) if P else np.zeros(4)
-        profit = sum(m.platforms.get("profit"))
+        profit = sum(plats["profit"].tolist())
         partners_per_platform = (np.array(m.funders.get("partners")).sum(axis=0) if m.funders
                                  else np.zeros(P, dtype=int))
         row = {
