@@ -168,3 +168,22 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
                "rerun the same command to retry them")
     return EXIT_OK if outcome.status == "complete" else EXIT_RUN_FAILED
 
+
+def run_to_completion(design: Any, out: Path, args: argparse.Namespace, argv: list[str]) -> int | None:
+    """Run a design into ``out`` for a command that needs every run (validate, scale-check).
+
+    Returns an exit status if the batch did not complete (after saying why), None if every run is ok.
+    """
+    outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=None,
+                                     quiet=args.quiet, argv=argv)
+    if outcome is None:
+        return status
+    if outcome.status != "complete":
+        for result in outcome.failed:
+            error(f"run {result.spec.run_id} failed ({result.spec.scenario}, replicate "
+                   f"{result.spec.replicate}): {result.error}")
+        error(f"{outcome.not_run} of {outcome.total} runs did not finish ({outcome.status}); rerun the command")
+        return EXIT_RUN_FAILED
+    print(f"{outcome.total} runs ok in {out} ({outcome.ok} this session, {outcome.skipped} already there) "
+          f"in {outcome.seconds:.1f}s", file=sys.stderr)
+    return None

@@ -17,6 +17,7 @@ from experiments.cli.batch import cmd_batch, cmd_compare, cmd_sensitivity, cmd_s
 from experiments.cli.commands import cmd_check, cmd_dashboard, cmd_params, cmd_report, cmd_rerun, cmd_scenarios
 from experiments.cli.exits import PROG
 from experiments.cli.run import DEFAULT_SEED, cmd_run
+from experiments.cli.scale import DEFAULT_SCENARIOS, DEFAULT_SIZES, cmd_scale_check
 from experiments.cli.validate import cmd_validate
 
 EPILOG = """\
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_params.set_defaults(handler=cmd_params, format="toml")
     _add_batch_commands(commands, formatter)
     _add_validate_command(commands, formatter)
+    _add_scale_command(commands, formatter)
     _add_dashboard_command(commands, formatter)
 
     p_rerun = commands.add_parser(
@@ -343,6 +345,39 @@ def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.Hel
                    help="instead: an N-point Latin-hypercube robustness study over the uncertain parameters")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_validate)
+
+
+def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``scale-check`` subcommand: the same scenarios and seeds at several population sizes."""
+    from experiments.engine.design import DEFAULT_ROOT_SEED
+
+    p = commands.add_parser(
+        "scale-check", help="do the answers depend on the number of simulated borrowers?",
+        description=textwrap.fill(
+            "Run the scenarios with the same paired seeds at each population size (one batch directory per size "
+            "in DIR) and compare every outcome with the largest size: a size passes an outcome when its mean lies "
+            "within the 95% interval of the largest size's mean or within 10% of it (3 points for shares), "
+            "whichever is wider. Prints the table and writes DIR/scale_check.csv, DIR/runs.csv and "
+            "DIR/scale_check.md; exit status 1 when an outcome misses the bar.", 79),
+        formatter_class=formatter,
+    )
+    p.add_argument("--sizes", type=positive_int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
+                   help="population sizes (default " + " ".join(map(str, DEFAULT_SIZES)) + ")")
+    p.add_argument("--scenarios", nargs="+", default=list(DEFAULT_SCENARIOS), metavar="SCENARIO|FILE",
+                   help="scenarios (default " + " ".join(DEFAULT_SCENARIOS) + ")")
+    p.add_argument("--replications", type=positive_int, default=3, metavar="R",
+                   help="paired replicates per scenario and size (default 3)")
+    p.add_argument("--months", type=positive_int, metavar="N", help="months per run (default: each scenario's own)")
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
+                   help="override one parameter in every run (repeatable)")
+    p.add_argument("--workers", type=positive_int, metavar="W",
+                   help="worker processes (default: number of CPUs; 1 runs in this process)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="one batch directory per size, and the outputs (rerun the command to resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_scale_check)
 
 
 def _add_dashboard_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:

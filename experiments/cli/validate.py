@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -24,8 +23,8 @@ from experiments.analysis.validation import (
     robustness_points,
     scenarios_needed,
 )
-from experiments.cli.batch import execute_design
-from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, error
+from experiments.cli.batch import run_to_completion
+from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED
 from experiments.store.common import atomic_write, atomic_write_text
 
 
@@ -34,23 +33,6 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     if args.robustness:
         return run_robustness(args, argv)
     return run_validation(args, argv)
-
-
-def _run(design: Any, out: Path, args: argparse.Namespace, argv: list[str]) -> int | None:
-    """Run a design into ``out``; an exit status if it did not complete, None if every run is ok."""
-    outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=None,
-                                     quiet=args.quiet, argv=argv)
-    if outcome is None:
-        return status
-    if outcome.status != "complete":
-        for result in outcome.failed:
-            error(f"run {result.spec.run_id} failed ({result.spec.scenario}, replicate "
-                   f"{result.spec.replicate}): {result.error}")
-        error(f"{outcome.not_run} of {outcome.total} runs did not finish ({outcome.status}); rerun the command")
-        return EXIT_RUN_FAILED
-    print(f"{outcome.total} runs ok in {out} ({outcome.ok} this session, {outcome.skipped} already there) "
-          f"in {outcome.seconds:.1f}s", file=sys.stderr)
-    return None
 
 
 def run_validation(args: argparse.Namespace, argv: list[str]) -> int:
@@ -66,7 +48,7 @@ def run_validation(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out)
     print(f"validate: {len(targets)} targets, {len(scenarios)} scenarios ({', '.join(scenarios)}) x "
           f"{args.replications} replicates, {args.borrowers:,} borrowers, root seed {args.seed}", file=sys.stderr)
-    status = _run(design, out, args, argv)
+    status = run_to_completion(design, out, args, argv)
     if status is not None:
         return status
     result = evaluate(targets, read_store(out))
@@ -97,7 +79,7 @@ def run_robustness(args: argparse.Namespace, argv: list[str]) -> int:
         design = Design(scenarios=scenarios, root_seed=args.seed, replications=args.replications,
                         borrowers=args.borrowers, overrides=overrides, source=f"validate --robustness point {i}")
         point_dir = out / "robustness-points" / f"point-{i:02d}"
-        status = _run(design, point_dir, args, argv)
+        status = run_to_completion(design, point_dir, args, argv)
         if status is not None:
             return status
         res = evaluate(targets, read_store(point_dir))
