@@ -133,7 +133,7 @@ def _fmt(outcome: Outcome, value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
     if outcome.share:
-        return f"{value:.3f}" if outcome.name in ("default_rate", "npl_ratio") else f"{value:.2f}"
+        return f"{value:.2%}" if outcome.name in ("default_rate", "npl_ratio") else f"{value:.2f}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
