@@ -126,9 +126,9 @@ class LendingModel(mesa.Model):
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
         shadow_proceeds = self.shadow_lend(demand, bills, proceeds)  # 10. rationed borrowers turn to shadow lenders
-        self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency, charge-offs
-                               proceeds, shadow_proceeds)
-        self.keep_accounts()                                    # 12. accounts; guarantees honoured or failed
+        settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
+                                         proceeds, shadow_proceeds)            # charge-offs
+        self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
         quarter_end = (step % 3 == 0) if self.burning_in else is_quarter_end(self.month)
         if quarter_end:
             self.review_quarter()                               # 13. whitelist reviews, re-planning, exits
@@ -431,11 +431,11 @@ class LendingModel(mesa.Model):
 
     def settle_repayments(self, cash: np.ndarray, bills: billing.Bills, demand: acq.CreditDemand,
                           debt: renewal.DebtPositions, renewed: np.ndarray, proceeds: np.ndarray,
-                          shadow_proceeds: np.ndarray) -> None:
+                          shadow_proceeds: np.ndarray) -> settlement.Settlement:
         """11. Borrowers pay, fall behind, cure or are charged off (:func:`settlement.settle_repayments`).
 
-        Writes the borrowers' new state and the billed loans' balances back, and leaves the month's
-        payments, defaults and charge-offs in ``self.flows`` for accounting and the recorder.
+        Writes the borrowers' new state and the billed loans' balances back; returns the settlement (payments,
+        defaults and charge-offs) for the accounts. New defaults go to ``self.flows`` for the recorder.
         """
         b = self.borrowers
         L = self.loans
@@ -455,15 +455,11 @@ class LendingModel(mesa.Model):
         b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until
         L.balance[:n_old] = st.balance
         L.months_left[:n_old] = st.months_left
-        fl = self.flows
-        fl.interest_paid = st.interest_paid
-        fl.balance_start = st.balance_start
-        fl.new_defaults_b = st.new_defaults_b
-        fl.chargeoff = st.chargeoff
-        fl.loss = st.loss
+        self.flows.new_defaults_b = st.new_defaults_b
+        return st
 
-    def keep_accounts(self) -> None:
-        """Book the month for every platform and funder, then drop repaid and charged-off loans.
+    def keep_accounts(self, st: settlement.Settlement) -> None:
+        """12. Book the month for every platform and funder, then drop repaid and charged-off loans.
 
         Guarantee claims are computed first; each platform honours its claims from capital in turn, and
         the rest of the books follow from what was paid (model/mechanisms/accounting.py).
@@ -471,13 +467,13 @@ class LendingModel(mesa.Model):
         L = self.loans
         P = self.n_platforms
         fl = self.flows
-        n_old = fl.interest_paid.size
-        loss = fl.loss[:n_old] if fl.loss.size >= n_old else np.zeros(n_old)
+        n_old = st.interest_paid.size
+        loss = st.loss[:n_old] if st.loss.size >= n_old else np.zeros(n_old)
         claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
                                              shadow=L.shadow[:n_old], n_platforms=P)
         paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
         bk = accounting.book_month(
-            interest_paid=fl.interest_paid, balance_start=fl.balance_start, loss=loss, chargeoff=fl.chargeoff[:n_old],
+            interest_paid=st.interest_paid, balance_start=st.balance_start, loss=loss, chargeoff=st.chargeoff[:n_old],
             claims=claims, paid=paid, platform_solvent=attribute_arrays(self.platforms, ("capital",))["capital"] > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
             apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
@@ -582,10 +578,6 @@ class MonthFlows:
         self.shadow_volume = 0.0
         self.traffic_price = 0.0
         self.withdrawn_volume = 0.0
-        self.interest_paid = np.zeros(0)
-        self.balance_start = np.zeros(0)
-        self.loss = np.zeros(0)
-        self.chargeoff = np.zeros(0, dtype=bool)
         self.new_defaults_b = np.zeros(n_borrowers, dtype=bool)
         self.funder_loss_total = 0.0
         self.guarantee_paid = 0.0

@@ -18,10 +18,10 @@ def install_fault() -> None:
 
     settle = LendingModel.settle_repayments
 
-    def faulty_settle(self: LendingModel, *args) -> None:
+    def faulty_settle(self: LendingModel, *args):
         if not self.burning_in and self.date == FAULT_MONTH:
             raise FloatingPointError(MESSAGE)
-        settle(self, *args)
+        return settle(self, *args)
 
     LendingModel.settle_repayments = faulty_settle  # type: ignore[method-assign]
 
