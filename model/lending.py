@@ -90,8 +90,7 @@ class LendingModel(mesa.Model):
         for k in range(months):
             self._one_month(step=k - months + 1)
         self.burning_in = False
-        life = self.params.borrowers.term_months * (1.0 - self.params.borrowers.amortizing_share / 2.0)
-        self.platforms.do("rebase_after_burn_in", life)
+        self.platforms.do("rebase_after_burn_in", self.params.borrowers.loan_life_months)
         self.funders.do("reset_history")
 
     # ================================================================= step

@@ -215,6 +215,11 @@ class BorrowerParams:
     spiral_lenders: int = p(3, "Debt spiral: number of lenders that, with high DSTI, also defines a spiral.", "lenders", DESIGN, lo=1, hi=50)
     spiral_dsti: float = p(0.6, "Debt spiral: debt service to income at or above which a multi-lender borrower is in a spiral.", "share", DESIGN, lo=0.0, hi=10.0)
 
+    @property
+    def loan_life_months(self) -> float:
+        """Average months a yuan lent stays outstanding: ``term * (1 - amortizing_share / 2)`` (derived)."""
+        return self.term_months * (1.0 - self.amortizing_share / 2.0)
+
 
 # ------------------------------------------------------------------------------------ channels
 @dataclass(frozen=True)

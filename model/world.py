@@ -192,7 +192,7 @@ def initial_book(rng: np.random.Generator, *, params: Params, borrowers: Borrowe
     loans.orig_step[rows] = -params.run.burn_in - elapsed
     bal = loans.view("balance")
     plat = loans.view("platform")
-    life = bp.term_months * (1.0 - bp.amortizing_share / 2.0)
+    life = bp.loan_life_months
     for p in platforms:
         sel = plat == p.index
         p.set_initial_book(float(bal[sel].sum()), int(sel.sum()), life, bp.term_months)
