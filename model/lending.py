@@ -317,6 +317,7 @@ class LendingModel(mesa.Model):
                                  shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
                                  loan_size=b.loan_size, max_loans=bp.max_loans)
         self.flows.applicants = int(np.count_nonzero(demand.seeking))
+        self.flows.seeking = demand.seeking
         budgets = np.array(self.platforms.map("acquisition_budget"))
         mix = np.array(self.platforms.get("mix")) if self.n_platforms else np.zeros((0, N_BUY_CHANNELS))
         spend = budgets[:, None] * mix
@@ -371,7 +372,9 @@ class LendingModel(mesa.Model):
             chosen_all[pick[got]] = True
         sel = chosen_all
         self._originate(apps.subset(sel), offers.subset(sel))
-        return np.bincount(apps.borrower[sel], weights=apps.amount[sel], minlength=self.borrowers.n)
+        proceeds = np.bincount(apps.borrower[sel], weights=apps.amount[sel], minlength=self.borrowers.n)
+        self.flows.served = proceeds > 0
+        return proceeds
 
     def _originate(self, apps: Applications, offers: Offers) -> None:
         """Commit new licensed loans to the book and record the month's origination flows."""
@@ -389,6 +392,8 @@ class LendingModel(mesa.Model):
         fl = self.flows
         fl.new_amount.append(apps.amount)
         fl.new_apr.append(offers.apr)
+        fl.new_borrower.append(apps.borrower)
+        fl.new_desk.append(apps.desk)
         plat = apps.desk[is_plat]
         fl.platform_volume += np.bincount(plat, weights=apps.amount[is_plat], minlength=P)
         fl.platform_loans += np.bincount(plat, minlength=P)
@@ -572,6 +577,10 @@ class MonthFlows:
         self.platform_loans = np.zeros(n_platforms, dtype=np.int64)
         self.new_amount: list[np.ndarray] = []
         self.new_apr: list[np.ndarray] = []
+        self.new_borrower: list[np.ndarray] = []
+        self.new_desk: list[np.ndarray] = []
+        self.seeking = np.zeros(n_borrowers, dtype=bool)
+        self.served = np.zeros(n_borrowers, dtype=bool)
         self.applicants = 0
         self.rationed = 0
         self.shadow_volume = 0.0

@@ -13,9 +13,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from model.enums import Channel, Tier
+from model.enums import Channel, Segment, Tier
 from model.institutions import attribute_arrays
-from model.mechanisms.metrics import borrower_outcomes, cr, hhi, safe_ratio, share_of
+from model.mechanisms.metrics import (
+    borrower_outcomes,
+    cr,
+    hhi,
+    safe_ratio,
+    segment_outcomes,
+    share_of,
+    weighted_mean_by,
+)
 
 if TYPE_CHECKING:
     from model.lending import LendingModel
@@ -62,6 +70,19 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "traffic_price": ("yuan", "Platforms' acquisition spend per application routed to them (0 when none)."),
         "indebted_borrowers": ("borrowers", "Borrowers with at least one licensed loan."),
         "lpr": ("1/yr", "One-year loan prime rate."),
+        "multi_lender5_share": ("share 0-1", "Indebted borrowers with 5+ licensed lenders / indebted borrowers."),
+        **{f"apr_new_{tier.label}": ("1/yr", f"Volume-weighted all-in APR of new {tier.label}-tier platform loans (0 when none).")
+           for tier in Tier},
+        **{column: (unit, text.format(segment=segment.name.lower().replace("_", "-")))
+           for segment in Segment
+           for column, unit, text in (
+               (f"served_share_{segment.name.lower()}", "share 0-1", "Share of {segment} credit seekers who got a licensed loan this month (0 when none sought)."),
+               (f"apr_paid_{segment.name.lower()}", "1/yr", "Volume-weighted all-in APR of {segment} borrowers' new licensed loans (0 when none)."),
+               (f"dsti_{segment.name.lower()}", "share of income", "Mean debt service to income of indebted {segment} borrowers."),
+               (f"default_rate_{segment.name.lower()}", "share 0-1 per month", "default_rate among indebted {segment} borrowers."),
+               (f"spiral_share_{segment.name.lower()}", "share 0-1", "spiral_share among indebted {segment} borrowers."),
+               (f"shadow_share_{segment.name.lower()}", "share 0-1", "Share of {segment} borrowers holding a live shadow loan."),
+           )},
     },
     "platforms": {
         "step": ("month", "Step number."),
@@ -115,6 +136,7 @@ class Recorder:
         self.platform_cols: dict[str, list] = {c: [] for c in PLATFORM_COLUMNS}
         self.funder_cols: dict[str, list] = {c: [] for c in FUNDER_COLUMNS}
         self._start_lenders = [f for f in model.funders if f.started_in_platform_lending]
+        self._segment = model.borrowers.segment.astype(np.intp)  # exogenous: fixed for the run
 
     def collect(self) -> None:
         m = self.model
@@ -129,8 +151,11 @@ class Recorder:
         vol = fl.platform_volume
         new_amt = np.concatenate(fl.new_amount) if fl.new_amount else np.zeros(0)
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
+        new_bor = np.concatenate(fl.new_borrower) if fl.new_borrower else np.zeros(0, dtype=np.int64)
+        new_desk = np.concatenate(fl.new_desk) if fl.new_desk else np.zeros(0, dtype=np.int64)
         lic = ~L.view("shadow")
         bor = L.view("borrower")
+        shadow_borrowers = np.unique(bor[~lic])
         bp = m.params.borrowers
         outcomes = borrower_outcomes(loan_borrower=bor, loan_shadow=L.view("shadow"), n_borrowers=b.n, dsti=fl.dsti,
                                      btr_months=b.btr_months, dsti_at_btr_start=b.dsti_at_btr_start,
@@ -171,7 +196,7 @@ class Recorder:
             "applicants": fl.applicants,
             "rationed_share": share_of(fl.rationed, fl.applicants),
             "shadow_volume": fl.shadow_volume,
-            "shadow_borrowers": int(np.unique(bor[~lic]).size),
+            "shadow_borrowers": int(shadow_borrowers.size),
             "default_rate": safe_ratio(new_def[indebted].sum(), n_ind),
             "default_rate_multi": safe_ratio(new_def[multi].sum(), multi.sum()),
             "default_rate_few": safe_ratio(new_def[few].sum(), few.sum()),
@@ -184,7 +209,20 @@ class Recorder:
             "traffic_price": fl.traffic_price,
             "indebted_borrowers": n_ind,
             "lpr": m.lpr,
+            "multi_lender5_share": safe_ratio((outcomes.lenders >= 5).sum(), n_ind),
         }
+        on_plat = new_desk < P
+        by_tier = weighted_mean_by(tiers[new_desk[on_plat]], new_apr[on_plat], new_amt[on_plat], len(Tier))
+        row.update({f"apr_new_{tier.label}": float(by_tier[tier]) for tier in Tier})
+        seg = segment_outcomes(segment=self._segment, n_segments=len(Segment), seeking=fl.seeking,
+                               served=fl.served, new_borrower=new_bor, new_amount=new_amt, new_apr=new_apr,
+                               dsti=fl.dsti, outcomes=outcomes, new_defaults=new_def,
+                               shadow_borrowers=shadow_borrowers)
+        for s in Segment:
+            name = s.name.lower()
+            row.update({f"served_share_{name}": float(seg.served[s]), f"apr_paid_{name}": float(seg.apr_paid[s]),
+                        f"dsti_{name}": float(seg.dsti[s]), f"default_rate_{name}": float(seg.default_rate[s]),
+                        f"spiral_share_{name}": float(seg.spiral[s]), f"shadow_share_{name}": float(seg.shadow[s])})
         self.model_rows.append(row)
         pc = self.platform_cols
         for p in m.platforms:

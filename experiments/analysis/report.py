@@ -713,6 +713,58 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
     return figure
 
 
+SEGMENTS = ("prime", "near_prime", "subprime")
+
+
+def segment_table(model: pd.DataFrame, rules_month: str) -> pd.DataFrame:
+    """Borrower outcomes by segment from the rules' start to the horizon: one row per series and segment.
+
+    Columns ``series, segment, served_share, apr_paid``: plain means over the months from ``rules_month`` on and
+    over replications (each monthly value is itself a share of seekers or a volume-weighted APR).
+    """
+    after = model[model["date"] >= rules_month]
+    rows = []
+    for name, group in after.groupby("series", sort=False):
+        for segment in SEGMENTS:
+            rows.append({"series": name, "segment": segment,
+                         "served_share": float(group[f"served_share_{segment}"].mean()),
+                         "apr_paid": float(group[f"apr_paid_{segment}"].mean())})
+    return pd.DataFrame(rows, columns=["series", "segment", "served_share", "apr_paid"])
+
+
+def _fig_segments(data: ReportData, fig_dir: Path) -> Figure:
+    figure = Figure("borrowers_by_segment", "Who loses access and who pays less",
+                    f"By borrower segment, means from {data.rules_month} to the horizon over months and replications: "
+                    "the share of credit seekers who got a licensed loan, and the volume-weighted all-in APR of "
+                    "their new licensed loans.")
+    needed = [f"{c}_{s}" for s in SEGMENTS for c in ("served_share", "apr_paid")]
+    figure.skipped = _needs(data.model, "model", needed)
+    if figure.skipped:
+        return figure
+    table = segment_table(data.model, data.rules_month)
+    figure.csv = _write_csv(table, fig_dir / f"{figure.name}.csv")
+    figure.png = fig_dir / f"{figure.name}.png"
+    from matplotlib.ticker import PercentFormatter
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.4), squeeze=False)
+    width = 0.8 / max(len(data.series), 1)
+    x = np.arange(len(SEGMENTS))
+    for ax, (column, label) in zip(axes[0], (("served_share", "share of seekers served"),
+                                             ("apr_paid", "APR paid on new loans")), strict=True):
+        for i, name in enumerate(data.series):
+            s = table[table["series"] == name].set_index("segment").reindex(list(SEGMENTS))
+            ax.bar(x + (i - (len(data.series) - 1) / 2) * width, s[column], width, color=data.colours[name],
+                   label=name)
+        ax.set_xticks(x, [s.replace("_", "-") for s in SEGMENTS], fontsize=7.5)
+        ax.set_title(label, fontsize=8.5)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.tick_params(labelsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    _finish(fig, figure.png, handles, labels)
+    return figure
+
+
 def make_figures(data: ReportData, fig_dir: Path) -> list[Figure]:
     """Draw every figure into ``fig_dir`` (PNG + CSV); figures whose data is missing are returned as skipped."""
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -751,6 +803,7 @@ def make_figures(data: ReportData, fig_dir: Path) -> list[Figure]:
                    Panel("npl_ratio", "NPL ratio", "90+ dpd / balance", True),
                    Panel("multi_lender_share", "multi-lender share", "indebted borrowers", True),
                    Panel("spiral_share", "spiral share", "indebted borrowers", True)], events, 2),
+        _fig_segments(data, fig_dir),
         _fig_margins(data, fig_dir, events),
         _fig_lorenz(data, fig_dir),
     ]

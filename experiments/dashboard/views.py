@@ -39,6 +39,7 @@ DPI = 100
 STYLE = {"A": "-", "B": "--"}
 ARM_COLOR = {"A": "#1b6ca8", "B": "#d1495b"}
 TIER_COLOR = {"head": "#1b6ca8", "waist": "#edae49", "tail": "#66a182"}
+SEGMENT_COLOR = {"prime": "#2a9d8f", "near_prime": "#e9c46a", "subprime": "#e76f51"}
 KINDS = [k.value for k in FunderKind]
 KIND_SHORT = {"bank_state": "state", "bank_joint_stock": "joint-st.", "bank_city": "city", "bank_rural": "rural",
               "bank_internet": "internet", "cfc": "CFC", "microlender": "micro", "trust": "trust"}
@@ -241,6 +242,38 @@ class DefaultsSpirals(SeriesView):
     percent = (True, True)
 
 
+class BorrowersBySegment(View):
+    """Who is served and what they pay, by borrower segment: one line per segment and run."""
+
+    stem, title = "borrowers_by_segment", "Borrowers by segment: served and APR paid"
+    panels = (("served_share", "Credit seekers served"), ("apr_paid", "APR paid on new loans"))
+
+    def _frame(self, fig, axes, dm):
+        for ax, (column, title) in zip(axes, self.panels, strict=True):
+            _title(ax, title)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            for arm in dm.arms:
+                for segment, color in SEGMENT_COLOR.items():
+                    label = segment.replace("_", "-") if arm.tag == "A" else None
+                    (line,) = ax.plot([], [], STYLE[arm.tag], color=color, linewidth=1.4, label=label,
+                                      gid=f"series-{arm.tag}-{column}_{segment}")
+                    fig.zhudai_artists[(arm.tag, column, segment)] = line
+        axes[0].legend(fontsize=7, frameon=False, loc="upper right", ncols=3, handlelength=1.2, columnspacing=0.8)
+        _time_axes(dm, axes)
+        _arm_legend(fig, dm)
+
+    def _fill(self, fig, axes, dm):
+        for arm in dm.arms:
+            m = arm.table("model")
+            x = _dates(m)
+            for column, _title_text in self.panels:
+                for segment in SEGMENT_COLOR:
+                    fig.zhudai_artists[(arm.tag, column, segment)].set_data(
+                        x, m[f"{column}_{segment}"].to_numpy(float))
+        _autoscale_y(axes[0], headroom=1.2)  # room for the segment legend
+        _autoscale_y(axes[1])
+
+
 class Whitelists(View):
     """Mean whitelist size by funder kind: now (bars) and in the first month (ticks)."""
 
@@ -326,7 +359,7 @@ class AprDistribution(View):
 
 
 VIEWS: list[View] = [PlatformsByTier(), Concentration(), Whitelists(), AprDistribution(), RationingShadow(),
-                     DefaultsSpirals()]
+                     DefaultsSpirals(), BorrowersBySegment()]
 
 VIEW_BY_STEM: dict[str, View] = {v.stem: v for v in VIEWS}
 #: Every figure view: (file stem, card title, function giving a fresh figure of the current state).

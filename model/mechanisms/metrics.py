@@ -49,11 +49,13 @@ class BorrowerOutcomes:
     """The month's borrower-side measurements (masks over borrowers).
 
     Attributes:
+        lenders: number of licensed loans held (each from its own lender: a desk lends once to a borrower).
         indebted: holds at least one licensed loan.
         multi: holds ``spiral_lenders`` or more licensed loans (multi-borrowed).
         spiral: in a debt spiral (definition in :func:`borrower_outcomes`).
     """
 
+    lenders: np.ndarray
     indebted: np.ndarray
     multi: np.ndarray
     spiral: np.ndarray
@@ -75,4 +77,69 @@ def borrower_outcomes(*, loan_borrower: np.ndarray, loan_shadow: np.ndarray, n_b
     multi = n_lenders >= spiral_lenders
     spiral = indebted & (((btr_months >= spiral_months) & (dsti > dsti_at_btr_start))
                          | (multi & (dsti >= spiral_dsti)))
-    return BorrowerOutcomes(indebted=indebted, multi=multi, spiral=spiral)
+    return BorrowerOutcomes(lenders=n_lenders, indebted=indebted, multi=multi, spiral=spiral)
+
+
+def weighted_mean_by(groups: np.ndarray, values: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``g``: ``sum(w * v) / sum(w)`` over the items of the group; 0 for a group with no weight."""
+    num = np.bincount(groups, weights=weights * values, minlength=n_groups)
+    den = np.bincount(groups, weights=weights, minlength=n_groups)
+    return np.divide(num, den, out=np.zeros(n_groups), where=den > 0)
+
+
+def share_by(groups: np.ndarray, mask: np.ndarray, among: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group: the share of the items ``among`` that are in ``mask``; 0 for a group with none among."""
+    num = np.bincount(groups[among & mask], minlength=n_groups).astype(float)
+    den = np.bincount(groups[among], minlength=n_groups).astype(float)
+    return np.divide(num, den, out=np.zeros(n_groups), where=den > 0)
+
+
+@dataclass(frozen=True)
+class SegmentOutcomes:
+    """Borrower outcomes per segment (arrays indexed by :class:`model.enums.Segment`).
+
+    Attributes:
+        served: share of the segment's credit seekers this month who got a licensed loan.
+        apr_paid: volume-weighted all-in APR of the segment's new licensed loans.
+        dsti: mean debt service to income of the segment's indebted borrowers.
+        default_rate: new defaults / indebted borrowers of the segment.
+        spiral: borrowers in a debt spiral / indebted borrowers of the segment.
+        shadow: share of the segment's borrowers holding a live shadow loan.
+    """
+
+    served: np.ndarray
+    apr_paid: np.ndarray
+    dsti: np.ndarray
+    default_rate: np.ndarray
+    spiral: np.ndarray
+    shadow: np.ndarray
+
+
+def segment_outcomes(*, segment: np.ndarray, n_segments: int, seeking: np.ndarray, served: np.ndarray,
+                     new_borrower: np.ndarray, new_amount: np.ndarray, new_apr: np.ndarray, dsti: np.ndarray,
+                     outcomes: BorrowerOutcomes, new_defaults: np.ndarray,
+                     shadow_borrowers: np.ndarray) -> SegmentOutcomes:
+    """Who is served and who pays what, by borrower segment (all shares are 0 for an empty segment).
+
+    Args:
+        segment: each borrower's segment code.
+        seeking, served: borrowers seeking licensed credit this month, and those who got some.
+        new_borrower, new_amount, new_apr: this month's new licensed loans (renewals included).
+        dsti: each borrower's debt service to income at the start of the month.
+        outcomes: the month's :func:`borrower_outcomes` (indebtedness and spirals).
+        new_defaults: borrowers who entered 90+ days past due this month.
+        shadow_borrowers: the borrowers holding a live shadow loan (each once).
+    """
+    indebted = outcomes.indebted
+    size = np.bincount(segment, minlength=n_segments)
+    in_shadow = np.bincount(segment[shadow_borrowers], minlength=n_segments)
+    dsti_sum = np.bincount(segment[indebted], weights=dsti[indebted], minlength=n_segments)
+    n_indebted = np.bincount(segment[indebted], minlength=n_segments)
+    return SegmentOutcomes(
+        served=share_by(segment, served, seeking, n_segments),
+        apr_paid=weighted_mean_by(segment[new_borrower], new_apr, new_amount, n_segments),
+        dsti=np.divide(dsti_sum, n_indebted, out=np.zeros(n_segments), where=n_indebted > 0),
+        default_rate=share_by(segment, new_defaults, indebted, n_segments),
+        spiral=share_by(segment, outcomes.spiral, indebted, n_segments),
+        shadow=np.divide(in_shadow, size, out=np.zeros(n_segments), where=size > 0),
+    )

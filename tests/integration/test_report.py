@@ -25,7 +25,7 @@ MONTHS = 16
 BORROWERS = 1500
 FIGURES = ("active_platforms_by_tier", "exits_by_tier", "concentration", "funders_whitelists",
            "partners_by_funder_kind", "apr_distribution", "rationing_shadow", "credit_risk",
-           "platform_margin_by_tier", "lorenz_platform_volume")
+           "platform_margin_by_tier", "lorenz_platform_volume", "borrowers_by_segment")
 
 
 def _batch(out: Path, scenarios: tuple[str, ...], replications: int) -> Path:
@@ -118,6 +118,14 @@ def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report:
     got = hist[(hist["series"] == "new-rules-2025") & (hist["period"] == "after")]["volume_share"].to_numpy()
     np.testing.assert_allclose(got, counts / counts.sum())
     assert set(hist["period"]) == {"before", "after"}
+    # Borrowers by segment: means over the months from the rules' start and over replications.
+    seg = pd.read_csv(report / "figures" / "borrowers_by_segment.csv")
+    model = tables["model"]
+    after = model[(model["scenario"] == "new-rules-2025") & (model["date"] >= "2025-10")]
+    row = seg[(seg["series"] == "new-rules-2025") & (seg["segment"] == "subprime")].iloc[0]
+    assert row["served_share"] == pytest.approx(after["served_share_subprime"].mean())
+    assert row["apr_paid"] == pytest.approx(after["apr_paid_subprime"].mean())
+    assert set(seg["segment"]) == {"prime", "near_prime", "subprime"}
     # Lorenz: ends at (1, 1); Gini of the last month from the pooled active platforms.
     lor = pd.read_csv(report / "figures" / "lorenz_platform_volume.csv")
     last = lor[(lor["series"] == "baseline-2024") & (lor["month"] == "last")]
