@@ -318,10 +318,21 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     p_sens.set_defaults(handler=cmd_sensitivity)
 
 
-def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
-    """The ``validate`` subcommand: run the scenarios the targets need and check the stylized facts."""
+def _add_paired_run_options(p: argparse.ArgumentParser, replications: int, what: str) -> None:
+    """The options of the commands that run paired replicates through the batch engine (validate, scale-check)."""
     from experiments.engine.design import DEFAULT_ROOT_SEED
 
+    p.add_argument("--replications", type=positive_int, default=replications, metavar="R",
+                   help=f"paired replicates per {what} (default {replications})")
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
+                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
+    p.add_argument("--workers", type=positive_int, metavar="W",
+                   help="worker processes (default: number of CPUs; 1 runs in this process)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``validate`` subcommand: run the scenarios the targets need and check the stylized facts."""
     p = commands.add_parser(
         "validate", help="check the stylized facts (experiments/targets.toml)",
         description=textwrap.fill(
@@ -329,28 +340,20 @@ def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.Hel
             "evaluate each target and print a table of target, figure, test and status (PASS/WARN/FAIL).", 79),
         epilog=VALIDATE_EPILOG, formatter_class=formatter,
     )
-    p.add_argument("--replications", type=positive_int, default=5, metavar="R",
-                   help="replicates per scenario (default 5)")
+    _add_paired_run_options(p, 5, "scenario")
     p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
                    help="borrowers per run (default 100000)")
-    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
-                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
-    p.add_argument("--workers", type=positive_int, metavar="W",
-                   help="worker processes (default: number of CPUs; 1 runs in this process)")
     p.add_argument("--out", type=Path, default=Path("results/validation/run"), metavar="DIR",
                    help="batch directory and outputs (default results/validation/run)")
     p.add_argument("--targets", type=Path, default=None, metavar="FILE",
                    help="targets file (default experiments/targets.toml)")
     p.add_argument("--robustness", type=positive_int, metavar="N",
                    help="instead: an N-point Latin-hypercube robustness study over the uncertain parameters")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_validate)
 
 
 def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
     """The ``scale-check`` subcommand: the same scenarios and seeds at several population sizes."""
-    from experiments.engine.design import DEFAULT_ROOT_SEED
-
     p = commands.add_parser(
         "scale-check", help="do the answers depend on the number of simulated borrowers?",
         description=textwrap.fill(
@@ -365,18 +368,12 @@ def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFo
                    help="population sizes (default " + " ".join(map(str, DEFAULT_SIZES)) + ")")
     p.add_argument("--scenarios", nargs="+", default=list(DEFAULT_SCENARIOS), metavar="SCENARIO|FILE",
                    help="scenarios (default " + " ".join(DEFAULT_SCENARIOS) + ")")
-    p.add_argument("--replications", type=positive_int, default=3, metavar="R",
-                   help="paired replicates per scenario and size (default 3)")
+    _add_paired_run_options(p, 3, "scenario and size")
     p.add_argument("--months", type=positive_int, metavar="N", help="months per run (default: each scenario's own)")
-    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="ROOT",
-                   help=f"root seed of the replicate seeds (default {DEFAULT_ROOT_SEED})")
     p.add_argument("--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
                    help="override one parameter in every run (repeatable)")
-    p.add_argument("--workers", type=positive_int, metavar="W",
-                   help="worker processes (default: number of CPUs; 1 runs in this process)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="one batch directory per size, and the outputs (rerun the command to resume)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_scale_check)
 
 
