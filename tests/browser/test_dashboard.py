@@ -117,7 +117,8 @@ def test_lever_step_and_side_by_side_comparison(server, page, artifacts):
     assert series_path(page, "B") != path_b
 
     # Every figure shows both runs (histogram: at least the run A).
-    for stem in ("platforms_by_tier", "concentration", "whitelists", "rationing_shadow", "defaults_spirals"):
+    for stem in ("platforms_by_tier", "concentration", "whitelists", "rationing_shadow", "defaults_spirals",
+                 "borrowers_by_segment"):
         for run in ("A", "B"):
             assert page.locator(f"[id^='{stem}-series-{run}-']").count() > 0, (stem, run)
     assert page.locator("[id^='apr_distribution-series-A-']").count() > 0
