@@ -86,7 +86,14 @@ class ConfigError(Exception):
     Attributes:
         problems: one line per problem, each naming the key, the offending value and the rule broken.
         source: the scenario as the user named it (shipped name or path), if known.
+
+    Subclasses for other input files (designs, targets) set ``subject`` and ``verb`` for the message header.
     """
+
+    subject = "scenario"
+    verb = "has"
+    #: Header when the source is unknown (``{n}``, ``{noun}``, ``{subject}``, ``{verb}`` are filled in).
+    unnamed = "{n} configuration {noun}:"
 
     def __init__(self, problems: Sequence[str] | str, source: str | None = None) -> None:
         """Create the error.
@@ -102,7 +109,10 @@ class ConfigError(Exception):
     def _message(self) -> str:
         n = len(self.problems)
         noun = "problem" if n == 1 else "problems"
-        head = f"scenario {self.source!r} has {n} {noun}:" if self.source is not None else f"{n} configuration {noun}:"
+        if self.source is not None:
+            head = f"{self.subject} {self.source!r} {self.verb} {n} {noun}:"
+        else:
+            head = self.unnamed.format(n=n, noun=noun, subject=self.subject, verb=self.verb)
         return "\n".join([head, *(f"  - {problem}" for problem in self.problems)])
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -58,11 +58,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 class TargetsError(ConfigError):
     """An invalid targets file: every problem found, in one message (a ConfigError, so the CLI exits 2)."""
 
-    def _message(self) -> str:
-        n = len(self.problems)
-        noun = "problem" if n == 1 else "problems"
-        head = f"targets {self.source!r} have {n} {noun}:" if self.source is not None else f"targets have {n} {noun}:"
-        return "\n".join([head, *(f"  - {problem}" for problem in self.problems)])
+    subject, verb, unnamed = "targets", "have", "{subject} {verb} {n} {noun}:"
 
 
 # ------------------------------------------------------------------------------------------ windows

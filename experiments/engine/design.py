@@ -55,11 +55,7 @@ DESIGN_KEYS = ("description", "root_seed", "replications", "borrowers", "months"
 class DesignError(ConfigError):
     """An invalid design: every problem found, in one message (a ConfigError, so the CLI exits 2)."""
 
-    def _message(self) -> str:
-        n = len(self.problems)
-        noun = "problem" if n == 1 else "problems"
-        head = f"design {self.source!r} has {n} {noun}:" if self.source is not None else f"design has {n} {noun}:"
-        return "\n".join([head, *(f"  - {problem}" for problem in self.problems)])
+    subject, unnamed = "design", "{subject} {verb} {n} {noun}:"
 
 
 @dataclass(frozen=True)
