@@ -12,11 +12,11 @@ import numpy as np
 from model.enums import Channel
 from model.mechanisms.funding import pick_by_weight
 from model.mechanisms.underwriting import Applications
-from model.params import BorrowerParams, ChannelsParams
+from model.params import CHANNELS, BorrowerParams, ChannelsParams
 
-#: The channels platforms buy traffic on, in the order of their budget shares (repeat business costs nothing).
-CHANNEL_NAMES = ("info_flow", "api", "ecosystem", "referral")
-N_BUY_CHANNELS = len(CHANNEL_NAMES)
+#: Channels platforms buy traffic on (``model.params.CHANNELS``, the order of their budget shares); repeat
+#: business costs nothing.
+N_BUY_CHANNELS = len(CHANNELS)
 
 
 def sample_weighted(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
@@ -151,9 +151,9 @@ def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend:
         vb = bor[via]
         w = channel_weights_matrix(
             risk_z[vb], n_licensed[vb],
-            np.array([getattr(channels, c).attention for c in CHANNEL_NAMES]) * (spend_c > 0),
-            np.array([getattr(channels, c).risk_tilt for c in CHANNEL_NAMES]),
-            np.array([getattr(channels, c).multi_tilt for c in CHANNEL_NAMES]),
+            np.array([getattr(channels, c).attention for c in CHANNELS]) * (spend_c > 0),
+            np.array([getattr(channels, c).risk_tilt for c in CHANNELS]),
+            np.array([getattr(channels, c).multi_tilt for c in CHANNELS]),
         )
         c = choose_columns(rng, w)
         chan[via] = c
