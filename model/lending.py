@@ -7,7 +7,7 @@ world is built by :mod:`model.world`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -20,10 +20,10 @@ from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
 from model.enums import FunderKind
 from model.institutions import attribute_arrays
-from model.mechanisms import accounting, billing, renewal, settlement, shadow
+from model.mechanisms import accounting, billing, funding, renewal, settlement, shadow
 from model.mechanisms import acquisition as acq
 from model.mechanisms.acquisition import N_BUY_CHANNELS
-from model.mechanisms.funding import allocate_lines, fund_in_order, fund_with_rerouting, line_key, preference_scores
+from model.mechanisms.funding import allocate_lines, fund_from_pools, preference_scores
 from model.mechanisms.macro import hazard_multiplier, lpr_at
 from model.mechanisms.underwriting import REPEAT, Applications, Desks, Offers, underwrite
 from model.output import Recorder
@@ -54,23 +54,29 @@ class LendingModel(mesa.Model):
         self.horizon = prm.run.months
         self.month = self.start_month - 1
         self.scale = prm.run.borrowers / 1000.0
-        self.borrowers = BorrowerPopulation(prm.run.borrowers, prm.borrowers, self.rng)
-        self.loans = LoanBook(capacity=int(prm.run.borrowers * 1.2) + 64)
+        self.weight = max(prm.run.population / max(prm.run.borrowers, 1), 1.0)  # real borrowers per modelled one
         self.t = 0  # model month index: 1..horizon when recorded, <= 0 during burn-in
+        # Institutions are drawn before the borrowers, so one seed gives the same industry at every population size.
         platforms, self._platform_weight = world.build_platforms(self, prm, self.scale)
         funders = world.build_funders(self, prm, len(platforms), self.scale)
         self.platforms = AgentSet(platforms, random=self.random)
         self.funders = AgentSet(funders, random=self.random)
         self.regulator = Regulator(self, prm.policy, prm.funders.partner_cost * self.scale, self.scale)
         self.n_platforms = len(platforms)
+        self._platform_tier = np.array([int(p.tier) for p in platforms], dtype=np.int64)
         self.n_funders = len(funders)
         self.n_desks = self.n_platforms + self.n_funders
         self.lenders = world.lenders_of(funders)
         world.initial_whitelists(self.rng, prm, platforms, funders, self._platform_weight)
+        self.borrowers = BorrowerPopulation(prm.run.borrowers, prm.borrowers, self.rng)
+        self.loans = LoanBook(capacity=int(prm.run.borrowers * 1.2) + 64)
         world.initial_book(self.rng, params=prm, borrowers=self.borrowers, loans=self.loans, platforms=platforms,
                            funders=funders, weight=self._platform_weight, desks=self.gather_desks(),
                            lenders=self.lenders, rules=self._rules_for(self.start_month))
         self.rules: Rules | None = None
+        self._last_lines = CreditLines(np.zeros((self.n_funders, self.n_platforms), dtype=bool),
+                                       np.zeros(self.n_funders * (self.n_platforms + 1)),
+                                       np.zeros(self.n_funders * (self.n_platforms + 1)))
         self.burning_in = False
         self._burn_in(prm.run.burn_in)
         self.recorder = Recorder(self)
@@ -219,7 +225,12 @@ class LendingModel(mesa.Model):
         return np.array(self.funders.get("partners"))
 
     def extend_credit_lines(self) -> CreditLines:
-        """4. Funders split their platform budgets over whitelisted, active platforms by preference."""
+        """4. Funders split their platform budgets over whitelisted, active platforms by preference.
+
+        A line is a running quota: what was left unused last month, or overdrawn, carries into this month's
+        line (:func:`funding.carried_over`), so lines are used to their commitments over time however lumpy
+        the month's loans are.
+        """
         fp = self.params.funders
         record = self._platform_record()
         active = record["active"].astype(bool)
@@ -231,8 +242,10 @@ class LendingModel(mesa.Model):
         for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
             f.record_lines(float(b_f), float(l_f))
         self.flows.lines = lines.sum(axis=0)
-        credit = CreditLines(partners=partners,
-                             capacity=np.concatenate([lines.ravel(), self.funders.get("direct_budget")]))
+        committed = np.concatenate([lines.ravel(), self.funders.get("direct_budget")])
+        capacity = committed + funding.carried_over(self._last_lines.capacity, self._last_lines.committed, committed)
+        credit = CreditLines(partners=partners, capacity=capacity, committed=committed)
+        self._last_lines = credit
         self.flows.credit = credit
         return credit
 
@@ -248,7 +261,8 @@ class LendingModel(mesa.Model):
         """5. Maturing credit lines are renewed by lenders that still can and will; the rest are withdrawn.
 
         At the clean-up deadline, stock loans priced above the cap are called (due next month, not renewable).
-        Renewals are underwritten like new loans but stay with their desk and funder, and must fit its line.
+        Renewals are underwritten like new loans, stay with their desk and funder, and draw on the same pools
+        of lines as new loans (:func:`funding.fund_from_pools`).
         Returns the renewed mask over the book as it stands after the renewals.
         """
         L = self.loans
@@ -285,10 +299,11 @@ class LendingModel(mesa.Model):
         funded = np.zeros(cand.size, dtype=bool)
         if offers.ok.any():
             idx = np.flatnonzero(offers.ok)
-            key = line_key(apps.desk[idx], apps.funder[idx], self.n_platforms, self.n_funders)
-            got = fund_in_order(key, balloon[idx], lines.capacity, self.rng.permutation(idx.size))
+            funder = offers.funder[idx]
+            got = fund_from_pools(self.rng, desk=apps.desk[idx], amount=balloon[idx], funder=funder,
+                                      capacity=lines.capacity, funder_kind=self.lenders.kind,
+                                      n_platforms=self.n_platforms)
             funded[idx[got]] = True
-            lines.capacity -= np.bincount(key[got], weights=balloon[idx[got]], minlength=lines.capacity.size)
         self.flows.withdrawn_volume += float(balloon[~funded].sum())
         self._originate(apps.subset(funded), offers.subset(funded))
         renewed = np.zeros(L.size, dtype=bool)
@@ -334,7 +349,7 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         g_share = np.array([*self.platforms.map("guarantee_share_now", self.rules.guarantee_max_share, True), 0.0])
         return underwrite(self.rng, apps, desks=self.desks, lenders=self.lenders, params=self.params,
-                          rules=self.rules, lines_left=lines.platform_lines(self.n_funders, self.n_platforms),
+                          rules=self.rules, lines=lines.platform_lines(self.n_funders, self.n_platforms),
                           guarantee_share=g_share, income=b.income, hazard=b.hazard, shocked=b.shocked,
                           dsti=debt.dsti, debt_licensed=debt.debt_licensed)
 
@@ -342,7 +357,7 @@ class LendingModel(mesa.Model):
         """9. Each borrower takes the cheapest approved offer; loans draw on credit lines in random order.
 
         A borrower whose chosen line is exhausted falls back to the next-cheapest offer once; a platform loan
-        may be rerouted to another funder of the same kind (:func:`funding.fund_with_rerouting`). Returns each
+        draws on its platform's pool of same-kind lines (:func:`funding.fund_from_pools`). Returns each
         borrower's proceeds of new licensed loans.
         """
         ok = np.flatnonzero(offers.ok)
@@ -365,10 +380,9 @@ class LendingModel(mesa.Model):
                 self.flows.platform_demand += np.bincount(apps.desk[pick][on_p], weights=apps.amount[pick][on_p],
                                                           minlength=self.n_platforms)
             funder = offers.funder[pick]
-            got = fund_with_rerouting(self.rng, desk=apps.desk[pick], amount=apps.amount[pick], funder=funder,
+            got = fund_from_pools(self.rng, desk=apps.desk[pick], amount=apps.amount[pick], funder=funder,
                                       capacity=lines.capacity, funder_kind=self.lenders.kind,
                                       n_platforms=self.n_platforms)
-            offers.funder[pick] = funder
             chosen_all[pick[got]] = True
         sel = chosen_all
         self._originate(apps.subset(sel), offers.subset(sel))
@@ -473,6 +487,10 @@ class LendingModel(mesa.Model):
         fl = self.flows
         n_old = st.interest_paid.size
         loss = st.loss[:n_old] if st.loss.size >= n_old else np.zeros(n_old)
+        # Institutions book their losses and bad loans at the real population's scale (docs/ODD.md).
+        group = self._book_group(n_old)
+        expected_loss = st.balance_start * L.pd_est[:n_old] * self.params.pricing.lgd / 12.0
+        loss = accounting.real_scale(sampled=loss, proxy=expected_loss, group=group, weight=self.weight)
         claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
                                              shadow=L.shadow[:n_old], n_platforms=P)
         paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
@@ -484,6 +502,7 @@ class LendingModel(mesa.Model):
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
             funding_cost=self.lenders.cost, direct_opex_rate=np.array(self.funders.get("direct_opex_rate")),
             opex_rate=np.array(self.platforms.get("opex_rate")), lgd=self.params.pricing.lgd,
+            group=group, weight=self.weight,
         )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
@@ -513,6 +532,19 @@ class LendingModel(mesa.Model):
         # New loans' volumes by funder (for the funder table).
         self._record_new_by_funder()
         L.remove(bk.finished)
+
+    def _book_group(self, n: int) -> np.ndarray:
+        """Pooling group of the first ``n`` loans of the book for :func:`accounting.real_scale`.
+
+        Platform loans pool by their platform's tier (0-2), direct loans by their funder's kind (3 + kind code);
+        shadow loans are in no institution's book (-1).
+        """
+        L = self.loans
+        plat = L.platform[:n]
+        tier = self._platform_tier[np.maximum(plat, 0)] if self.n_platforms else np.zeros(n, dtype=np.int64)
+        kind = self.lenders.kind[np.maximum(L.funder[:n], 0)] if self.n_funders else np.zeros(n, dtype=np.int64)
+        group = np.where(plat >= 0, tier, 3 + kind)
+        return np.where(L.shadow[:n], -1, group)
 
     def _record_new_by_funder(self) -> None:
         L = self.loans
@@ -547,20 +579,23 @@ class LendingModel(mesa.Model):
 
 @dataclass
 class CreditLines:
-    """This month's credit: whitelists of active platforms and the yuan left on every line.
+    """This month's credit: whitelists of active platforms, the yuan committed and the yuan left on every line.
 
     Attributes:
         partners: funder x platform whitelists of active platforms, shape (funders, platforms).
         capacity: remaining yuan per line, (funder, platform) lines first, then one direct line per funder
             (:func:`funding.line_key`); drawn down as renewals and new loans are funded.
+        committed: the month's lines as committed, before any drawing (same layout); platforms route
+            applicants to funders in proportion to them.
     """
 
     partners: np.ndarray
     capacity: np.ndarray
+    committed: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def platform_lines(self, n_funders: int, n_platforms: int) -> np.ndarray:
-        """Remaining credit per (funder, platform) line: a view of ``capacity``, shape (funders, platforms)."""
-        return self.capacity[: n_funders * n_platforms].reshape(n_funders, n_platforms)
+        """Committed credit per (funder, platform) line this month, shape (funders, platforms)."""
+        return self.committed[: n_funders * n_platforms].reshape(n_funders, n_platforms)
 
 
 class MonthFlows:

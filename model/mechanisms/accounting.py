@@ -33,6 +33,43 @@ class GuaranteeClaims:
     claims: np.ndarray
 
 
+def real_scale(*, sampled: np.ndarray, proxy: np.ndarray, group: np.ndarray, weight: float) -> np.ndarray:
+    """Per-item amounts as an institution of the real population would book them, keeping group totals.
+
+    A modelled borrower stands for ``weight`` real ones, so an institution's real book has ``weight`` times
+    the modelled loans and, per modelled unit, sampling noise ``1 / sqrt(weight)`` of the sample's. Each item
+    keeps its expected part and ``1 / sqrt(weight)`` of its sampled deviation from it::
+
+        out = sampled / sqrt(w) + (1 - 1 / sqrt(w)) * proxy * ratio[group],
+        ratio[g] = sum(sampled in g) / sum(proxy in g)
+
+    where ``proxy`` is proportional to the item's expected amount (e.g. its expected loss) and the ratio,
+    pooled over a large group (a platform tier, a funder kind), carries what the proxy misses systematically.
+    Sums over a group are unchanged; a sum over an institution's items (a platform, a funder-partner pair)
+    has the real institution's noise. Items with ``group < 0`` are returned as sampled; ``weight <= 1``
+    changes nothing.
+
+    Args:
+        sampled: the sampled amounts per item (e.g. a loan's charge-off loss this month).
+        proxy: non-negative, proportional to each item's expected amount.
+        group: group index per item (``-1``: left as sampled).
+        weight: real borrowers per modelled borrower.
+    """
+    if weight <= 1.0 or sampled.size == 0:
+        return sampled
+    keep = 1.0 / np.sqrt(weight)
+    inside = group >= 0
+    g = np.where(inside, group, 0)
+    n_groups = int(g.max()) + 1
+    tot_s = np.bincount(g[inside], weights=sampled[inside], minlength=n_groups)
+    tot_p = np.bincount(g[inside], weights=proxy[inside], minlength=n_groups)
+    ratio = np.divide(tot_s, tot_p, out=np.zeros(n_groups), where=tot_p > 0)
+    # A group whose proxy is zero everywhere keeps its sampled amounts.
+    keep_g = np.where(tot_p > 0, keep, 1.0)[g]
+    out = sampled * keep_g + (1.0 - keep_g) * proxy * ratio[g]
+    return np.where(inside, out, sampled)
+
+
 def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.ndarray, shadow: np.ndarray,
                      n_platforms: int) -> GuaranteeClaims:
     """Each platform's guarantee claims: the sum of ``loss`` over its guaranteed licensed loans.
@@ -98,7 +135,8 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
                claims: GuaranteeClaims, paid: np.ndarray, platform_solvent: np.ndarray, balance: np.ndarray,
                platform: np.ndarray, funder: np.ndarray, desk: np.ndarray, apr: np.ndarray, funder_rate: np.ndarray,
                guaranteed: np.ndarray, shadow: np.ndarray, borrower: np.ndarray, pd_est: np.ndarray, dpd: np.ndarray,
-               funding_cost: np.ndarray, direct_opex_rate: np.ndarray, opex_rate: np.ndarray, lgd: float) -> Books:
+               funding_cost: np.ndarray, direct_opex_rate: np.ndarray, opex_rate: np.ndarray, lgd: float,
+               group: np.ndarray | None = None, weight: float = 1.0) -> Books:
     """Book the month for every funder, platform and desk, given the guarantee claims the platforms paid.
 
     For a billed loan (the first ``n_old = interest_paid.size`` rows of the book): the funder's interest
@@ -109,7 +147,9 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     are those of borrowers at ``dpd >= NPL_DPD``, and the NPL a funder bears leaves out guaranteed loans of a
     platform still solvent after paying claims. Loans originated after billing (the remaining rows) add to
     end-of-month balances only. Expected losses per desk are ``balance_start * pd_est * lgd / 12``. Shadow
-    loans are in no book.
+    loans are in no book. ``loss`` is booked as given (pass it through :func:`real_scale` first); NPL
+    balances are taken to the real scale here with ``bal_end * pd_est`` as the proxy of a loan's expected
+    bad balance, in ``group`` (per billed loan) with ``weight`` real borrowers per modelled one.
 
     Args:
         interest_paid, balance_start: per billed loan, from settlement (model/mechanisms/settlement.py).
@@ -123,6 +163,7 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         funding_cost, direct_opex_rate: per funder.
         opex_rate: per platform.
         lgd: loss given default assumed by the desks' pricing (model/params.py).
+        group, weight: see :func:`real_scale`; None or 1 keep NPL balances as sampled.
     """
     n_old = interest_paid.size
     P, F = opex_rate.size, funding_cost.size
@@ -146,6 +187,8 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         funder_loss[guar] = loss[guar] * (1.0 - cover[plat[guar]])
     bal_end = balance[old] * ~chargeoff
     npl_end = bal_end * (dpd[borrower[old]] >= NPL_DPD)
+    if group is not None:
+        npl_end = real_scale(sampled=npl_end, proxy=bal_end * pd_est[old], group=group, weight=weight)
     # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
     solvent = np.r_[platform_solvent.astype(bool), False]
     covered = guaranteed[old] & solvent[np.where(plat >= 0, plat, P)]

@@ -92,18 +92,25 @@ def pick_by_weight(rng: np.random.Generator, group: np.ndarray, weights: np.ndar
     return out
 
 
-def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, order: np.ndarray) -> np.ndarray:
+def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, order: np.ndarray,
+                  u: np.ndarray | None = None) -> np.ndarray:
     """Fund loans in ``order`` while each line (``key``) has capacity left; return the funded mask.
 
-    A loan is funded if the cumulative amount of its line, counting loans before it in ``order`` and
-    itself, stays within the capacity. Loans that would overdraw are skipped (smaller later ones may
-    still fit only if cumulative sums allow; this greedy rule keeps funding within budget exactly).
+    Loans draw on their line in ``order``. A loan that fits in what is left is funded. The first loan that
+    would overdraw its line is funded with probability ``left / amount`` (``u < left / amount``, ``u`` one
+    uniform draw per loan), and no later loan of that line is. So a line funds its capacity *in expectation*
+    whatever the ratio of loan size to line size: a modelled line stands for many real ones, which would be
+    drawn to their capacity, and an indivisible loan that does not quite fit would otherwise bias lending
+    against small lines (small platforms, small populations). A line can end overdrawn by less than one
+    loan; callers clip what is left at zero. Without ``u`` the overdrawing loan is never funded (the line's
+    capacity is a hard limit).
 
     Args:
         key: line index per loan (into ``capacity``), shape (n,).
         amount: principal per loan.
         capacity: yuan available per line.
         order: a permutation of ``range(n)``: who draws first.
+        u: uniform draws in [0, 1) per loan (indexed like ``key``), or None for a hard limit.
     """
     funded = np.zeros(key.shape[0], dtype=bool)
     if key.size == 0:
@@ -117,11 +124,39 @@ def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, ord
     starts = np.r_[0, np.flatnonzero(np.diff(ks)) + 1]
     base = np.repeat(cums[starts] - as_[starts], np.diff(np.r_[starts, ks.size]))
     within = cums - base
-    ok_sorted = within <= capacity[ks] + 1e-6
+    cap = np.maximum(capacity[ks], 0.0)
+    ok_sorted = within <= cap + 1e-6
+    if u is not None:
+        # The first loan of each line that overdraws: what was left before it, over its amount.
+        left_before = cap - (within - as_)
+        first_over = ~ok_sorted & (left_before > 1e-6)
+        us = u[order][s]
+        ok_sorted |= first_over & (us * as_ < left_before)
     ok = np.empty_like(ok_sorted)
     ok[s] = ok_sorted
     funded[order] = ok
     return funded
+
+
+def carried_over(left: np.ndarray, committed_before: np.ndarray, committed: np.ndarray) -> np.ndarray:
+    """What each line carries into this month: last month's unused (or overdrawn) remainder.
+
+    A funder's line to a partner is a quota over time, not a monthly hard limit: a remainder left unused,
+    or an overdraft (a loan funded with probability ``left / amount``, :func:`fund_in_order`), carries into
+    the next month's line, within plus or minus last month's commitment. A line not renewed this month
+    (``committed == 0``: partner dropped, platform exited, budget gone) carries nothing. Without carrying,
+    a line that draws few loans a month would lend less than its commitment on average (the expected
+    minimum of a lumpy demand and a capacity is below the capacity), biasing lending against small lines.
+
+    Args:
+        left: last month's remaining capacity per line, after all funding (may be negative).
+        committed_before: last month's commitments per line (same layout).
+        committed: this month's commitments per line.
+    """
+    if left.shape != committed.shape:
+        return np.zeros_like(committed)
+    carry = np.clip(left, -committed_before, committed_before)
+    return np.where(committed > 0, carry, 0.0)
 
 
 def line_key(desk: np.ndarray, funder: np.ndarray, n_platforms: int, n_funders: int) -> np.ndarray:
@@ -129,36 +164,45 @@ def line_key(desk: np.ndarray, funder: np.ndarray, n_platforms: int, n_funders: 
     return np.where(desk < n_platforms, funder * n_platforms + desk, n_funders * n_platforms + funder)
 
 
-def fund_with_rerouting(rng: np.random.Generator, *, desk: np.ndarray, amount: np.ndarray, funder: np.ndarray,
-                        capacity: np.ndarray, funder_kind: np.ndarray, n_platforms: int,
-                        retries: int = 2) -> np.ndarray:
-    """Fund loans within credit lines; returns the funded mask.
+def pool_key(desk: np.ndarray, funder: np.ndarray, funder_kind: np.ndarray, n_platforms: int,
+             n_kinds: int) -> np.ndarray:
+    """Index of each loan's funding pool: (funder kind, platform) pools first, then one per funder's direct line."""
+    kind = funder_kind[np.maximum(funder, 0)]
+    return np.where(desk < n_platforms, kind * n_platforms + desk, n_kinds * n_platforms + funder)
 
-    A platform loan that does not fit its drawn funder's remaining line is routed to the funder of the
-    same kind (so the same caps and price apply) with the most room left at that platform, up to
-    ``retries`` times. ``funder`` is updated in place for rerouted loans, and ``capacity`` (the remaining
-    yuan per line, see :func:`line_key`) is drawn down by what is funded. One permutation is drawn per
-    attempt that has loans left.
+
+def fund_from_pools(rng: np.random.Generator, *, desk: np.ndarray, amount: np.ndarray, funder: np.ndarray,
+                    capacity: np.ndarray, funder_kind: np.ndarray, n_platforms: int) -> np.ndarray:
+    """Fund loans within credit lines; returns the funded mask. ``capacity`` is drawn down in place.
+
+    A platform loan draws on its platform's pool of lines from funders of its funder's kind (the same caps
+    and funding terms apply to all of them), a direct loan on its funder's direct line. Loans draw in random
+    order and each pool funds its capacity in expectation (:func:`fund_in_order` with random draws). A
+    funded loan stays with the funder it was priced with (chosen in proportion to remaining lines, so draws
+    spread over a pool's funders in proportion to their lines); that funder's line is drawn down by the
+    loan and may end below zero while its pool as a whole stays within what the pool's funders committed.
+    Pooling keeps lending unbiased in the size of single lines: a platform whose lines are each smaller
+    than a loan (a small platform, or any platform in a small modelled population) can still use them all.
+
+    Args:
+        desk: desk per loan (platforms ``0..P-1``, then direct desks ``P + f``).
+        amount: principal per loan.
+        funder: funder per loan (the one the offer was priced with).
+        capacity: remaining yuan per line (:func:`line_key` layout).
+        funder_kind: kind code per funder.
+        n_platforms: number of platforms.
     """
     P, F = n_platforms, funder_kind.size
-    funded = np.zeros(desk.size, dtype=bool)
-    todo = np.arange(desk.size)
-    for attempt in range(retries + 1):
-        if todo.size == 0:
-            break
-        if attempt > 0:
-            on_p = desk[todo] < P
-            todo = todo[on_p]
-            if todo.size == 0:
-                break
-            remaining = capacity[: F * P].reshape(F, P)
-            kind = funder_kind[funder[todo]]
-            room = remaining[:, desk[todo]].T  # (loans, funders)
-            room = np.where(funder_kind[None, :] == kind[:, None], room, -1.0)
-            funder[todo] = np.argmax(room, axis=1)
-        key = line_key(desk[todo], funder[todo], P, F)
-        got = fund_in_order(key, amount[todo], capacity, rng.permutation(todo.size))
-        capacity -= np.bincount(key[got], weights=amount[todo][got], minlength=capacity.size)
-        funded[todo[got]] = True
-        todo = todo[~got]
-    return funded
+    if desk.size == 0:
+        return np.zeros(0, dtype=bool)
+    n_kinds = int(funder_kind.max()) + 1 if F else 1
+    lines = capacity[: F * P].reshape(F, P)
+    pools = np.zeros((n_kinds, P))
+    if F and P:
+        np.add.at(pools, funder_kind, lines)
+    pool_cap = np.concatenate([pools.ravel(), capacity[F * P:]])
+    key = pool_key(desk, funder, funder_kind, P, n_kinds)
+    got = fund_in_order(key, amount, pool_cap, rng.permutation(desk.size), rng.random(desk.size))
+    line = line_key(desk[got], funder[got], P, F)
+    capacity -= np.bincount(line, weights=amount[got], minlength=capacity.size)
+    return got

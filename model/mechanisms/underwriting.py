@@ -53,7 +53,7 @@ class Offers:
         required, minimum: all-in price with the full and the thinnest spread.
         ok: approved (a funder, an active desk, within appetite, caps, borrowing limit and DSTI, and the
             funder's own screen where it applies).
-        funder: funder of the loan (-1 none); rerouting may change it before the loan is committed.
+        funder: funder of the loan (-1 none).
         est_pd, true_pd: the desk's PD estimate and the applicant's true annual PD.
         guaranteed: the platform guarantees the loan.
     """
@@ -127,7 +127,7 @@ def new_instalment_share(params: Params) -> float:
 
 
 def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, lenders: Lenders, params: Params,
-               rules: Rules, lines_left: np.ndarray, guarantee_share: np.ndarray, income: np.ndarray,
+               rules: Rules, lines: np.ndarray, guarantee_share: np.ndarray, income: np.ndarray,
                hazard: np.ndarray, shocked: np.ndarray, dsti: np.ndarray, debt_licensed: np.ndarray) -> Offers:
     """Screen and price each application. No side effects on the book.
 
@@ -141,25 +141,28 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
         rng: the run's generator. Draws, in order: a funder per platform application (only when funders are
             drawn), one normal per application (the desk's estimate), one uniform per application (guarantee),
             and one normal per application where funders screen too.
-        lines_left: remaining credit per (funder, platform) line, shape (funders, platforms).
+        lines: the month's committed credit per (funder, platform) line, shape (funders, platforms). A platform
+            routes an applicant to a funder in proportion to them; whether the line still has room is decided
+            at funding (:func:`model.mechanisms.funding.fund_from_pools`), so the demand a platform attracts
+            is measured whether or not its lines ran out this month.
         guarantee_share: share of new loans each platform guarantees now; one extra trailing 0 for direct desks.
         income, hazard, shocked, dsti, debt_licensed: borrower arrays (monthly income, monthly shock hazard,
             in a shock now, current debt service to income, licensed debt).
     """
     prm = params
     n = apps.borrower.size
-    n_funders, n_platforms = lines_left.shape
+    n_funders, n_platforms = lines.shape
     if apps.funder is not None:
         funder = apps.funder.copy()
     else:
         funder = np.where(apps.desk >= n_platforms, apps.desk - n_platforms, -1)
         on_plat = apps.desk < n_platforms
         if on_plat.any() and n_funders:
-            # A platform routes each applicant to one of its funders in proportion to remaining lines,
+            # A platform routes each applicant to one of its funders in proportion to this month's lines,
             # tilted toward cheap money: weight ~ line * (1 / funding cost)^gamma.
             gamma = prm.platforms.cheap_funding_preference
             cheap = (lenders.cost.min() / np.maximum(lenders.cost, 1e-6)) ** gamma
-            funder[on_plat] = pick_by_weight(rng, apps.desk[on_plat], lines_left.T * cheap[None, :])
+            funder[on_plat] = pick_by_weight(rng, apps.desk[on_plat], lines.T * cheap[None, :])
     has_funder = funder >= 0
     f_safe = np.maximum(funder, 0)
     bor = apps.borrower

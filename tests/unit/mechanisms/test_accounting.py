@@ -124,3 +124,32 @@ def test_new_volume_by_funder_channel_apr_and_near_cap():
     np.testing.assert_allclose(nv.direct_volume, [0.0, 50.0, 0.0])
     np.testing.assert_allclose(nv.apr_weighted, [23.5, 10.0, 21.0])
     assert nv.near_cap_volume == 100.0  # 23.5% is within a point of 24%; 20% is not; 30% has no cap
+
+
+def test_real_scale_keeps_group_totals_and_shrinks_deviations():
+    """Items keep 1/sqrt(w) of their deviation from the group's pooled ratio times their proxy; group sums are
+    unchanged; items outside any group and weight 1 are left as sampled."""
+    from model.mechanisms.accounting import real_scale
+
+    sampled = np.array([10.0, 0.0, 0.0, 4.0, 6.0, 3.0])
+    proxy = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 5.0])
+    group = np.array([0, 0, 0, 1, 1, -1])
+    out = real_scale(sampled=sampled, proxy=proxy, group=group, weight=100.0)
+    # Group 0: ratio 10 / 4 = 2.5; item 0: 10 / 10 + 0.9 * 2.5 = 3.25.
+    np.testing.assert_allclose(out[:3], [3.25, 2.25, 4.5])
+    np.testing.assert_allclose([out[:3].sum(), out[3:5].sum()], [10.0, 10.0])
+    assert out[5] == 3.0
+    np.testing.assert_array_equal(real_scale(sampled=sampled, proxy=proxy, group=group, weight=1.0), sampled)
+
+
+def test_real_scale_noise_falls_with_the_weight():
+    """Many institutions with equal expected losses: the spread of their booked losses is the sample's spread
+    divided by sqrt(weight), and the mean is unchanged."""
+    from model.mechanisms.accounting import real_scale
+
+    rng = np.random.default_rng(3)
+    sampled = rng.poisson(2.0, 20000).astype(float)
+    proxy = np.ones(20000)
+    out = real_scale(sampled=sampled, proxy=proxy, group=np.zeros(20000, dtype=np.int64), weight=400.0)
+    assert abs(out.mean() - sampled.mean()) < 1e-9
+    assert abs(out.std() / sampled.std() - 1 / 20) < 1e-9

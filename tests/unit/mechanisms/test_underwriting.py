@@ -72,7 +72,7 @@ def run(a, *, d=None, r=None, lines=None, g_share=(0.0, 0.0), dsti=0.0, debt=0.0
         seed=0):
     """Underwrite ``a`` for one borrower with income 1000 and the 10% base hazard; ample lines by default."""
     return underwrite(np.random.default_rng(seed), a, desks=d or desks(), lenders=LENDERS, params=params,
-                      rules=r or rules(), lines_left=np.full((F, P), 1e9) if lines is None else np.asarray(lines),
+                      rules=r or rules(), lines=np.full((F, P), 1e9) if lines is None else np.asarray(lines),
                       guarantee_share=np.array([*g_share, 0.0]), income=np.array([INCOME]),
                       hazard=np.array([HAZARD_10]), shocked=np.array([shocked]), dsti=np.array([dsti]),
                       debt_licensed=np.array([debt]))
