@@ -83,12 +83,14 @@ class LendingModel(mesa.Model):
         self.running = True
 
     def _burn_in(self, months: int) -> None:
-        """Run ``months`` unrecorded months under the start month's rules with the industry structure held.
+        """Run ``months`` unrecorded months under the start month's rules with the platforms held in the market.
 
         Platforms and funders book their flows, platforms learn and re-plan, and funders review their
-        whitelists, but no platform exits and no funder leaves platform lending; afterwards platform capital
-        is reset to its calibrated ratio. This moves the borrower population and loan book to the steady state
-        of the borrowing flows, so that recorded months start from a consistent 2024.
+        whitelists and may leave platform lending, as in any month; no platform exits. Afterwards platform
+        capital is set to its calibrated ratio of the burned-in book and platforms' streaks and appetite start
+        afresh; funders keep their records, so a funder that cannot earn leaves during the burn-in rather
+        than in a burst at a later review. This moves the borrower population and loan book to the steady
+        state of the borrowing flows, so that recorded months start from a consistent 2024.
         """
         if months <= 0:
             return
@@ -97,7 +99,6 @@ class LendingModel(mesa.Model):
             self._one_month(step=k - months + 1)
         self.burning_in = False
         self.platforms.do("rebase_after_burn_in", self.params.borrowers.loan_life_months)
-        self.funders.do("reset_history")
 
     # ================================================================= step
     def step(self) -> None:
@@ -573,7 +574,7 @@ class LendingModel(mesa.Model):
             age_months=record["age_months"], complaints=record["complaints"], wants_funding=wants,
             whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
             max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
-            allow_leave=not self.burning_in,
+            allow_leave=True,
         )
 
 

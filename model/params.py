@@ -91,8 +91,9 @@ class RunParams:
     start: str = p("2024-01", "First simulated month.", "YYYY-MM", DESIGN, kind="month")
     months: int = p(48, "Horizon: number of monthly steps.", "months", DESIGN, lo=1, hi=600)
     burn_in: int = p(
-        24, "Unrecorded months run before ``start`` under the start month's rules, with exits and reviews held off, "
-        "so the loan book reaches the steady state of the borrowing flows before the 2024 structure is observed.",
+        24, "Unrecorded months run before ``start`` under the start month's rules, with platform exits held off "
+        "(funders review and may leave as usual), so the loan book reaches the steady state of the borrowing flows "
+        "before the 2024 structure is observed.",
         "months", DESIGN, lo=0, hi=240,
     )
     borrowers: int = p(
