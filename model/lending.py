@@ -475,6 +475,7 @@ class LendingModel(mesa.Model):
         L.balance[:n_old] = st.balance
         L.months_left[:n_old] = st.months_left
         self.flows.new_defaults_b = st.new_defaults_b
+        self.flows.interest_due = bills.interest_due
         return st
 
     def keep_accounts(self, st: settlement.Settlement) -> None:
@@ -488,15 +489,17 @@ class LendingModel(mesa.Model):
         fl = self.flows
         n_old = st.interest_paid.size
         loss = st.loss[:n_old] if st.loss.size >= n_old else np.zeros(n_old)
-        # Institutions book their losses and bad loans at the real population's scale (docs/ODD.md).
+        # Institutions book their interest income, losses and bad loans at the real population's scale (docs/ODD.md).
         group = self._book_group(n_old)
         expected_loss = st.balance_start * L.pd_est[:n_old] * self.params.pricing.lgd / 12.0
         loss = accounting.real_scale(sampled=loss, proxy=expected_loss, group=group, weight=self.weight)
+        interest_paid = accounting.real_scale(sampled=st.interest_paid, proxy=fl.interest_due, group=group,
+                                              weight=self.weight)
         claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
                                              shadow=L.shadow[:n_old], n_platforms=P)
         paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
         bk = accounting.book_month(
-            interest_paid=st.interest_paid, balance_start=st.balance_start, loss=loss, chargeoff=st.chargeoff[:n_old],
+            interest_paid=interest_paid, balance_start=st.balance_start, loss=loss, chargeoff=st.chargeoff[:n_old],
             claims=claims, paid=paid, platform_solvent=attribute_arrays(self.platforms, ("capital",))["capital"] > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
             apr=L.view("apr"), funder_rate=L.view("funder_rate"), guaranteed=L.view("guaranteed"),
@@ -623,6 +626,7 @@ class MonthFlows:
         self.traffic_price = 0.0
         self.withdrawn_volume = 0.0
         self.new_defaults_b = np.zeros(n_borrowers, dtype=bool)
+        self.interest_due = np.zeros(0)
         self.funder_loss_total = 0.0
         self.guarantee_paid = 0.0
         self.licensed_loss = 0.0
