@@ -66,6 +66,7 @@ def test_a_funder_below_its_hurdle_for_leave_quarters_closes_its_direct_desk(mod
         assert not L.view("renewable")[mine].any()
     assert float(L.view("balance")[mine].sum()) < book_before
     assert not f.direct_lending  # for good
+    assert model.tables()["funders"].query("funder_id == @f.index")["direct_lending"].eq(False).all()
 
 
 def test_a_funder_whose_capital_is_gone_fails_and_stops_all_lending(model):
@@ -96,6 +97,8 @@ def test_the_review_runs_without_platforms():
         assert all(f.year_direct_balance > 0 for f in cfcs)
         others = [f for f in m.funders if f.kind != FunderKind.CFC and f.direct_budget > 0]
         assert others and all(f.direct_lending for f in others)
+        row = m.recorder.model_rows[-1]
+        assert row["lenders_cfc"] == sum(f.in_platform_lending for f in cfcs)
     finally:
         m.release()
 
@@ -115,3 +118,13 @@ def test_burn_in_reviews_close_nothing_and_capital_is_rebased():
             assert f.below_hurdle_direct_quarters == 0
     finally:
         m.release()
+
+
+def test_lenders_by_kind_count_funders_lending_directly_or_through_platforms(model):
+    model.step()
+    row = model.recorder.model_rows[-1]
+    for kind in FunderKind:
+        assert row[f"lenders_{kind.value}"] == sum(f.lending for f in model.funders if f.kind == kind)
+    funders = model.tables()["funders"]
+    assert funders["capital"].notna().all()
+    assert funders["direct_lending"].sum() == sum(f.direct_lending for f in model.funders)
