@@ -53,10 +53,16 @@ class Funder(LossCalibrated, mesa.Agent):
         index: position in the model's funder arrays.
         kind, region: exogenous (scenario: funder counts and region patterns).
         funding_cost, spread, sigma: exogenous pricing inputs and own-screen noise (log SD).
-        platform_budget, direct_budget: monthly yuan for new platform and direct loans.
+        platform_budget, direct_budget: monthly yuan for new platform and direct loans. ``direct_budget``
+            falls to zero for good when the funder closes its direct desk (quarterly reviews).
         partners: boolean array over platforms, the whitelist. Endogenous (quarterly reviews).
         in_platform_lending: False once the funder has left platform lending (permanent).
         platform_outstanding, direct_outstanding: balances, updated by the model each month.
+        capital: ``capital_ratio`` of the initial balance plus every month's profit since (platform and
+            direct business). Endogenous; below zero the funder fails and stops all new lending.
+        year_direct_business, year_direct_balance: the direct-lending account, a trailing year of profit and
+            average balance (quarters 0.75-decayed).
+        failed: capital fell below zero at a review (permanent); the funder's book runs off.
     """
 
     def __init__(self, model: mesa.Model, index: int, kind: FunderKind, region: Region, fp: FunderParams,
@@ -77,6 +83,10 @@ class Funder(LossCalibrated, mesa.Agent):
         self.capacity_partners = fp.partners
         self.hurdle = fp.hurdle
         self.loss_tolerance = fp.loss_tolerance
+        self.capital_ratio = fp.capital_ratio
+        self.capital = 0.0
+        self.capital0 = 0.0
+        self.failed = False
         self.scale = scale
         self.partners = np.zeros(n_platforms, dtype=bool)
         self.in_platform_lending = self.platform_budget > 0
@@ -88,12 +98,31 @@ class Funder(LossCalibrated, mesa.Agent):
         self.below_hurdle_quarters = 0
         self.year_business = 0.0
         self.year_balance = 0.0
+        self.below_hurdle_direct_quarters = 0
+        self.year_direct_business = 0.0
+        self.year_direct_balance = 0.0
+        self.direct_return = 0.0
         self.profit = 0.0
         self.npl_ratio = 0.0
         self.pd_scale = 1.0
         self.loss_expected = 0.0
         self.loss_realised = 0.0
         self._reset_quarter(n_platforms)
+        self._reset_direct_quarter()
+
+    @property
+    def direct_lending(self) -> bool:
+        """Still lending directly: its direct desk is open (a positive direct budget)."""
+        return self.direct_budget > 0
+
+    @property
+    def lending(self) -> bool:
+        """Still lending, directly or through platforms."""
+        return self.direct_lending or self.in_platform_lending
+
+    def _reset_direct_quarter(self) -> None:
+        self.q_direct_business = 0.0
+        self.q_direct_balance = 0.0
 
     def _reset_quarter(self, n_platforms: int) -> None:
         self.q_income = np.zeros(n_platforms)
@@ -105,19 +134,19 @@ class Funder(LossCalibrated, mesa.Agent):
         self.q_budget = 0.0
         self.q_lines = 0.0
 
-    def reset_history(self) -> None:
-        """Forget quarter accumulators and hurdle streaks (after the burn-in)."""
-        self.below_hurdle_quarters = 0
-        self._reset_quarter(self.partners.size)
+    def rebase_after_burn_in(self) -> None:
+        """Capital back to ``capital_ratio`` of the burned-in book (platform plus direct); records are kept."""
+        self.capital = self.capital0 = self.capital_ratio * (self.platform_outstanding + self.direct_outstanding)
 
     def admit(self, platforms: np.ndarray) -> None:
         """List these platforms (indices) on the whitelist."""
         self.partners[platforms] = True
 
     def set_initial_book(self, platform_outstanding: float, direct_outstanding: float) -> None:
-        """Balances of the 2024 stock of loans this funder holds."""
+        """Balances of the 2024 stock of loans this funder holds; capital is ``capital_ratio`` of their sum."""
         self.platform_outstanding = platform_outstanding
         self.direct_outstanding = direct_outstanding
+        self.capital = self.capital0 = self.capital_ratio * (platform_outstanding + direct_outstanding)
 
     # ---------------------------------------------------------------- rules
     def set_platform_limit(self, limit: float, banned: bool) -> None:
@@ -131,6 +160,10 @@ class Funder(LossCalibrated, mesa.Agent):
         """Stop platform lending for good: every partner is listed as 'cooperation stopped'."""
         self.in_platform_lending = False
         self.partners[:] = False
+
+    def close_direct_desk(self) -> None:
+        """Stop direct lending for good: no new direct loans and no renewals; the direct book runs off."""
+        self.direct_budget = 0.0
 
     def record_lines(self, budget: float, lines: float) -> None:
         """Note this month's budget and the lines it actually committed (for partner capacity decisions)."""
@@ -147,10 +180,12 @@ class Funder(LossCalibrated, mesa.Agent):
     # -------------------------------------------------------------- accounts
     def record_month(self, *, income: np.ndarray, funding: np.ndarray, loss: np.ndarray, balance: np.ndarray,
                      npl: np.ndarray, direct_income: float, direct_cost: float, direct_loss: float,
-                     partner_cost_q: float) -> None:
+                     direct_balance: float, partner_cost_q: float) -> None:
         """Book one month: per-partner flows of platform lending (arrays over platforms) and direct lending.
 
-        ``partner_cost_q`` is the per-partner monitoring cost per quarter (already scaled to yuan).
+        ``direct_cost`` is funding plus servicing cost of the direct book, ``direct_balance`` its month-end
+        balance; ``partner_cost_q`` is the per-partner monitoring cost per quarter (already scaled to yuan).
+        The month's profit, platform and direct business together, adds to capital.
         """
         monitoring = partner_cost_q / 3.0 * float(self.partners.sum())
         self.q_income += income
@@ -160,13 +195,44 @@ class Funder(LossCalibrated, mesa.Agent):
         self.q_npl += npl
         self.q_partner_cost += monitoring
         self.platform_outstanding = float(balance.sum())
-        self.profit = float(income.sum() - funding.sum() - loss.sum() - monitoring) + (
-            direct_income - direct_cost - direct_loss
-        )
+        self.direct_outstanding = direct_balance
+        direct = direct_income - direct_cost - direct_loss
+        self.q_direct_business += direct
+        self.q_direct_balance += direct_balance
+        self.profit = float(income.sum() - funding.sum() - loss.sum() - monitoring) + direct
+        self.capital += self.profit
         total = self.platform_outstanding + self.direct_outstanding
         self.npl_ratio = float(npl.sum()) / total if total > 0 else 0.0
 
     # --------------------------------------------------------------- reviews
+    def review_direct_lending(self, allow_leave: bool = True) -> None:
+        """Quarterly review of the direct book and of capital (:func:`reviews.review_direct_lending`).
+
+        Applies the decision: the direct desk closes for good, and a failed funder (capital below zero) also
+        leaves platform lending. A failed funder is not reviewed again; its book runs off and its accounts go
+        on being kept.
+        """
+        if self.failed:
+            self._reset_direct_quarter()
+            return
+        fp = self.model.params.funders
+        review = reviews.review_direct_lending(
+            q_business=self.q_direct_business, q_balance=self.q_direct_balance,
+            year_business=self.year_direct_business, year_balance=self.year_direct_balance,
+            below_hurdle_quarters=self.below_hurdle_direct_quarters, lending_directly=self.direct_lending,
+            hurdle=self.hurdle, leave_quarters=fp.leave_quarters, capital=self.capital,
+            capital_floor=fp.capital_floor_share * self.capital0, allow_leave=allow_leave,
+        )
+        self.below_hurdle_direct_quarters = review.below_hurdle_quarters
+        self.year_direct_business, self.year_direct_balance = review.year_business, review.year_balance
+        self.direct_return = review.annual_return
+        if review.close_direct:
+            self.close_direct_desk()
+        if review.fail:
+            self.failed = True
+            self.leave_platform_lending()
+        self._reset_direct_quarter()
+
     def review_whitelist(self, *, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,

@@ -86,11 +86,12 @@ class LendingModel(mesa.Model):
         """Run ``months`` unrecorded months under the start month's rules with the platforms held in the market.
 
         Platforms and funders book their flows, platforms learn and re-plan, and funders review their
-        whitelists and may leave platform lending, as in any month; no platform exits. Afterwards platform
-        capital is set to its calibrated ratio of the burned-in book and platforms' streaks and appetite start
-        afresh; funders keep their records, so a funder that cannot earn leaves during the burn-in rather
-        than in a burst at a later review. This moves the borrower population and loan book to the steady
-        state of the borrowing flows, so that recorded months start from a consistent 2024.
+        whitelists and direct books and may leave platform lending, close their direct desks or fail, as in
+        any month; no platform exits. Afterwards platform and funder capital are set to their calibrated ratios of
+        the burned-in books and platforms' streaks and appetite start afresh; funders keep their records, so a
+        funder that cannot earn leaves during the burn-in rather than in a burst at a later review. This moves
+        the borrower population and loan book to the steady state of the borrowing flows, so that recorded
+        months start from a consistent 2024.
         """
         if months <= 0:
             return
@@ -99,6 +100,7 @@ class LendingModel(mesa.Model):
             self._one_month(step=k - months + 1)
         self.burning_in = False
         self.platforms.do("rebase_after_burn_in", self.params.borrowers.loan_life_months)
+        self.funders.do("rebase_after_burn_in")
 
     # ================================================================= step
     def step(self) -> None:
@@ -281,10 +283,11 @@ class LendingModel(mesa.Model):
             return np.zeros(n, dtype=bool)
         b = self.borrowers
         bor = L.view("borrower")
-        if self.n_platforms:
-            L.renewable[:n] &= renewal.lender_still_lends(
-                platform=L.view("platform"), funder=fund, platform_active=np.array(self.platforms.get("active")),
-                partners=lines.partners)
+        L.renewable[:n] &= renewal.lender_still_lends(
+            platform=L.view("platform"), funder=fund,
+            platform_active=attribute_arrays(self.platforms, ("active",))["active"].astype(bool),
+            partners=lines.partners, direct_open=attribute_arrays(self.funders, ("direct_lending",))[
+                "direct_lending"].astype(bool))
         wants = renewal.renewal_wanted(self.rng, t=self.t, maturing=maturing, borrower=bor, dpd=b.dpd,
                                        excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
         withdrawn = wants & ~L.view("renewable")
@@ -511,11 +514,11 @@ class LendingModel(mesa.Model):
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
             i = f.index
-            f.direct_outstanding = float(bk.direct_balance[i])
             f.record_month(
                 income=bk.income[i], funding=bk.funding[i], loss=bk.loss[i], balance=bk.balance[i], npl=bk.npl[i],
                 direct_income=float(bk.direct_income[i]), direct_cost=float(bk.direct_cost[i]),
-                direct_loss=float(bk.direct_loss[i]), partner_cost_q=partner_cost_q,
+                direct_loss=float(bk.direct_loss[i]), direct_balance=float(bk.direct_balance[i]),
+                partner_cost_q=partner_cost_q,
             )
         for p in self.platforms:
             i = p.index
@@ -564,8 +567,13 @@ class LendingModel(mesa.Model):
         fl.near_cap_volume = nv.near_cap_volume
 
     def review_quarter(self) -> None:
-        """13. Quarter end: platforms re-plan or exit; funders review whitelists or leave platform lending."""
+        """13. Quarter end: platforms re-plan or exit; funders review their direct books and capital (closing
+        the direct desk, or failing), then their whitelists (or leave platform lending).
+
+        The direct review runs for every funder, also in a world without platforms.
+        """
         self.platforms.do("quarterly_review", self.rng, allow_exit=not self.burning_in)
+        self.funders.do("review_direct_lending", allow_leave=True)
         if not self.n_platforms:
             return
         wl = self.params.policy.whitelist

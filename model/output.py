@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from model.enums import Channel, Segment, Tier
+from model.enums import Channel, FunderKind, Segment, Tier
 from model.institutions import attribute_arrays
 from model.mechanisms.metrics import (
     borrower_outcomes,
@@ -29,6 +29,14 @@ if TYPE_CHECKING:
     from model.lending import LendingModel
 
 SCHEMA_VERSION = 1
+
+_KIND_LABELS = {
+    FunderKind.BANK_STATE: "State-owned banks", FunderKind.BANK_JOINT_STOCK: "Joint-stock banks",
+    FunderKind.BANK_CITY: "City commercial banks", FunderKind.BANK_RURAL: "Rural commercial banks",
+    FunderKind.BANK_INTERNET: "Internet banks", FunderKind.CFC: "Consumer-finance companies",
+    FunderKind.MICROLENDER: "Microlenders (big-tech and small)", FunderKind.TRUST: "Trusts",
+}
+assert set(_KIND_LABELS) == set(FunderKind)
 
 COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
     "model": {
@@ -50,6 +58,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "cr5": ("share 0-1", "Combined share of the five largest platforms in platform_volume."),
         "mean_whitelist_size": ("platforms", "Mean partners per funder, over funders that lent through platforms at the start (zeros included)."),
         "funders_in_platform_lending": ("funders", "Funders still in platform lending."),
+        **{f"lenders_{kind.value}": ("funders", f"{label} still lending, through platforms or directly (in platform lending or direct desk open).")
+           for kind, label in _KIND_LABELS.items()},
         "avg_apr_new": ("1/yr", "Volume-weighted all-in APR of new licensed loans (0 when none)."),
         "max_apr_new": ("1/yr", "Highest all-in APR of a new licensed loan this month (0 when none)."),
         "apr_near_cap_share": ("share 0-1", "Share of new licensed volume priced within 1 point under the all-in cap of its funder's kind (0 without an all-in cap)."),
@@ -113,8 +123,10 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "apr_new": ("1/yr", "Volume-weighted all-in APR of its new loans this month (0 when none)."),
         "outstanding": ("yuan", "Platform plus direct balance."),
         "npl_ratio": ("share 0-1", "Balance 90+ days past due / outstanding."),
-        "profit": ("yuan", "Interest income minus funding cost, losses borne and monitoring costs this month."),
+        "profit": ("yuan", "Interest income minus funding and direct servicing costs, losses borne and monitoring costs this month (it adds to capital)."),
         "in_platform_lending": ("bool", "Still in platform lending."),
+        "direct_lending": ("bool", "Still lending directly (its direct desk is open)."),
+        "capital": ("yuan", "Capital: capital_ratio of the initial balance plus every month's profit since; below zero the funder fails."),
     },
 }
 
@@ -189,6 +201,7 @@ class Recorder:
             "mean_whitelist_size": (float(np.mean([f.partners.sum() for f in self._start_lenders]))
                                     if self._start_lenders else 0.0),
             "funders_in_platform_lending": int(sum(m.funders.get("in_platform_lending"))),
+            **{f"lenders_{kind.value}": int(sum(f.lending for f in m.funders if f.kind == kind)) for kind in FunderKind},
             "avg_apr_new": safe_ratio((new_amt * new_apr).sum(), new_amt.sum()),
             "max_apr_new": float(new_apr.max()) if new_apr.size else 0.0,
             "apr_near_cap_share": share_of(fl.near_cap_volume, new_amt.sum()),
@@ -257,6 +270,8 @@ class Recorder:
             fc["npl_ratio"].append(f.npl_ratio)
             fc["profit"].append(f.profit)
             fc["in_platform_lending"].append(bool(f.in_platform_lending))
+            fc["direct_lending"].append(bool(f.direct_lending))
+            fc["capital"].append(f.capital)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         model = pd.DataFrame(self.model_rows, columns=MODEL_COLUMNS)

@@ -360,12 +360,13 @@ class FunderParams:
     direct_opex_rate: float = p(0.03, "Servicing cost of direct loans as a share of balance.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     direct_target_pd: float = p(0.10, "Highest estimated annual default probability accepted in direct lending.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     partners: int = p(10, "Whitelist size (platform partners) in the first month.", "platforms", ASSUMPTION, lo=0, hi=5000)
-    hurdle: float = p(0.005, "Annual return on platform balance below which platform lending is not worth it.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
+    hurdle: float = p(0.005, "Annual return on balance below which a line of lending (through platforms, or direct) is not worth it.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
     loss_tolerance: float = p(0.05, "Partner NPL ratio above which the funder drops the partner at review.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     size_sigma: float = p(0.5, "Log-normal dispersion of budgets within the kind.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     bigtech_count: int = p(0, "Of the funders counted, how many are big-tech-linked (microlenders only).", "funders", STRUCTURE, lo=0, hi=5000)
     bigtech_funding_cost: float = p(0.02, "Funding cost of big-tech-linked microlenders (ABS).", "1/yr", "calibrated: docs/domain.md (ABS close to 2%)", lo=0.0, hi=1.0)
     bigtech_budget_factor: float = p(20.0, "Budget multiple of a big-tech microlender over a small one.", "x", ASSUMPTION, lo=0.0, hi=1e6)
+    capital_ratio: float = p(0.10, "Capital backing the lending business as a share of the funder's total loan balance at the start (after burn-in).", "share", "assumption (regulatory capital adequacy: banks and CFCs hold at least 10.5% of risk-weighted assets, consumer loans weighted 75%, plus buffers; microlenders may borrow only a few times their net assets)", lo=0.0, hi=10.0)
 
 
 @dataclass(frozen=True)
@@ -375,43 +376,44 @@ class FundersParams:
     bank_state: FunderParams = section(
         FunderParams, "Large state-owned banks.", count=6, regions=["national"], funding_cost=0.025,
         spread=0.015, capability_sigma=0.50, platform_budget=14000.0, direct_budget=8000.0, direct_opex_rate=0.015,
-        direct_target_pd=0.03, partners=40, hurdle=0.006, loss_tolerance=0.03,
+        direct_target_pd=0.03, partners=40, hurdle=0.006, loss_tolerance=0.03, capital_ratio=0.10,
     )
     bank_joint_stock: FunderParams = section(
         FunderParams, "Joint-stock banks.", count=12, regions=["national"], funding_cost=0.028,
         spread=0.015, capability_sigma=0.55, platform_budget=8000.0, direct_budget=2000.0, direct_opex_rate=0.02,
-        direct_target_pd=0.04, partners=30, hurdle=0.006, loss_tolerance=0.035,
+        direct_target_pd=0.04, partners=30, hurdle=0.006, loss_tolerance=0.035, capital_ratio=0.10,
     )
     bank_city: FunderParams = section(
         FunderParams, "City commercial banks.", count=40, regions=["east", "east", "central", "west"],
         funding_cost=0.030, spread=0.02, capability_sigma=0.95, platform_budget=1900.0, partners=8,
-        hurdle=0.006, loss_tolerance=0.04,
+        hurdle=0.006, loss_tolerance=0.04, capital_ratio=0.10,
     )
     bank_rural: FunderParams = section(
         FunderParams, "Rural commercial banks.", count=40, regions=["east", "central", "central", "west"],
         funding_cost=0.030, spread=0.02, capability_sigma=1.05, platform_budget=1000.0, partners=5,
-        hurdle=0.006, loss_tolerance=0.04,
+        hurdle=0.006, loss_tolerance=0.04, capital_ratio=0.10,
     )
     bank_internet: FunderParams = section(
         FunderParams, "Internet banks (data-rich, online only).", count=4, regions=["national"],
         funding_cost=0.030, spread=0.015, capability_sigma=0.35, platform_budget=12000.0, direct_budget=3000.0,
-        direct_opex_rate=0.02, direct_target_pd=0.06, partners=40, hurdle=0.006, loss_tolerance=0.05,
+        direct_opex_rate=0.02, direct_target_pd=0.06, partners=40, hurdle=0.006, loss_tolerance=0.05, capital_ratio=0.10,
     )
     cfc: FunderParams = section(
         FunderParams, "Consumer-finance companies.", count=30, regions=["national", "east", "central", "west"],
         funding_cost=0.042, spread=0.02, capability_sigma=0.60, platform_budget=2500.0, direct_budget=1200.0,
-        direct_opex_rate=0.03, direct_target_pd=0.10, partners=15, hurdle=0.010, loss_tolerance=0.06,
+        direct_opex_rate=0.03, direct_target_pd=0.10, partners=15, hurdle=0.010, loss_tolerance=0.06, capital_ratio=0.12,
     )
     microlender: FunderParams = section(
         FunderParams, "Microlenders (小贷); the first ``bigtech_count`` are big-tech-linked.", count=22,
         regions=["national", "east", "central", "west"], funding_cost=0.07, spread=0.02, capability_sigma=0.80,
         platform_budget=450.0, direct_budget=200.0, direct_opex_rate=0.04, direct_target_pd=0.15, partners=6,
         hurdle=0.015, loss_tolerance=0.08, bigtech_count=2, bigtech_funding_cost=0.02, bigtech_budget_factor=25.0,
+        capital_ratio=0.25,
     )
     trust: FunderParams = section(
         FunderParams, "Trust companies (a channel for platform loans).", count=5, regions=["national"],
         funding_cost=0.045, spread=0.02, capability_sigma=0.90, platform_budget=5000.0, partners=15,
-        hurdle=0.008, loss_tolerance=0.06,
+        hurdle=0.008, loss_tolerance=0.06, capital_ratio=0.10,
     )
     pref_scale: float = p(1.0, "Weight of platform scale (log volume) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0, uncertainty=True)
     pref_age: float = p(0.5, "Weight of operating age (years) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0)
@@ -423,7 +425,8 @@ class FundersParams:
     )
     partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: docs/domain.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
     new_partners_per_review: int = p(2, "Most new partners a funder admits at one quarterly review.", "platforms", ASSUMPTION, lo=0, hi=1000)
-    leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending.", "quarters", ASSUMPTION, lo=1, hi=40)
+    leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending (or, judged on its direct book, closes its direct desk).", "quarters", ASSUMPTION, lo=1, hi=40)
+    capital_floor_share: float = p(0.5, "A funder whose capital falls below this share of its initial capital stops new direct lending for good (capital below zero is failure: it stops all lending).", "share", "assumption (prompt corrective action: supervisors restrict the asset growth of an undercapitalized lender)", lo=0.0, hi=1.0)
 
 
 # --------------------------------------------------------------------------------------- policy

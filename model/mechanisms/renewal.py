@@ -1,8 +1,9 @@
-"""Renewal and withdrawal (step 4 of the month): maturing credit lines are renewed or withdrawn.
+"""Renewal and withdrawal (step 5 of the month): maturing credit lines are renewed or withdrawn.
 
 Lines are withdrawn when the platform exited, the funder left platform lending or dropped the platform,
-the renewal cannot be priced under today's cap, or the lender's screen refuses it (the last two are judged
-by underwriting). At the clean-up deadline, stock loans priced above the cap are called in full.
+the funder closed its direct desk (for a direct loan), the renewal cannot be priced under today's cap, or the
+lender's screen refuses it (the last two are judged by underwriting). At the clean-up deadline, stock loans
+priced above the cap are called in full.
 """
 
 from __future__ import annotations
@@ -40,16 +41,23 @@ def called_above_cap(*, shadow: np.ndarray, apr: np.ndarray, cap: np.ndarray) ->
 
 
 def lender_still_lends(*, platform: np.ndarray, funder: np.ndarray, platform_active: np.ndarray,
-                       partners: np.ndarray) -> np.ndarray:
-    """Per loan: its platform is active and still on its funder's whitelist (direct loans: always).
+                       partners: np.ndarray, direct_open: np.ndarray) -> np.ndarray:
+    """Per loan: a platform loan's platform is active and still on its funder's whitelist; a direct loan's
+    funder still lends directly. Loans without a funder (shadow loans) are left as they are (True).
 
     Args:
+        platform, funder: per loan (``platform < 0`` for a direct or shadow loan, ``funder < 0`` for a shadow loan).
+        platform_active: per platform.
         partners: this month's whitelists of active platforms, shape (funders, platforms).
+        direct_open: per funder, its direct desk is open.
     """
     is_plat = platform >= 0
     ok_plat = np.zeros(platform.size, dtype=bool)
     ok_plat[is_plat] = platform_active[platform[is_plat]] & partners[funder[is_plat], platform[is_plat]]
-    return np.where(is_plat, ok_plat, True)
+    has_funder = funder >= 0
+    ok_direct = np.ones(platform.size, dtype=bool)
+    ok_direct[has_funder] = direct_open[funder[has_funder]]
+    return np.where(is_plat, ok_plat, ok_direct)
 
 
 def renewal_wanted(rng: np.random.Generator, *, t: int, maturing: np.ndarray, borrower: np.ndarray,

@@ -1,4 +1,5 @@
-"""Reviews and exits (step 13 of the month): platforms re-plan or exit, funders review their whitelists.
+"""Reviews and exits (step 13 of the month): platforms re-plan or exit, funders review their direct lending,
+their capital and their whitelists.
 
 Pure decisions on a quarter's record; the agents (model/institutions.py) hold the record, call these
 functions and apply what they decide. Loss calibration, which every lender runs monthly on its own record,
@@ -111,6 +112,60 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     # Every partner listed as "cooperation stopped" and nobody worth admitting: out of platform lending.
     leave = allow_leave and not partners.any()
     return WhitelistReview(partners, leave, below, year_business, year_balance)
+
+
+@dataclass(frozen=True)
+class DirectReview:
+    """A funder's quarterly decision on its direct lending and its capital.
+
+    Attributes:
+        close_direct: the funder stops new direct lending for good (its direct book runs off, without renewals).
+        fail: capital below zero: the funder stops all new lending, direct and through platforms.
+        below_hurdle_quarters: consecutive reviews with the direct trailing-year return below the hurdle.
+        year_business, year_balance: the trailing-year profit and average balance of direct lending.
+        annual_return: ``4 * year_business / year_balance`` (0 without any direct balance).
+    """
+
+    close_direct: bool
+    fail: bool
+    below_hurdle_quarters: int
+    year_business: float
+    year_balance: float
+    annual_return: float
+
+
+def review_direct_lending(*, q_business: float, q_balance: float, year_business: float, year_balance: float,
+                          below_hurdle_quarters: int, lending_directly: bool, hurdle: float, leave_quarters: int,
+                          capital: float, capital_floor: float, allow_leave: bool) -> DirectReview:
+    """A funder's quarterly review of its direct book and its capital.
+
+    The direct account is kept like platform lending's (:func:`review_whitelist`): a trailing year of
+    quarters, each a 0.75-decayed sum, ``year_business`` of direct profit (interest income minus funding
+    cost, servicing cost and losses) and ``year_balance`` of average direct balance (``q_balance`` is the sum
+    of the quarter's three month-end balances). While the funder lends directly, a review counts as below the
+    hurdle when the trailing-year return ``4 * year_business / year_balance`` is under ``hurdle`` or the desk
+    held no direct balance all quarter (it earned nothing); ``leave_quarters`` such reviews in a row close
+    the desk. Capital below ``capital_floor`` also closes it; capital below zero is failure, which closes it
+    and ends platform lending too. Nothing closes while ``allow_leave`` is False (burn-in).
+
+    Args:
+        q_business, q_balance: the quarter's direct profit and sum of month-end direct balances (yuan).
+        year_business, year_balance: the trailing-year figures before this quarter.
+        below_hurdle_quarters: the streak before this review.
+        lending_directly: the direct desk is open (a closed desk's run-off is still booked, not judged).
+        hurdle: annual return on balance below which direct lending is not worth it.
+        leave_quarters: reviews below the hurdle in a row after which the desk closes.
+        capital: the funder's capital now (yuan): initial capital plus every month's profit since.
+        capital_floor: capital below which the desk closes (yuan).
+        allow_leave: False during burn-in.
+    """
+    year_business = 0.75 * year_business + q_business
+    year_balance = 0.75 * year_balance + q_balance / 3.0
+    annual_return = 4.0 * year_business / year_balance if year_balance > 0 else 0.0
+    below = below_hurdle_quarters + 1 if lending_directly and (annual_return < hurdle or q_balance <= 0) else 0
+    fail = allow_leave and capital < 0
+    close = allow_leave and lending_directly and (fail or below >= leave_quarters or capital < capital_floor)
+    return DirectReview(close, fail, below, year_business, year_balance, annual_return)
 
 
 class Exit(IntEnum):

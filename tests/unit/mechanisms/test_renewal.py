@@ -40,7 +40,8 @@ def test_called_above_cap_uses_each_loans_own_cap():
 
 
 def test_lender_still_lends_exited_platform_dropped_platform_and_direct():
-    """Per loan: live partner keeps lending; exited platform or a funder that dropped it does not; direct always.
+    """Per loan: live partner keeps lending; exited platform or a funder that dropped it does not; a direct loan
+    while its funder's direct desk is open.
 
     Loans: 0 on active platform 0 listed by funder 0; 1 on exited platform 1; 2 direct from funder 1 (whose
     whitelist is empty for platform 0); 3 on platform 0 from funder 1, who dropped platform 0.
@@ -48,15 +49,28 @@ def test_lender_still_lends_exited_platform_dropped_platform_and_direct():
     bk = book(n=4, platform=[0, 1, -1, 0], funder=[0, 0, 1, 1])
     partners = np.array([[True, True], [False, True]])
     ok = lender_still_lends(platform=bk.platform, funder=bk.funder, platform_active=np.array([True, False]),
-                            partners=partners)
+                            partners=partners, direct_open=np.array([True, True]))
     np.testing.assert_array_equal(ok, [True, False, True, False])
 
 
 def test_direct_loan_kept_even_with_no_platforms_listed():
     """A direct loan stays renewable even when its funder has left platform lending (empty whitelist)."""
     ok = lender_still_lends(platform=np.array([-1]), funder=np.array([0]), platform_active=np.array([True]),
-                            partners=np.zeros((1, 1), dtype=bool))
+                            partners=np.zeros((1, 1), dtype=bool), direct_open=np.array([True]))
     np.testing.assert_array_equal(ok, [True])
+
+
+def test_a_closed_direct_desk_renews_nothing_and_shadow_loans_are_left_alone():
+    """Funder 0 closed its direct desk: its direct loan is not renewable, while funder 1's direct loan and funder
+    0's platform loan still are. A shadow loan (no funder, -1) is left as it is; no platforms at all works."""
+    ok = lender_still_lends(platform=np.array([-1, -1, 0, -1]), funder=np.array([0, 1, 0, -1]),
+                            platform_active=np.array([True]), partners=np.array([[True], [False]]),
+                            direct_open=np.array([False, True]))
+    np.testing.assert_array_equal(ok, [False, True, True, True])
+    none = lender_still_lends(platform=np.array([-1, -1]), funder=np.array([0, 1]),
+                              platform_active=np.zeros(0, dtype=bool), partners=np.zeros((2, 0), dtype=bool),
+                              direct_open=np.array([True, False]))
+    np.testing.assert_array_equal(none, [True, False])
 
 
 def test_renewal_wanted_only_current_non_excluded_maturing_borrowers():

@@ -9,7 +9,7 @@ import pytest
 
 from model.config import load_scenario
 from model.mechanisms.metrics import borrower_outcomes
-from model.mechanisms.reviews import Exit, loss_calibration, plan_quarter, review_whitelist
+from model.mechanisms.reviews import Exit, loss_calibration, plan_quarter, review_direct_lending, review_whitelist
 
 PP = load_scenario("baseline-2024").params.platforms
 
@@ -79,6 +79,67 @@ def test_idle_budget_widens_the_list_but_a_regime_limit_binds():
 def test_no_partner_left_means_leaving():
     r = _review(active=np.zeros(3, dtype=bool))
     assert not r.partners.any() and r.leave
+
+
+def _direct(**over):
+    """A funder lending directly: a quarter earning 3 on an average balance of 100 (12% a year), capital 50 of
+    an initial 100 (floor 40), no streak; ``over`` changes any input."""
+    args = dict(q_business=3.0, q_balance=300.0, year_business=0.0, year_balance=0.0, below_hurdle_quarters=0,
+                lending_directly=True, hurdle=0.015, leave_quarters=4, capital=50.0, capital_floor=40.0,
+                allow_leave=True)
+    args.update(over)
+    return review_direct_lending(**args)
+
+
+def test_a_direct_lender_above_its_hurdle_stays():
+    r = _direct()
+    assert not r.close_direct and not r.fail
+    # Trailing year: 0.75 * 0 + 3 on 0.75 * 0 + 300 / 3 = 100, so 4 * 3 / 100 = 12% a year.
+    assert (r.year_business, r.year_balance) == pytest.approx((3.0, 100.0))
+    assert r.annual_return == pytest.approx(0.12) and r.below_hurdle_quarters == 0
+    # A past streak is forgotten after a review above the hurdle.
+    assert _direct(below_hurdle_quarters=3).below_hurdle_quarters == 0
+
+
+def test_the_trailing_year_decays_past_quarters_by_three_quarters():
+    """A losing quarter after a good year: 0.75 * 16 - 4 = 8 on 0.75 * 100 + 100 = 175: 4 * 8 / 175 = 18%."""
+    r = _direct(q_business=-4.0, year_business=16.0, year_balance=100.0)
+    assert (r.year_business, r.year_balance) == pytest.approx((8.0, 175.0))
+    assert r.annual_return == pytest.approx(4 * 8 / 175) and r.below_hurdle_quarters == 0
+
+
+def test_a_direct_desk_closes_after_leave_quarters_below_its_hurdle():
+    """Earning 0.25 on 100 a quarter is 1% a year, under a 1.5% hurdle: the fourth review in a row closes it."""
+    poor = dict(q_business=0.25)
+    assert _direct(**poor).annual_return == pytest.approx(0.01)
+    assert _direct(**poor, below_hurdle_quarters=2).below_hurdle_quarters == 3
+    assert not _direct(**poor, below_hurdle_quarters=2).close_direct
+    r = _direct(**poor, below_hurdle_quarters=3)
+    assert r.close_direct and not r.fail
+    assert not _direct(**poor, below_hurdle_quarters=3, allow_leave=False).close_direct  # burn-in
+
+
+def test_a_quarter_without_any_direct_balance_counts_below_the_hurdle():
+    """A desk that held nothing all quarter earned nothing, whatever its decayed past return says."""
+    r = _direct(q_business=0.0, q_balance=0.0, year_business=10.0, year_balance=100.0)
+    assert r.annual_return > 0.015 and r.below_hurdle_quarters == 1
+
+
+def test_capital_below_the_floor_closes_the_desk_and_below_zero_is_failure():
+    low = _direct(capital=39.0)
+    assert low.close_direct and not low.fail
+    failed = _direct(capital=-1.0)
+    assert failed.close_direct and failed.fail
+    # Failure does not wait for a direct desk: a funder lending only through platforms fails too.
+    platform_only = _direct(capital=-1.0, lending_directly=False, q_business=0.0, q_balance=0.0)
+    assert platform_only.fail and not platform_only.close_direct
+    assert not _direct(capital=-1.0, allow_leave=False).fail
+
+
+def test_a_closed_desk_is_booked_but_not_judged():
+    """After the desk closed, its run-off still enters the trailing year, but no streak is counted."""
+    r = _direct(lending_directly=False, q_business=-5.0)
+    assert r.year_business == pytest.approx(-5.0) and r.below_hurdle_quarters == 0 and not r.close_direct
 
 
 def _plan(**over):
