@@ -8,7 +8,7 @@ import pytest
 from model.calendar import parse_month
 from model.config import load_scenario
 from model.enums import KIND_CODES, FunderKind
-from model.policy import mandate_share, rules_in_force
+from model.policy import mandate_share, phase_in, rules_in_force
 
 LPR = 0.03
 CFC = KIND_CODES[FunderKind.CFC]
@@ -93,3 +93,57 @@ def test_mandate_share_interpolation():
     assert mandate_share(targets, by, start, parse_month("2026-06")) == pytest.approx(0.25)
     assert mandate_share(targets, by, start, parse_month("2026-12")) == pytest.approx(0.0)
     assert mandate_share(targets, by, start, parse_month("2028-01")) == pytest.approx(0.0)
+
+
+# ------------------------------------------------------------------ announced rules
+def _policy(name="new-rules-2025", **sets):
+    return load_scenario(name, [f"policy.{k}={v}" for k, v in sets.items()]).params.policy
+
+
+def _at(policy, month, scale=1.0):
+    return rules_in_force(policy, parse_month(month), LPR, {}, 1.0, scale)
+
+
+def test_nothing_announced_by_default():
+    """Defaults and baseline-2024: no announced cap, regime, ban or clean-up in any month."""
+    for policy in (load_scenario("baseline").params.policy, load_scenario("baseline-2024").params.policy):
+        for month in ("2024-01", "2025-06", "2026-06"):
+            r = _at(policy, month)
+            assert np.all(np.isinf(r.announced_cap_nominal)) and np.all(np.isinf(r.announced_cap_all_in))
+            assert np.all(np.isinf(r.announced_cap_months))
+            assert not (r.whitelist_announced or r.no_outsourcing_announced or r.cleanup_announced)
+            assert r.anticipated_partner_cost == 0.0
+
+
+
+
+def test_announced_equal_to_start_or_empty_is_not_ahead():
+    for value in ("2025-10", '""'):
+        policy = _policy(**{"rate_cap.announced": value, "whitelist.announced": value})
+        for month in ("2025-04", "2025-09"):
+            r = _at(policy, month)
+            assert np.all(np.isinf(r.announced_cap_all_in)) and not r.whitelist_announced
+
+
+def test_announced_but_disabled_is_nothing():
+    policy = _policy("baseline-2024", **{"rate_cap.announced": "2025-04", "whitelist.announced": "2025-04"})
+    r = _at(policy, "2025-06")
+    assert np.all(np.isinf(r.announced_cap_all_in)) and not r.whitelist_announced
+    assert r.anticipated_partner_cost == 0.0
+
+
+
+
+def test_phase_in():
+    a, s = parse_month("2025-04"), parse_month("2025-10")
+    assert [phase_in(a, s, m) for m in (a - 1, a, a + 3, s, s + 5)] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+    assert phase_in(s, s, s) == 1.0
+
+
+def test_nominal_cap_announced_as_nominal():
+    policy = _policy(**{"rate_cap.fees_included": "false", "rate_cap.announced": "2025-04"})
+    r = _at(policy, "2025-05")
+    np.testing.assert_allclose(r.announced_cap_nominal, 0.24)
+    assert np.all(np.isinf(r.announced_cap_all_in))
+
+
