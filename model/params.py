@@ -328,6 +328,11 @@ class PlatformsParams:
     )
     shrink_factor: float = p(0.85, "Factor on acquisition intensity after a quarter with a loss (and its inverse for recovery).", "", ASSUMPTION, lo=0.01, hi=1.0)
     risk_cut: float = p(0.85, "Factor on the target default probability after a quarter with a loss.", "", ASSUMPTION, lo=0.01, hi=1.0)
+    cap_exposure: float = p(
+        0.25, "Share of its book's balance priced above an announced, not yet binding cap from which a platform cuts its "
+        "target default probability at each quarterly review (by ``risk_cut``, not below the highest PD it could "
+        "price under that cap).", "share", ASSUMPTION, lo=0.0, hi=1.0,
+    )
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)
     exit_capital_share: float = p(
