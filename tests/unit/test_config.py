@@ -620,8 +620,29 @@ def test_payment_crackdown_has_no_announcement():
         "baseline", ["policy.payment_crackdown.announced=2025-01"])
 
 
+def test_new_rules_2025_announce_in_april_and_the_halves_keep_theirs():
+    full = load_scenario("new-rules-2025").params.policy
+    assert [full.rate_cap.announced, full.whitelist.announced, full.no_outsourcing.announced,
+            full.stock_cleanup.announced] == ["2025-04"] * 4
+    price_side, funder_side = load_scenario("cap-only").params.policy, load_scenario("whitelist-only").params.policy
+    assert price_side.rate_cap.announced == price_side.stock_cleanup.announced == "2025-04"
+    assert price_side.whitelist.announced == price_side.no_outsourcing.announced == ""
+    assert funder_side.whitelist.announced == funder_side.no_outsourcing.announced == "2025-04"
+    assert funder_side.rate_cap.announced == funder_side.stock_cleanup.announced == ""
+    for name in ("cap-20", "cap-12", "full-tightening-2026"):
+        assert load_scenario(name).params.policy.rate_cap.announced == "2025-04", name
 
 
+def test_moving_a_start_before_its_announcement_is_refused_by_the_cli(capsys):
+    """The CLI refuses it with exit status 2 and one line naming both keys, as any scenario error."""
+    from experiments.cli.main import main
+
+    assert main(["check", "new-rules-2025", "--set", "policy.rate_cap.start=2025-03"]) == 2
+    err = capsys.readouterr().err
+    assert 'policy.rate_cap.announced = "2025-04": must not be after policy.rate_cap.start = "2025-03"' in err
+    assert "Traceback" not in err
+    assert main(["check", "new-rules-2025", "--set", "policy.rate_cap.start=2025-03",
+                 "--set", "policy.rate_cap.announced=2025-03"]) == 0
 
 
 def test_description_and_extends_must_be_strings(tmp_path):

@@ -115,6 +115,24 @@ def test_nothing_announced_by_default():
             assert r.anticipated_partner_cost == 0.0
 
 
+def test_new_rules_2025_are_announced_in_april_2025():
+    policy = load_scenario("new-rules-2025").params.policy
+    before = _at(policy, "2025-03")
+    assert np.all(np.isinf(before.announced_cap_all_in)) and not before.whitelist_announced
+    r = _at(policy, "2025-04")
+    np.testing.assert_allclose(r.announced_cap_all_in, 0.24)
+    assert np.all(np.isinf(r.announced_cap_nominal))  # fees count: an all-in cap
+    np.testing.assert_allclose(r.announced_cap_months, 6)
+    np.testing.assert_allclose(_at(policy, "2025-09").announced_cap_months, 1)
+    assert r.whitelist_announced and r.no_outsourcing_announced and r.cleanup_announced
+    # In force, nothing is "announced" any more, except the clean-up, whose deadline is still ahead.
+    after = _at(policy, "2025-10")
+    assert np.all(np.isinf(after.announced_cap_all_in)) and not after.whitelist_announced
+    assert not after.no_outsourcing_announced and after.cleanup_announced
+    assert not _at(policy, "2026-06").cleanup_announced
+    # The caps in force before the start are untouched by the announcement.
+    np.testing.assert_allclose(r.cap_nominal, 0.36)
+    assert np.all(np.isinf(r.cap_all_in)) and not r.new_cap_active and not r.whitelist
 
 
 def test_announced_equal_to_start_or_empty_is_not_ahead():
@@ -132,6 +150,14 @@ def test_announced_but_disabled_is_nothing():
     assert r.anticipated_partner_cost == 0.0
 
 
+def test_anticipated_partner_cost_rises_linearly_to_the_start():
+    """Announced 2025-04, in force 2025-10: 0 at the announcement, 2/6 at the 2025-06 review, 5/6 in 2025-09;
+    in force the regime's own cost takes over (partner_cost) and the anticipated share is 0 again."""
+    policy = load_scenario("new-rules-2025").params.policy
+    cost = policy.whitelist.partner_cost
+    got = [_at(policy, m, scale=2.0).anticipated_partner_cost for m in ("2025-04", "2025-06", "2025-09", "2025-10")]
+    assert got == pytest.approx([0.0, cost * 2.0 * 2 / 6, cost * 2.0 * 5 / 6, 0.0])
+    assert _at(policy, "2025-10", scale=2.0).partner_cost == pytest.approx(cost * 2.0)
 
 
 def test_phase_in():
@@ -147,3 +173,16 @@ def test_nominal_cap_announced_as_nominal():
     assert np.all(np.isinf(r.announced_cap_all_in))
 
 
+def test_kind_cap_announced_per_kind_with_its_own_lead():
+    """full-tightening-2026 with the CFC cap (20% from 2026-01) announced in 2025-10: after the general cap
+    is in force, only the CFC carries an announced cap, 3 months ahead; the tighter of two announcements wins."""
+    policy = _policy("full-tightening-2026", **{"kind_caps.cfc.announced": "2025-10"})
+    r = _at(policy, "2025-10")
+    assert r.announced_cap_all_in[CFC] == pytest.approx(0.20) and r.announced_cap_months[CFC] == 3
+    others = np.arange(len(r.announced_cap_all_in)) != CFC
+    assert np.all(np.isinf(r.announced_cap_all_in[others]))
+    assert np.all(np.isinf(_at(policy, "2026-01").announced_cap_all_in))
+    both = _policy("full-tightening-2026", **{"kind_caps.cfc.announced": "2025-04"})
+    r = _at(both, "2025-05")
+    assert r.announced_cap_all_in[CFC] == pytest.approx(0.20) and r.announced_cap_months[CFC] == 5
+    assert r.announced_cap_all_in[MICRO] == pytest.approx(0.24) and r.announced_cap_months[MICRO] == 5
