@@ -268,8 +268,9 @@ def _expected(leaf: _Leaf) -> str:
     if leaf.type is list:
         return "a list of month strings" if leaf.meta.get("kind") == "months" else (
             "a list of strings" if leaf.meta.get("choices") else "a list of numbers")
+    month = "a 'YYYY-MM' month string" + (" or ''" if leaf.meta.get("optional") else "")
     return {bool: "true or false", int: "a whole number", float: "a number"}.get(
-        leaf.type, "a 'YYYY-MM' month string" if leaf.meta.get("kind") == "month" else "a string")
+        leaf.type, month if leaf.meta.get("kind") == "month" else "a string")
 
 
 def _range_text(meta: Mapping[str, Any]) -> str:
@@ -301,8 +302,10 @@ def _check_scalar(kind: type, meta: Mapping[str, Any], value: Any) -> tuple[Any,
 def _check_str(meta: Mapping[str, Any], value: Any) -> tuple[Any, str | None]:
     month = meta.get("kind") in ("month", "months")
     if not isinstance(value, str):
-        want = "a 'YYYY-MM' month string" if month else "a string"
+        want = ("a 'YYYY-MM' month string" + (" or ''" if meta.get("optional") else "")) if month else "a string"
         return None, f"must be {want} (got {_what(value)})"
+    if month and value == "" and meta.get("optional"):
+        return value, None
     if month:
         try:
             parse_month(value)
@@ -381,7 +384,7 @@ class _Values:
 
 def _cross_checks(v: _Values) -> list[tuple[str, Any, str]]:
     """Rules between fields; each problem names the key a user should change."""
-    return [*_check_shares(v), *_check_run_window(v), *_check_mandate(v), *_check_kinds(v)]
+    return [*_check_shares(v), *_check_run_window(v), *_check_mandate(v), *_check_kinds(v), *_check_announced(v)]
 
 
 def _check_shares(v: _Values) -> list[tuple[str, Any, str]]:
@@ -434,6 +437,27 @@ def _check_kinds(v: _Values) -> list[tuple[str, Any, str]]:
         big, count = f"funders.{kind}.bigtech_count", f"funders.{kind}.count"
         if v.ok(big, count) and v[big] > v[count]:
             out.append((big, v[big], f"must not exceed {count} = {v[count]}"))
+    return out
+
+
+#: Instruments that may be announced before they bind: (section, the key of the month they bind from).
+ANNOUNCED = (
+    ("policy.rate_cap", "start"),
+    *((f"policy.kind_caps.{kind}", "start") for kind in FUNDER_KINDS),
+    ("policy.whitelist", "start"),
+    ("policy.no_outsourcing", "start"),
+    ("policy.stock_cleanup", "deadline"),
+)
+
+
+def _check_announced(v: _Values) -> list[tuple[str, Any, str]]:
+    """A rule is announced before (or when) it binds: ``announced`` ('' for not ahead) must not come after."""
+    out = []
+    for section, binds in ANNOUNCED:
+        announced, start = f"{section}.announced", f"{section}.{binds}"
+        if v.ok(announced, start) and v[announced] and parse_month(v[announced]) > parse_month(v[start]):
+            out.append((announced, v[announced], f"must not be after {start} = {toml_value(v[start])} (a rule is "
+                                                  f"announced before it binds; leave it '' if not announced ahead)"))
     return out
 
 
@@ -905,7 +929,7 @@ def render_param_table() -> str:
             if meta.get("choices"):
                 rng = "one of " + ", ".join(meta["choices"])
             elif meta.get("kind") in ("month", "months"):
-                rng = "YYYY-MM"
+                rng = "YYYY-MM or ''" if meta.get("optional") else "YYYY-MM"
             if child.type is list:
                 n = _EXACT_LEN.get(child.key)
                 size = f"{n} items" if n else f"≥{meta.get('min_len', 0)} items"

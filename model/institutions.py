@@ -236,11 +236,13 @@ class Funder(LossCalibrated, mesa.Agent):
     def review_whitelist(self, *, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,
-                         partner_cost_q: float, allow_leave: bool = True) -> None:
+                         partner_cost_q: float, regime_announced: bool = False, anticipated_cost_q: float = 0.0,
+                         allow_leave: bool = True) -> None:
         """Quarterly whitelist review on the quarter's record (:func:`reviews.review_whitelist`).
 
-        Applies the decision: the new whitelist, or leaving platform lending for good. All inputs are arrays
-        over platforms.
+        Applies the decision: the new whitelist, or leaving platform lending for good. Array inputs are over
+        platforms; ``regime_announced`` and ``anticipated_cost_q`` describe a whitelist regime announced but
+        not yet in force.
         """
         if not self.in_platform_lending:
             self._reset_quarter(self.partners.size)
@@ -255,7 +257,7 @@ class Funder(LossCalibrated, mesa.Agent):
             new_partners_per_review=fp.new_partners_per_review, active=active, score=score, loss_rate=loss_rate,
             age_months=age_months, complaints=complaints, wants_funding=wants_funding, whitelist_on=whitelist_on,
             min_age=min_age, max_complaints=max_complaints, max_partners=max_partners, partner_cost_q=partner_cost_q,
-            allow_leave=allow_leave,
+            regime_announced=regime_announced, anticipated_cost_q=anticipated_cost_q, allow_leave=allow_leave,
         )
         self.partners = review.partners
         self.below_hurdle_quarters = review.below_hurdle_quarters
@@ -422,11 +424,14 @@ class Platform(LossCalibrated, mesa.Agent):
         self.planned_volume = max(self.planned_volume, (1.0 + self.pp.plan_headroom) * self.outstanding / life_months)
         self.reset_history()
 
-    def quarterly_review(self, rng: np.random.Generator, allow_exit: bool = True) -> None:
+    def quarterly_review(self, rng: np.random.Generator, allow_exit: bool = True,
+                         cap_exposure: reviews.CapExposure | None = None) -> None:
         """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.
 
         The plan and the exit decision are :func:`reviews.plan_quarter`'s. A solvent exit goes abroad with
-        probability ``abroad_prob`` (one draw from ``rng``), otherwise it is an orderly wind-down.
+        probability ``abroad_prob`` (one draw from ``rng``), otherwise it is an orderly wind-down. While a cap
+        is announced but not yet in force, ``cap_exposure`` (arrays over platforms) holds every platform's book
+        against it, and the plan's risk appetite is then adjusted by :func:`reviews.anticipate_cap`.
         """
         if not self.active:
             self._reset_quarter()
@@ -440,6 +445,11 @@ class Platform(LossCalibrated, mesa.Agent):
         )
         self.planned_volume, self.fundable = plan.planned_volume, plan.fundable
         self.target_pd, self.acq_intensity, self.mix = plan.target_pd, plan.acq_intensity, plan.mix
+        if cap_exposure is not None:
+            self.target_pd = reviews.anticipate_cap(
+                target_pd=self.target_pd, share_above=float(cap_exposure.share_above[self.index]),
+                pd_ceiling=float(cap_exposure.pd_ceiling[self.index]), exposure=self.pp.cap_exposure,
+                risk_cut=self.pp.risk_cut)
         self.unfunded_quarters = plan.unfunded_quarters
         if plan.exit == reviews.Exit.FAILURE:
             self.exit(ExitMode.FAILURE)

@@ -20,11 +20,12 @@ from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
 from model.enums import FunderKind
 from model.institutions import attribute_arrays
-from model.mechanisms import accounting, billing, funding, renewal, settlement, shadow
+from model.mechanisms import accounting, billing, funding, renewal, reviews, settlement, shadow
 from model.mechanisms import acquisition as acq
 from model.mechanisms.acquisition import N_BUY_CHANNELS
 from model.mechanisms.funding import allocate_lines, fund_from_pools, preference_scores
 from model.mechanisms.macro import hazard_multiplier, lpr_at
+from model.mechanisms.pricing import max_priceable_pd, priced_above
 from model.mechanisms.underwriting import REPEAT, Applications, Desks, Offers, underwrite
 from model.output import Recorder
 from model.policy import Regulator, Rules, rules_in_force
@@ -570,9 +571,12 @@ class LendingModel(mesa.Model):
         """13. Quarter end: platforms re-plan or exit; funders review their direct books and capital (closing
         the direct desk, or failing), then their whitelists (or leave platform lending).
 
-        The direct review runs for every funder, also in a world without platforms.
+        The direct review runs for every funder, also in a world without platforms. Announced rules are
+        anticipated here: platforms weigh their books against an announced cap (:meth:`_cap_exposure`), and
+        funders review their whitelists ahead of an announced regime.
         """
-        self.platforms.do("quarterly_review", self.rng, allow_exit=not self.burning_in)
+        self.platforms.do("quarterly_review", self.rng, allow_exit=not self.burning_in,
+                          cap_exposure=self._cap_exposure())
         self.funders.do("review_direct_lending", allow_leave=True)
         if not self.n_platforms:
             return
@@ -585,8 +589,38 @@ class LendingModel(mesa.Model):
             age_months=record["age_months"], complaints=record["complaints"], wants_funding=wants,
             whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
             max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
+            regime_announced=self.rules.whitelist_announced, anticipated_cost_q=self.rules.anticipated_partner_cost,
             allow_leave=True,
         )
+
+    def _cap_exposure(self) -> reviews.CapExposure | None:
+        """Every platform's book against the caps announced and not yet in force (None when none is).
+
+        Per platform loan: whether its price is above its funder kind's announced cap (:func:`pricing.priced_above`),
+        and the highest PD it could be priced at under that cap on its own funder, fees and guarantee
+        (:func:`pricing.max_priceable_pd`); :func:`reviews.cap_exposure` sums them per platform.
+        """
+        r = self.rules
+        if not self.n_platforms or not (np.isfinite(r.announced_cap_nominal).any()
+                                        or np.isfinite(r.announced_cap_all_in).any()):
+            return None
+        L = self.loans
+        prm = self.params
+        plat = L.view("platform")  # -1 for direct and shadow loans, which cap_exposure skips
+        p, f = np.maximum(plat, 0), np.maximum(L.view("funder"), 0)
+        kind = self.lenders.kind[f]
+        take, fee = (np.asarray(self.platforms.get(name), dtype=float) for name in ("take_rate", "service_fee"))
+        guaranteed = L.view("guaranteed")
+        margin, lgd = prm.platforms.guarantee_margin, prm.pricing.lgd
+        cap_nominal, cap_all_in = r.announced_cap_nominal[kind], r.announced_cap_all_in[kind]
+        above = priced_above(apr=L.view("apr"), service_fee=fee[p], guaranteed=guaranteed, est_pd=L.view("pd_est"),
+                             lgd=lgd, guarantee_margin=margin, cap_nominal=cap_nominal, cap_all_in=cap_all_in)
+        max_pd = max_priceable_pd(
+            funding_cost=self.lenders.cost[f], spread=self.lenders.spread[f],
+            min_spread_share=prm.pricing.min_spread_share, take_rate=take[p], service_fee=fee[p],
+            guaranteed=guaranteed, lgd=lgd, guarantee_margin=margin, cap_nominal=cap_nominal, cap_all_in=cap_all_in)
+        return reviews.cap_exposure(platform=plat, balance=L.view("balance"), above=above, max_pd=max_pd,
+                                    n_platforms=self.n_platforms)
 
 
 @dataclass

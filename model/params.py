@@ -42,6 +42,7 @@ def p(
     uncertainty: bool = False,
     choices: tuple[str, ...] | None = None,
     min_len: int = 0,
+    optional: bool = False,
 ) -> Any:
     """Declare a parameter field.
 
@@ -56,10 +57,11 @@ def p(
         uncertainty: True for behavioural uncertainties screened by sensitivity analysis.
         choices: allowed values for strings or list elements.
         min_len: minimum list length.
+        optional: for ``kind="month"``: the empty string is also allowed (the month is not set).
     """
     meta = dict(
         doc=doc, unit=unit, prov=prov, lo=lo, hi=hi, kind=kind, uncertainty=uncertainty,
-        choices=choices, min_len=min_len,
+        choices=choices, min_len=min_len, optional=optional,
     )
     if isinstance(default, list):
         return field(default_factory=lambda d=default: list(d), metadata=meta)
@@ -336,6 +338,11 @@ class PlatformsParams:
     )
     shrink_factor: float = p(0.85, "Factor on acquisition intensity after a quarter with a loss (and its inverse for recovery).", "", ASSUMPTION, lo=0.01, hi=1.0)
     risk_cut: float = p(0.85, "Factor on the target default probability after a quarter with a loss.", "", ASSUMPTION, lo=0.01, hi=1.0)
+    cap_exposure: float = p(
+        0.25, "Share of its book's balance priced above an announced, not yet binding cap from which a platform cuts its "
+        "target default probability at each quarterly review (by ``risk_cut``, not below the highest PD it could "
+        "price under that cap).", "share", ASSUMPTION, lo=0.0, hi=1.0,
+    )
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)
     exit_capital_share: float = p(
@@ -440,6 +447,11 @@ class RateCapPolicy:
     apr: float = p(0.24, "New ceiling on the APR of new licensed loans.", "1/yr", LEVER, lo=1e-9, hi=1.0)
     start: str = p("2025-10", "First month the new cap applies.", "YYYY-MM", LEVER, kind="month")
     fees_included: bool = p(True, "Whether guarantee and service fees count toward the new cap (all-in cost).", "", LEVER)
+    announced: str = p(
+        "", "Month the cap was announced, if before ``start`` ('' or ``start``: not announced ahead). From then a new "
+        "or renewed loan whose term ends on or after ``start`` must be priced within the cap, and platforms with much "
+        "of their book above it cut their risk appetite.", "YYYY-MM", LEVER, kind="month", optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -451,6 +463,10 @@ class KindCapPolicy:
     start: str = p("2026-01", "First month of this kind's cap.", "YYYY-MM", LEVER, kind="month")
     lpr_multiple: float = p(0.0, "If >0 the cap falls linearly from ``apr`` to this multiple of the LPR by ``by``.", "x", LEVER, lo=0.0, hi=100.0)
     by: str = p("2027-12", "Month the path reaches the LPR multiple.", "YYYY-MM", LEVER, kind="month")
+    announced: str = p(
+        "", "Month this kind's cap was announced, if before ``start`` ('' or ``start``: not announced ahead); "
+        "anticipated like the general cap's announcement, at ``apr``.", "YYYY-MM", LEVER, kind="month", optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -477,6 +493,12 @@ class WhitelistPolicy:
     min_age_months: float = p(36.0, "Admission: minimum operating age of a partner.", "months", LEVER, lo=0.0, hi=600.0)
     max_complaints: float = p(0.7, "Admission: highest complaint index of a partner.", "index", LEVER, lo=0.0, hi=1.0)
     max_partners: int = p(0, "Most partners per funder (0: no limit).", "platforms", LEVER, lo=0, hi=5000)
+    announced: str = p(
+        "", "Month the regime was announced, if before ``start`` ('' or ``start``: not announced ahead). From then "
+        "funders' quarterly reviews apply the admission criteria and charge each partner a share of "
+        "``partner_cost`` rising linearly from 0 at the announcement to 1 at ``start``.", "YYYY-MM", LEVER,
+        kind="month", optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -488,11 +510,27 @@ class DatedSwitch:
 
 
 @dataclass(frozen=True)
+class AnnouncedSwitch(DatedSwitch):
+    """A rule that is either off or in force from a month on, and may be announced before it binds."""
+
+    announced: str = p(
+        "", "Month the rule was announced, if before ``start`` ('' or ``start``: not announced ahead). The rules "
+        "carry the announcement; no behaviour anticipates this rule yet.", "YYYY-MM", LEVER, kind="month",
+        optional=True,
+    )
+
+
+@dataclass(frozen=True)
 class StockCleanupPolicy:
     """Clean-up of stock loans priced above the cap in force."""
 
     enabled: bool = p(False, "Switch: stock loans above the cap are not renewed and are called at the deadline.", "", LEVER)
     deadline: str = p("2026-06", "Month when remaining stock loans above the cap are called.", "YYYY-MM", LEVER, kind="month")
+    announced: str = p(
+        "", "Month the clean-up was announced, if before ``deadline`` ('' or ``deadline``: not announced ahead). The "
+        "rules carry the announcement; lenders anticipate the cap itself (``policy.rate_cap.announced``), not "
+        "this call.", "YYYY-MM", LEVER, kind="month", optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -552,7 +590,7 @@ class PolicyParams:
     rate_cap: RateCapPolicy = section(RateCapPolicy, "The all-in rate cap and the legacy ceiling.")
     kind_caps: KindCaps = section(KindCaps, "Caps per funder kind.")
     whitelist: WhitelistPolicy = section(WhitelistPolicy, "The whitelist regime.")
-    no_outsourcing: DatedSwitch = section(DatedSwitch, "Ban on outsourcing core risk control: funders screen each loan themselves and bear its risk (no platform guarantees).")
+    no_outsourcing: AnnouncedSwitch = section(AnnouncedSwitch, "Ban on outsourcing core risk control: funders screen each loan themselves and bear its risk (no platform guarantees).")
     stock_cleanup: StockCleanupPolicy = section(StockCleanupPolicy, "Clean-up of stock loans above the cap.")
     balance_mandate: BalanceMandatePolicy = section(BalanceMandatePolicy, "Balance mandates.")
     balance_freeze: FreezePolicy = section(FreezePolicy, "Balance freezes: platform balances may only fall from their level at the start.")

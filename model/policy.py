@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -19,6 +19,9 @@ KINDS = list(FunderKind)
 class Rules:
     """The rules in force in one month, resolved per funder kind (index = ``list(FunderKind)`` order).
 
+    The ``announced_*`` fields and the ``*_announced`` flags carry what is announced but not yet in force (an
+    instrument's ``announced`` month reached, the month it binds not yet); they default to "nothing announced".
+
     Attributes:
         cap_nominal: cap on the nominal rate per kind (``inf``: none).
         cap_all_in: cap on the all-in cost per kind (``inf``: none).
@@ -32,6 +35,17 @@ class Rules:
         shadow_open: shadow lenders can collect through payment-channel withholding.
         cleanup: stock loans above the cap are not renewed.
         cleanup_call: stock loans above the cap are called this month (the deadline).
+        announced_cap_nominal: announced cap on the nominal rate per kind (``inf``: none).
+        announced_cap_all_in: announced cap on the all-in cost per kind (``inf``: none); a kind cap is announced
+            at its ``apr``, the level it starts at.
+        announced_cap_months: months from this month until the announced cap of each kind starts (``inf``: none).
+            With the general and a kind cap both announced, the kind carries the tighter cap and the earlier
+            start (a conservative reading of two announcements).
+        whitelist_announced: the whitelist regime is announced and not yet in force.
+        anticipated_partner_cost: the share of the regime's per-partner cost funders charge themselves ahead of
+            it (:func:`phase_in`) times that cost (yuan per partner per quarter; 0 unless announced).
+        no_outsourcing_announced: the ban on outsourcing risk control is announced and not yet in force.
+        cleanup_announced: the stock clean-up is announced and its deadline not yet reached.
     """
 
     cap_nominal: np.ndarray
@@ -46,10 +60,34 @@ class Rules:
     shadow_open: bool
     cleanup: bool
     cleanup_call: bool
+    announced_cap_nominal: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
+    announced_cap_all_in: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
+    announced_cap_months: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
+    whitelist_announced: bool = False
+    anticipated_partner_cost: float = 0.0
+    no_outsourcing_announced: bool = False
+    cleanup_announced: bool = False
 
 
 def _on(switch_enabled: bool, start: str, month: int) -> bool:
     return bool(switch_enabled) and month >= parse_month(start)
+
+
+def _ahead(switch_enabled: bool, announced: str, start: str, month: int) -> bool:
+    """Announced (``announced`` reached; '' is never) and not yet in force (``start`` not reached)."""
+    return bool(switch_enabled) and bool(announced) and parse_month(announced) <= month < parse_month(start)
+
+
+def phase_in(announced: int, start: int, month: int) -> float:
+    """Share of an announced rule's cost borne ahead of it: 0 at ``announced``, rising linearly to 1 at ``start``.
+
+    Pure; months are absolute month numbers. Clipped to [0, 1]; 1 when ``start`` is not after ``announced``.
+    This linear ramp is an assumption: firms prepare for a rule steadily between its announcement and its
+    effective date.
+    """
+    if start <= announced:
+        return 1.0
+    return float(np.clip((month - announced) / (start - announced), 0.0, 1.0))
 
 
 def rules_in_force(
@@ -82,11 +120,23 @@ def rules_in_force(
             cap_all_in[i] = min(cap_all_in[i], c)
     binding = np.minimum(cap_nominal, cap_all_in)
     finite = binding[np.isfinite(binding)]
+    ann_nominal, ann_all_in, ann_months = (np.full(len(KINDS), np.inf) for _ in range(3))
+    if _ahead(rc.enabled, rc.announced, rc.start, month):
+        (ann_all_in if rc.fees_included else ann_nominal)[:] = rc.apr
+        ann_months[:] = parse_month(rc.start) - month
+    for i, kind in enumerate(KINDS):
+        kc = getattr(policy.kind_caps, kind.value)
+        if _ahead(kc.enabled, kc.announced, kc.start, month):
+            ann_all_in[i] = min(ann_all_in[i], kc.apr)
+            ann_months[i] = min(ann_months[i], parse_month(kc.start) - month)
     wl = policy.whitelist
     whitelist = _on(wl.enabled, wl.start, month)
+    wl_ahead = _ahead(wl.enabled, wl.announced, wl.start, month)
+    share = phase_in(parse_month(wl.announced), parse_month(wl.start), month) if wl_ahead else 0.0
     gc = policy.guarantee_cap
     bl = policy.borrowing_limit
-    cleanup = bool(policy.stock_cleanup.enabled) and new_cap
+    sc = policy.stock_cleanup
+    cleanup = bool(sc.enabled) and new_cap
     return Rules(
         cap_nominal=cap_nominal,
         cap_all_in=cap_all_in,
@@ -99,7 +149,15 @@ def rules_in_force(
         borrowing_limit=bl.income_multiple if _on(bl.enabled, bl.start, month) else float("inf"),
         shadow_open=not _on(policy.payment_crackdown.enabled, policy.payment_crackdown.start, month),
         cleanup=cleanup,
-        cleanup_call=cleanup and month == parse_month(policy.stock_cleanup.deadline),
+        cleanup_call=cleanup and month == parse_month(sc.deadline),
+        announced_cap_nominal=ann_nominal,
+        announced_cap_all_in=ann_all_in,
+        announced_cap_months=ann_months,
+        whitelist_announced=wl_ahead,
+        anticipated_partner_cost=share * wl.partner_cost * scale,
+        no_outsourcing_announced=_ahead(policy.no_outsourcing.enabled, policy.no_outsourcing.announced,
+                                        policy.no_outsourcing.start, month),
+        cleanup_announced=bool(rc.enabled) and _ahead(sc.enabled, sc.announced, sc.deadline, month),
     )
 
 

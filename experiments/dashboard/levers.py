@@ -151,6 +151,30 @@ def overrides_for(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def announced_by_start(overrides: Mapping[str, Any], scenario: Any) -> dict[str, Any]:
+    """``overrides`` plus, where a start lever moves a rule before the scenario's announcement of it, that
+    announcement moved to the new start.
+
+    A rule is announced before (or when) it binds (:mod:`model.config` refuses the opposite). The page has no
+    announcement lever, so a rule started earlier than the scenario announced it is announced when it binds:
+    nothing is anticipated. A start moved later keeps the scenario's announcement (a longer lead).
+
+    Args:
+        overrides: from :func:`overrides_for`.
+        scenario: the scenario they apply to (a :class:`~model.config.Scenario`).
+    """
+    out = dict(overrides)
+    for lever in LEVERS:
+        section, _, name = lever.key.rpartition(".")
+        start = out.get(lever.key)
+        if lever.kind != "month" or name != "start" or start is None:
+            continue
+        announced = getattr(scenario.get(section), "announced", "")
+        if announced and announced > start:  # 'YYYY-MM' strings sort in calendar order
+            out[f"{section}.announced"] = start
+    return out
+
+
 def describe_overrides(values: Mapping[str, Any]) -> str:
     """A short label for the levers moved, e.g. ``cap 20%, whitelist off`` (empty if none)."""
     parts = []

@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from experiments.dashboard.levers import LEVERS, LeverError, describe_overrides, overrides_for
+from experiments.dashboard.levers import LEVERS, LeverError, announced_by_start, describe_overrides, overrides_for
 from experiments.engine.run import build_model
 from model.config import ConfigError, Scenario, list_scenarios, load_scenario
 from model.enums import FunderKind
@@ -124,6 +124,7 @@ class DashboardModel(mesa.Model):
         self.scenario_name, self.compare = scenario, compare
         self.borrowers, self.seed_value = n, s
         self.arms: list[Arm] = []
+        self.overrides: dict = {}  # run A's overrides, as built
         self.error: str | None = None
         self.lock = threading.RLock()
         self.build_id = next(_BUILDS)  # tells one Reset's model from the next (the page shows it to tests)
@@ -147,7 +148,16 @@ class DashboardModel(mesa.Model):
 
     # ------------------------------------------------------------------ building
     def _build(self, overrides: dict) -> list[str]:
-        """Build the runs; returns validation problems (model errors go to ``self.error``)."""
+        """Build the runs; returns validation problems (model errors go to ``self.error``).
+
+        A cap start moved before the scenario's announcement of the cap moves the announcement with it
+        (:func:`~experiments.dashboard.levers.announced_by_start`).
+        """
+        try:
+            overrides = announced_by_start(overrides, load_scenario(self.scenario_name))
+        except ConfigError as exc:
+            return [f"run A: {p}" for p in exc.problems]
+        self.overrides = overrides
         moved = describe_overrides(self.lever_values)
         size = {"run.borrowers": self.borrowers}
         plans = [("A", f"A: {self.scenario_name}" + (f" + {moved}" if moved else ""), self.scenario_name,
@@ -289,7 +299,7 @@ class DashboardModel(mesa.Model):
         lines = [f"seed = {self.seed_value}", f"borrowers = {self.borrowers}"]
         for arm in self.arms:
             lines.append(f"{arm.label}  (scenario {arm.scenario.name})")
-        over = {"run.borrowers": self.borrowers, **(overrides_for(self.lever_values) if self.arms else {})}
+        over = {"run.borrowers": self.borrowers, **(self.overrides if self.arms else {})}
         args = ["zhudai", "run", self.scenario_name, "--seed", str(self.seed_value)]
         for key, value in over.items():
             args += ["--set", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]

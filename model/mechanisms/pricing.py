@@ -107,6 +107,77 @@ def quote(
     }
 
 
+def loan_caps(*, cap_nominal: np.ndarray, cap_all_in: np.ndarray, announced_nominal: np.ndarray,
+              announced_all_in: np.ndarray, months_to_start: np.ndarray,
+              term_months: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+    """The caps each loan is priced under: those in force, and an announced cap the loan would outlive.
+
+    A loan written this month with a term of ``term_months`` has its last instalment ``term_months`` months
+    from now; if that is on or after the month an announced cap starts (``term_months >= months_to_start``),
+    the lender prices it within that cap already, so that no loan it writes now is still above the cap once the
+    cap binds. Renewals are loans like any other here. All arrays are per loan. Pure.
+
+    Args:
+        cap_nominal, cap_all_in: the caps in force (``inf`` where none applies).
+        announced_nominal, announced_all_in: caps announced and not yet in force (``inf`` where none).
+        months_to_start: months from now until the announced cap starts (``inf`` where none).
+        term_months: each loan's term in months (a scalar for one term for all).
+
+    Returns:
+        ``(cap_nominal, cap_all_in)`` per loan; equal to the caps in force where nothing is announced.
+    """
+    outlives = np.asarray(term_months) >= months_to_start
+    return (np.where(outlives, np.minimum(cap_nominal, announced_nominal), cap_nominal),
+            np.where(outlives, np.minimum(cap_all_in, announced_all_in), cap_all_in))
+
+
+def priced_above(*, apr: np.ndarray, service_fee: np.ndarray, guaranteed: np.ndarray, est_pd: np.ndarray,
+                 lgd: float, guarantee_margin: float, cap_nominal: np.ndarray, cap_all_in: np.ndarray) -> np.ndarray:
+    """Loans (of a book) whose price is above a cap: the all-in price against an all-in cap, the nominal rate
+    (the price less its fees, as :func:`quote` adds them) against a nominal cap. Pure; all arrays per loan.
+
+    Args:
+        apr: each loan's all-in price.
+        service_fee, guaranteed, est_pd: its originator's service fee, whether it is guaranteed, and the PD
+            estimate it was priced on (the guarantee fee is ``est_pd * lgd * (1 + guarantee_margin)``).
+        cap_nominal, cap_all_in: the caps to test against (``inf`` where none).
+    """
+    fees = service_fee + np.where(guaranteed, est_pd * lgd * (1.0 + guarantee_margin), 0.0)
+    return (apr - fees > cap_nominal + 1e-12) | (apr > cap_all_in + 1e-12)
+
+
+def max_priceable_pd(*, funding_cost: np.ndarray, spread: np.ndarray, min_spread_share: float,
+                     take_rate: np.ndarray, service_fee: np.ndarray, guaranteed: np.ndarray, lgd: float,
+                     guarantee_margin: float, cap_nominal: np.ndarray, cap_all_in: np.ndarray) -> np.ndarray:
+    """The highest estimated PD at which :func:`quote` still finds a loan priceable under the caps.
+
+    Inverts ``quote``'s test (the price with the thinnest spread fits every cap). With ``base = funding_cost +
+    min_spread_share * spread + take_rate`` and ``EL = pd * lgd``: a loan the funder bears needs
+    ``base + EL <= cap_nominal`` and ``base + EL + service_fee <= cap_all_in``; a guaranteed loan needs
+    ``base <= cap_nominal`` and ``base + service_fee + EL * (1 + guarantee_margin) <= cap_all_in``. Pure; the
+    result is clipped to [0, 1] (0: nothing priceable, 1: every PD priceable, as with no cap).
+
+    Args:
+        funding_cost, spread, take_rate, service_fee: as in :func:`quote`, per loan.
+        guaranteed: True where the originator guarantees the loan.
+        cap_nominal, cap_all_in: the caps to price under (``inf`` where none).
+    """
+    guaranteed = np.asarray(guaranteed, dtype=bool)
+    base = funding_cost + min_spread_share * spread + take_rate
+    room_all_in = cap_all_in - base - service_fee
+    borne = _pd_within(np.minimum(cap_nominal - base, room_all_in), lgd)
+    backed = np.where(base <= cap_nominal, _pd_within(room_all_in, lgd * (1.0 + guarantee_margin)), 0.0)
+    return np.where(guaranteed, backed, borne)
+
+
+def _pd_within(room: np.ndarray, slope: float) -> np.ndarray:
+    """The highest PD in [0, 1] with ``pd * slope <= room`` (0 if even PD 0 does not fit)."""
+    room = np.asarray(room, dtype=float)
+    if slope <= 0:
+        return np.where(room >= 0, 1.0, 0.0)
+    return np.clip(room / slope, 0.0, 1.0)
+
+
 def cap_path(apr_start: float, lpr_multiple: float, lpr_at_by: float, start: int, by: int, month: int) -> float:
     """A cap falling linearly from ``apr_start`` at ``start`` to ``lpr_multiple * LPR`` at ``by`` (then flat).
 

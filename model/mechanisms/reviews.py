@@ -61,26 +61,37 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
                      new_partners_per_review: int, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                      age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray, whitelist_on: bool,
                      min_age: float, max_complaints: float, max_partners: int, partner_cost_q: float,
-                     allow_leave: bool) -> WhitelistReview:
+                     regime_announced: bool, anticipated_cost_q: float, allow_leave: bool) -> WhitelistReview:
     """A funder's quarterly whitelist review, on its quarter's record per partner (arrays over platforms).
 
     Drops partners that exited, lost money for the funder over the quarter after their monitoring cost
     (``partner_cost_q``), ran a non-performing ratio above ``loss_tolerance``, or fail a whitelist regime's
-    admission criteria (age, complaints). Leaves platform lending when the trailing-year return
+    admission criteria (age, complaints).
+
+    A regime announced but not yet in force (``regime_announced``) is anticipated: its admission criteria
+    already apply, to partners and candidates alike, and each partner must also cover ``anticipated_cost_q``,
+    the share of the regime's per-partner cost the funder charges itself ahead of it (a charge in this test
+    only, not a cost booked). As under the regime, a dormant partner must then pay its way too.
+
+    Leaves platform lending when the trailing-year return
     ``4 * year_business / year_balance`` (each a 0.75-decayed sum of quarters) stayed below the hurdle for
     ``leave_quarters`` reviews, or when no partner is left and none is worth admitting. Otherwise admits up
     to ``new_partners_per_review`` of the best-scored eligible platforms that want funding, within its
     partner capacity (more when its budget sat idle) and a regime's ``max_partners``.
     """
     partners = partners.copy()
+    regime = whitelist_on or regime_announced
     partner_profit = q_income - q_cost - q_loss - partner_cost_q
+    if regime_announced:
+        partner_profit = partner_profit - anticipated_cost_q
     npl = np.divide(q_npl, q_balance, out=np.zeros_like(q_npl), where=q_balance > 0)
     eligible = active.copy()
-    if whitelist_on:
+    if regime:
         eligible &= (age_months >= min_age) & (complaints <= max_complaints)
-    # A dormant partner costs little without a regime; under one, every listed partner must pay its way.
+    # A dormant partner costs little without a regime; under one (or ahead of it), every listed partner must
+    # pay its way.
     had_business = q_balance > 0
-    losing = (partner_profit < 0) & (had_business | whitelist_on)
+    losing = (partner_profit < 0) & (had_business | regime)
     drop = partners & (~eligible | losing | (npl > loss_tolerance))
     partners &= ~drop
 
@@ -228,3 +239,54 @@ def plan_quarter(pp: PlatformsParams, *, q_lines: float, q_demand: float, q_volu
         elif unfunded >= pp.unfunded_quarters or capital < pp.exit_capital_share * capital0:
             exit_ = Exit.SOLVENT
     return PlatformPlan(planned, fundable, target_pd, acq_intensity, new_mix, unfunded, exit_)
+
+
+@dataclass(frozen=True)
+class CapExposure:
+    """Each platform's book against a cap announced but not yet in force (arrays over platforms).
+
+    Attributes:
+        share_above: share of the platform's outstanding balance priced above the announced cap (0: no book).
+        pd_ceiling: balance-weighted mean, over its book, of the highest PD each loan could be priced at under
+            the announced cap (``inf``: no book).
+    """
+
+    share_above: np.ndarray
+    pd_ceiling: np.ndarray
+
+
+def cap_exposure(*, platform: np.ndarray, balance: np.ndarray, above: np.ndarray, max_pd: np.ndarray,
+                 n_platforms: int) -> CapExposure:
+    """How much of each platform's book an announced cap would catch, from the platform's own loans.
+
+    Args:
+        platform: each loan's platform (-1 for direct and shadow loans, which are skipped).
+        balance: each loan's outstanding balance.
+        above: the loan is priced above the announced cap of its funder's kind.
+        max_pd: the highest PD the loan could be priced at under that cap, on its own funder, fees and guarantee
+            (:func:`model.mechanisms.pricing.max_priceable_pd`).
+        n_platforms: number of platforms.
+    """
+    on = platform >= 0
+    p, bal = platform[on], balance[on]
+    total = np.bincount(p, weights=bal, minlength=n_platforms)
+    high = np.bincount(p, weights=bal * above[on], minlength=n_platforms)
+    weighted = np.bincount(p, weights=bal * max_pd[on], minlength=n_platforms)
+    has = total > 0
+    share = np.divide(high, total, out=np.zeros(n_platforms), where=has)
+    ceiling = np.divide(weighted, total, out=np.full(n_platforms, np.inf), where=has)
+    return CapExposure(share, ceiling)
+
+
+def anticipate_cap(*, target_pd: float, share_above: float, pd_ceiling: float, exposure: float,
+                   risk_cut: float) -> float:
+    """A platform's risk appetite at a quarterly review while a cap is announced but not yet in force.
+
+    A platform with at least ``exposure`` of its book priced above the announced cap expects that business to
+    go and cuts its target PD as it would after a loss (times ``risk_cut``), but not below ``pd_ceiling``, what
+    it could still price under the cap; an appetite already within the ceiling is kept. Below ``exposure``
+    nothing changes. The appetite recovers through :func:`plan_quarter` once its quarters are profitable.
+    """
+    if share_above < exposure or target_pd <= pd_ceiling:
+        return target_pd
+    return max(target_pd * risk_cut, pd_ceiling)

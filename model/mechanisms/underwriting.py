@@ -14,7 +14,7 @@ import numpy as np
 
 from model.enums import Channel
 from model.mechanisms.funding import pick_by_weight
-from model.mechanisms.pricing import annual_pd, estimate_pd, quote
+from model.mechanisms.pricing import annual_pd, estimate_pd, loan_caps, quote
 from model.params import Params
 from model.policy import Rules
 
@@ -109,14 +109,22 @@ class Lenders:
 
 def price(desks: Desks, lenders: Lenders, params: Params, rules: Rules, *, desk: np.ndarray, funder: np.ndarray,
           est_pd: np.ndarray, guaranteed: np.ndarray) -> dict[str, np.ndarray]:
-    """Quote each loan at its desk for its funder under the funder kind's caps (:func:`pricing.quote`)."""
+    """Quote each loan at its desk for its funder under the funder kind's caps (:func:`pricing.quote`).
+
+    The caps are those in force, tightened by an announced cap that a loan of ``borrowers.term_months`` would
+    outlive (:func:`pricing.loan_caps`).
+    """
     kind = lenders.kind[funder]
+    cap_nominal, cap_all_in = loan_caps(
+        cap_nominal=rules.cap_nominal[kind], cap_all_in=rules.cap_all_in[kind],
+        announced_nominal=rules.announced_cap_nominal[kind], announced_all_in=rules.announced_cap_all_in[kind],
+        months_to_start=rules.announced_cap_months[kind], term_months=params.borrowers.term_months,
+    )
     return quote(
         funding_cost=lenders.cost[funder], spread=lenders.spread[funder], est_pd=est_pd,
         lgd=params.pricing.lgd, take_rate=desks.take[desk], service_fee=desks.fee[desk], guaranteed=guaranteed,
         guarantee_margin=params.platforms.guarantee_margin, markup=desks.markup[desk],
-        cap_nominal=rules.cap_nominal[kind], cap_all_in=rules.cap_all_in[kind],
-        min_spread_share=params.pricing.min_spread_share,
+        cap_nominal=cap_nominal, cap_all_in=cap_all_in, min_spread_share=params.pricing.min_spread_share,
     )
 
 
@@ -133,9 +141,9 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
 
     The desk estimates the applicant's PD with noise set by its risk-control capability (scaled by its own
     loss experience), refuses PDs above its appetite, and prices the loan for the funder drawn from its
-    credit lines (or forced, for renewals) under that funder kind's binding cap. Where core risk control
-    cannot be outsourced, the bank's own (noisier) screen must also pass and the platform may not guarantee
-    the loan.
+    credit lines (or forced, for renewals) under that funder kind's binding cap, and within an announced cap the
+    loan would outlive (renewals too: see :func:`price`). Where core risk control cannot be outsourced, the
+    bank's own (noisier) screen must also pass and the platform may not guarantee the loan.
 
     Args:
         rng: the run's generator. Draws, in order: a funder per platform application (only when funders are

@@ -489,6 +489,49 @@ ERROR_CASES = [
         id="kind cap path before start",
     ),
     pytest.param(
+        '[policy.rate_cap]\nannounced = "2025-11"\n',
+        (),
+        'policy.rate_cap.announced = "2025-11": must not be after policy.rate_cap.start = "2025-10" (a rule is '
+        "announced before it binds; leave it '' if not announced ahead)",
+        id="cap announced after start",
+    ),
+    pytest.param(
+        '[policy.kind_caps.cfc]\nannounced = "2026-02"\n',
+        (),
+        'policy.kind_caps.cfc.announced = "2026-02": must not be after policy.kind_caps.cfc.start = "2026-01"',
+        id="kind cap announced after start",
+    ),
+    pytest.param(
+        '[policy.whitelist]\nstart = "2025-01"\nannounced = "2025-04"\n',
+        (),
+        'policy.whitelist.announced = "2025-04": must not be after policy.whitelist.start = "2025-01"',
+        id="regime announced after start",
+    ),
+    pytest.param(
+        "",
+        ["policy.no_outsourcing.announced=2026-01"],
+        'policy.no_outsourcing.announced = "2026-01": must not be after policy.no_outsourcing.start',
+        id="ban announced after start",
+    ),
+    pytest.param(
+        '[policy.stock_cleanup]\nannounced = "2026-07"\n',
+        (),
+        'policy.stock_cleanup.announced = "2026-07": must not be after policy.stock_cleanup.deadline = "2026-06"',
+        id="clean-up announced after deadline",
+    ),
+    pytest.param(
+        '[policy.rate_cap]\nannounced = "April"\n',
+        (),
+        "policy.rate_cap.announced = \"April\": must be a 'YYYY-MM' month",
+        id="announced not a month",
+    ),
+    pytest.param(
+        "[policy.rate_cap]\nannounced = 202504\n",
+        (),
+        "policy.rate_cap.announced = 202504: must be a 'YYYY-MM' month string or '' (got an integer)",
+        id="announced not a string",
+    ),
+    pytest.param(
         "[funders.microlender]\ncount = 1\n",
         (),
         "funders.microlender.bigtech_count = 2: must not exceed funders.microlender.count = 1",
@@ -550,6 +593,56 @@ def test_each_error_class_names_key_and_rule(tmp_path, body, overrides, expected
     message = problems_of(write(tmp_path, body), overrides)
     assert expected in message
     assert message.startswith(f"scenario '{tmp_path / 's.toml'}' has 1 problem:\n  - ")
+
+
+#: Every instrument that may be announced ahead, with the key of the month it binds from.
+ANNOUNCED = [
+    ("policy.rate_cap", "start"), *((f"policy.kind_caps.{k}", "start") for k in (
+        "bank_state", "bank_joint_stock", "bank_city", "bank_rural", "bank_internet", "cfc", "microlender", "trust")),
+    ("policy.whitelist", "start"), ("policy.no_outsourcing", "start"), ("policy.stock_cleanup", "deadline"),
+]
+
+
+@pytest.mark.parametrize(("section", "binds"), ANNOUNCED)
+def test_announced_defaults_to_empty_and_may_equal_the_start(section, binds):
+    """'' (the default) and the month the rule binds both load; a month before it too."""
+    scenario = load_scenario("baseline")
+    assert scenario.get(f"{section}.announced") == ""
+    start = scenario.get(f"{section}.{binds}")
+    assert load_scenario("baseline", [f"{section}.announced={start}"]).get(f"{section}.announced") == start
+    assert load_scenario("baseline", [f"{section}.announced=2024-01"]).get(f"{section}.announced") == "2024-01"
+    assert load_scenario("new-rules-2025", [f'{section}.announced=""']).get(f"{section}.announced") == ""
+
+
+def test_payment_crackdown_has_no_announcement():
+    """Only the instruments the model anticipates (or carries) have an ``announced`` month."""
+    assert "policy.payment_crackdown.announced: unknown key" in problems_of(
+        "baseline", ["policy.payment_crackdown.announced=2025-01"])
+
+
+def test_new_rules_2025_announce_in_april_and_the_halves_keep_theirs():
+    full = load_scenario("new-rules-2025").params.policy
+    assert [full.rate_cap.announced, full.whitelist.announced, full.no_outsourcing.announced,
+            full.stock_cleanup.announced] == ["2025-04"] * 4
+    price_side, funder_side = load_scenario("cap-only").params.policy, load_scenario("whitelist-only").params.policy
+    assert price_side.rate_cap.announced == price_side.stock_cleanup.announced == "2025-04"
+    assert price_side.whitelist.announced == price_side.no_outsourcing.announced == ""
+    assert funder_side.whitelist.announced == funder_side.no_outsourcing.announced == "2025-04"
+    assert funder_side.rate_cap.announced == funder_side.stock_cleanup.announced == ""
+    for name in ("cap-20", "cap-12", "full-tightening-2026"):
+        assert load_scenario(name).params.policy.rate_cap.announced == "2025-04", name
+
+
+def test_moving_a_start_before_its_announcement_is_refused_by_the_cli(capsys):
+    """The CLI refuses it with exit status 2 and one line naming both keys, as any scenario error."""
+    from experiments.cli.main import main
+
+    assert main(["check", "new-rules-2025", "--set", "policy.rate_cap.start=2025-03"]) == 2
+    err = capsys.readouterr().err
+    assert 'policy.rate_cap.announced = "2025-04": must not be after policy.rate_cap.start = "2025-03"' in err
+    assert "Traceback" not in err
+    assert main(["check", "new-rules-2025", "--set", "policy.rate_cap.start=2025-03",
+                 "--set", "policy.rate_cap.announced=2025-03"]) == 0
 
 
 def test_description_and_extends_must_be_strings(tmp_path):

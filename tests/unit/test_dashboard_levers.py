@@ -8,6 +8,7 @@ from experiments.dashboard.levers import (
     LEVER_BY_NAME,
     LEVERS,
     LeverError,
+    announced_by_start,
     describe_overrides,
     lever_summary,
     overrides_for,
@@ -253,6 +254,27 @@ def test_every_lever_key_and_switch_is_a_schema_leaf():
 def test_describe_overrides_lists_only_moved_levers(values, expected):
     """The run label names each moved lever (in the page's order) and nothing else."""
     assert describe_overrides(values) == expected
+
+
+# ------------------------------------------------------------------------------------- announced_by_start
+@pytest.mark.parametrize(("cap_start", "announced"), [
+    ("2024-02", "2024-02"),   # before the scenario's 2025-04 announcement: announced when it binds
+    ("2025-04", "2025-04"),   # on the announcement: unchanged, no override needed
+    ("2026-01", "2025-04"),   # later: the scenario's announcement stands (a longer lead)
+])
+def test_a_moved_cap_start_keeps_its_announcement_no_later(cap_start, announced):
+    """new-rules-2025 announces the cap in 2025-04; the resolved overrides always load."""
+    scenario = load_scenario("new-rules-2025")
+    over = announced_by_start(overrides_for({"cap_start": cap_start}), scenario)
+    resolved = load_scenario("new-rules-2025", over).params.policy.rate_cap
+    assert (resolved.start, resolved.announced) == (cap_start, announced)
+    assert ("policy.rate_cap.announced" in over) == (announced != "2025-04")
+
+
+def test_announced_by_start_leaves_other_overrides_and_unannounced_scenarios_alone():
+    over = overrides_for({"cap": "20", "cap_start": "2024-02"})
+    assert announced_by_start(over, load_scenario("baseline-2024")) == over
+    assert announced_by_start({}, load_scenario("new-rules-2025")) == {}
 
 
 # -------------------------------------------------------------------------------------------- lever_summary

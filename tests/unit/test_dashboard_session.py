@@ -203,8 +203,9 @@ def _command(dm: DashboardModel) -> tuple[str, int, list[str]]:
 
 @pytest.mark.parametrize(("fixture", "expected_sets"), [
     ("capped", ["run.borrowers=2000", "policy.rate_cap.apr=0.2", "policy.rate_cap.enabled=true"]),
+    # new-rules-2025 announces the cap in 2025-04: a cap from 2024-02 is announced when it binds.
     ("early_cap", ["run.borrowers=2000", "policy.rate_cap.apr=0.2", "policy.rate_cap.enabled=true",
-                   "policy.rate_cap.start=2024-02"]),
+                   "policy.rate_cap.start=2024-02", "policy.rate_cap.announced=2024-02"]),
     ("crn", ["run.borrowers=2000"]),
 ])
 def test_settings_command_reproduces_run_a(request, fixture, expected_sets):

@@ -24,7 +24,9 @@ def test_rules_start_is_the_scenarios_rate_cap_start():
 
 
 def test_run_summary_marks_the_month_before_the_scenarios_rules():
-    scenario = load_scenario("new-rules-2025", ["policy.rate_cap.start=2024-03", "run.months=4"])
+    # A start before the scenario's 2025-04 announcement needs the announcement moved too (model/config.py).
+    scenario = load_scenario("new-rules-2025", ["policy.rate_cap.start=2024-03", "policy.rate_cap.announced=2024-03",
+                                                "run.months=4"])
     table = pd.DataFrame({"date": ["2024-01", "2024-02", "2024-03", "2024-04"], "step": range(1, 5)})
     assert list(cli_run.summary_rows(table, rules_start(scenario))["date"]) == ["2024-01", "2024-02", "2024-04"]
     text = cli_run.render_summary(table, scenario, 1, 0.1)
@@ -33,7 +35,8 @@ def test_run_summary_marks_the_month_before_the_scenarios_rules():
 
 def test_sensitivity_window_defaults_to_the_scenarios_rules(tmp_path, capsys: pytest.CaptureFixture[str]):
     argv = ["sensitivity", "new-rules-2025", "--method", "morris", "--param", "pricing.leverage_sensitivity=1,5",
-            "--months", "2", "--set", "policy.rate_cap.start=2024-05", "--out", str(tmp_path / "s"), "--quiet"]
+            "--months", "2", "--set", "policy.rate_cap.start=2024-05", "--set", "policy.rate_cap.announced=2024-05",
+            "--out", str(tmp_path / "s"), "--quiet"]
     assert main(argv) == 2
     assert "before --from 2024-05" in capsys.readouterr().err
 
@@ -41,6 +44,7 @@ def test_sensitivity_window_defaults_to_the_scenarios_rules(tmp_path, capsys: py
 def test_report_takes_the_rules_month_from_the_stored_scenarios(tmp_path):
     out = tmp_path / "b"
     assert main(["compare", "new-rules-2025", "--replications", "1", "--borrowers", "1500", "--months", "2",
-                 "--set", "run.burn_in=0", "--set", "policy.rate_cap.start=2024-02", "--workers", "1", "--quiet",
+                 "--set", "run.burn_in=0", "--set", "policy.rate_cap.start=2024-02",
+                 "--set", "policy.rate_cap.announced=2024-02", "--workers", "1", "--quiet",
                  "--out", str(out)]) == 0
     assert load_report_data(out).rules_month == "2024-02"

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from model.mechanisms.pricing import annual_pd, cap_path, estimate_pd, quote
+from model.mechanisms.pricing import (
+    annual_pd,
+    cap_path,
+    estimate_pd,
+    loan_caps,
+    max_priceable_pd,
+    priced_above,
+    quote,
+)
 
 INF = np.inf
 
@@ -168,3 +176,92 @@ def test_cap_path_linear_then_flat():
 def test_cap_path_never_rises_above_start():
     # 4 x LPR above the starting cap: the cap stays at apr_start.
     assert cap_path(0.10, 4.0, 0.05, 100, 124, 124) == pytest.approx(0.10)
+
+
+# ------------------------------------------------------------------- loan_caps (announced caps)
+def test_loan_caps_tighten_only_loans_that_outlive_the_announced_start():
+    """Three 12-month loans; the announced 24% all-in cap starts in 6, 12 and 13 months.
+
+    The first two would still run when it starts (on the start month counts), the third matures before."""
+    nominal, all_in = loan_caps(cap_nominal=np.full(3, 0.36), cap_all_in=np.full(3, INF),
+                                announced_nominal=np.full(3, INF), announced_all_in=np.full(3, 0.24),
+                                months_to_start=np.array([6.0, 12.0, 13.0]), term_months=12)
+    np.testing.assert_array_equal(nominal, [0.36, 0.36, 0.36])  # the cap in force still binds too
+    np.testing.assert_array_equal(all_in, [0.24, 0.24, INF])
+
+
+def test_loan_caps_keep_the_tighter_of_in_force_and_announced():
+    nominal, all_in = loan_caps(cap_nominal=np.array([0.36, 0.36]), cap_all_in=np.array([0.20, 0.30]),
+                                announced_nominal=np.array([0.30, INF]), announced_all_in=np.array([0.24, 0.24]),
+                                months_to_start=np.array([3.0, 3.0]), term_months=np.array([12, 2]))
+    np.testing.assert_array_equal(nominal, [0.30, 0.36])
+    np.testing.assert_array_equal(all_in, [0.20, 0.30])
+
+
+def test_loan_caps_without_announcement_are_the_caps_in_force_exactly():
+    rng = np.random.default_rng(1)
+    cap_n, cap_a = rng.uniform(0.1, 0.4, 50), np.where(rng.random(50) < 0.5, INF, rng.uniform(0.1, 0.4, 50))
+    nominal, all_in = loan_caps(cap_nominal=cap_n, cap_all_in=cap_a, announced_nominal=np.full(50, INF),
+                                announced_all_in=np.full(50, INF), months_to_start=np.full(50, INF), term_months=12)
+    np.testing.assert_array_equal(nominal, cap_n)
+    np.testing.assert_array_equal(all_in, cap_a)
+
+
+# ------------------------------------------------------------------- max_priceable_pd
+def test_max_priceable_pd_by_hand():
+    """base = 0.03 + 0.5 * 0.02 + 0.05 = 0.09, fee 0.015, lgd 0.9, margin 0.3, 24% all-in.
+
+    Borne by the funder: (0.24 - 0.09 - 0.015) / 0.9 = 0.15. Guaranteed: 0.135 / (0.9 * 1.3) = 0.11538...
+    A 20% nominal cap on a borne loan: min(0.20 - 0.09, 0.135) / 0.9 = 0.12222...; on a guaranteed loan the
+    nominal rate carries no EL, so only the all-in cap limits it."""
+    common = dict(funding_cost=np.full(2, 0.03), spread=np.full(2, 0.02), min_spread_share=0.5,
+                  take_rate=np.full(2, 0.05), service_fee=np.full(2, 0.015), guaranteed=np.array([False, True]),
+                  lgd=0.9, guarantee_margin=0.3)
+    got = max_priceable_pd(**common, cap_nominal=np.full(2, INF), cap_all_in=np.full(2, 0.24))
+    np.testing.assert_allclose(got, [0.15, 0.135 / (0.9 * 1.3)])
+    got = max_priceable_pd(**common, cap_nominal=np.full(2, 0.20), cap_all_in=np.full(2, 0.24))
+    np.testing.assert_allclose(got, [0.11 / 0.9, 0.135 / (0.9 * 1.3)])
+
+
+def test_max_priceable_pd_limits():
+    """No cap: every PD; a cap below the price of a riskless loan: nothing; a guaranteed loan whose nominal part
+    alone breaks a nominal cap: nothing."""
+    common = dict(funding_cost=np.full(3, 0.03), spread=np.full(3, 0.02), min_spread_share=1.0,
+                  take_rate=np.full(3, 0.05), service_fee=np.zeros(3), guaranteed=np.array([False, False, True]),
+                  lgd=0.9, guarantee_margin=0.3)
+    got = max_priceable_pd(**common, cap_nominal=np.array([INF, INF, 0.08]), cap_all_in=np.array([INF, 0.09, INF]))
+    np.testing.assert_array_equal(got, [1.0, 0.0, 0.0])
+
+
+def test_max_priceable_pd_is_the_edge_of_quote_ok():
+    """Random loans: quote accepts the loan just below the ceiling and refuses it just above (where below 1)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    args = dict(funding_cost=rng.uniform(0.02, 0.06, n), spread=rng.uniform(0.0, 0.03, n),
+                take_rate=rng.uniform(0, 0.08, n), service_fee=rng.uniform(0, 0.05, n),
+                guaranteed=rng.random(n) < 0.5, cap_nominal=np.where(rng.random(n) < 0.5, 0.24, INF),
+                cap_all_in=np.where(rng.random(n) < 0.5, rng.uniform(0.15, 0.36, n), INF))
+    ceiling = max_priceable_pd(**args, min_spread_share=0.3, lgd=0.85, guarantee_margin=0.3)
+    inner = (ceiling > 1e-6) & (ceiling < 1 - 1e-6)
+    assert inner.sum() > 50
+
+    def ok(pd):
+        return quote(**args, est_pd=pd, lgd=0.85, guarantee_margin=0.3, markup=np.zeros(n), min_spread_share=0.3)["ok"]
+
+    assert ok(np.where(inner, ceiling - 1e-9, 0.0))[inner].all()
+    assert not ok(np.where(inner, ceiling + 1e-9, 0.0))[inner].any()
+
+
+# ------------------------------------------------------------------- priced_above
+def test_priced_above_all_in_and_nominal():
+    """Fees 0.02 + (guaranteed) 0.1 * 0.9 * 1.3 = 0.137. All-in 24%: 0.25 is above, 0.24 is not. Nominal 20%:
+    0.25 - 0.02 = 0.23 is above for the unguaranteed loan, 0.25 - 0.137 = 0.113 is not for the guaranteed one."""
+    common = dict(service_fee=np.full(2, 0.02), guaranteed=np.array([False, True]), est_pd=np.full(2, 0.1), lgd=0.9,
+                  guarantee_margin=0.3)
+    all_in = priced_above(apr=np.array([0.25, 0.24]), **common, cap_nominal=np.full(2, INF),
+                          cap_all_in=np.full(2, 0.24))
+    np.testing.assert_array_equal(all_in, [True, False])
+    nominal = priced_above(apr=np.full(2, 0.25), **common, cap_nominal=np.full(2, 0.20), cap_all_in=np.full(2, INF))
+    np.testing.assert_array_equal(nominal, [True, False])
+    none = priced_above(apr=np.full(2, 0.9), **common, cap_nominal=np.full(2, INF), cap_all_in=np.full(2, INF))
+    assert not none.any()

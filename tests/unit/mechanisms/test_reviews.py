@@ -9,7 +9,15 @@ import pytest
 
 from model.config import load_scenario
 from model.mechanisms.metrics import borrower_outcomes
-from model.mechanisms.reviews import Exit, loss_calibration, plan_quarter, review_direct_lending, review_whitelist
+from model.mechanisms.reviews import (
+    Exit,
+    anticipate_cap,
+    cap_exposure,
+    loss_calibration,
+    plan_quarter,
+    review_direct_lending,
+    review_whitelist,
+)
 
 PP = load_scenario("baseline-2024").params.platforms
 
@@ -24,7 +32,8 @@ def _review(**over):
         capacity_partners=2, leave_quarters=4, new_partners_per_review=2, active=np.ones(n, dtype=bool),
         score=np.array([3.0, 2.0, 1.0]), loss_rate=np.zeros(n), age_months=np.full(n, 60.0),
         complaints=np.zeros(n), wants_funding=np.ones(n, dtype=bool), whitelist_on=False, min_age=24.0,
-        max_complaints=0.5, max_partners=0, partner_cost_q=1.0, allow_leave=True,
+        max_complaints=0.5, max_partners=0, partner_cost_q=1.0, regime_announced=False, anticipated_cost_q=0.0,
+        allow_leave=True,
     )
     args.update(over)
     return review_whitelist(**args)
@@ -140,6 +149,67 @@ def test_a_closed_desk_is_booked_but_not_judged():
     """After the desk closed, its run-off still enters the trailing year, but no streak is counted."""
     r = _direct(lending_directly=False, q_business=-5.0)
     assert r.year_business == pytest.approx(-5.0) and r.below_hurdle_quarters == 0 and not r.close_direct
+
+
+# ------------------------------------------------------------------ a whitelist regime announced ahead
+def test_announced_regime_applies_its_admission_criteria_before_it_binds():
+    """Ahead of the regime the funder already drops and refuses young or complained platforms, as it will under it."""
+    criteria = dict(age_months=np.array([60.0, 12.0, 60.0]), complaints=np.array([0.9, 0.0, 0.0]))
+    np.testing.assert_array_equal(_review(**criteria).partners, [True, True, False])  # no regime: capacity full
+    ahead = _review(**criteria, regime_announced=True)
+    np.testing.assert_array_equal(ahead.partners, [False, False, True])
+    np.testing.assert_array_equal(ahead.partners, _review(**criteria, whitelist_on=True).partners)
+
+
+def test_announced_regime_charges_its_cost_share_in_the_partner_profit_test():
+    """Partner 1 earns 10 - 2 - 0 = 8 a quarter: 1 of monitoring and 6.5 anticipated leave 0.5, 7.5 a loss.
+
+    The anticipated cost only counts while the regime is announced. The freed place goes to the better-scored
+    candidate 2 (a dropped partner is a candidate again, so it must be outranked)."""
+    over = dict(q_income=np.array([20.0, 10.0, 10.0]), score=np.array([3.0, 1.0, 2.0]))
+    assert _review(**over, regime_announced=True, anticipated_cost_q=6.5).partners[1]
+    dropped = _review(**over, regime_announced=True, anticipated_cost_q=7.5)
+    np.testing.assert_array_equal(dropped.partners, [True, False, True])
+    assert _review(**over, regime_announced=False, anticipated_cost_q=7.5).partners[1]
+
+
+def test_announced_regime_drops_dormant_partners_that_do_not_pay_their_way():
+    """Without a regime a partner with no balance this quarter stays; ahead of a regime it costs its share."""
+    dormant = dict(q_balance=np.array([300.0, 0.0, 0.0]), q_income=np.array([10.0, 0.0, 0.0]),
+                   q_cost=np.array([2.0, 0.0, 0.0]), wants_funding=np.zeros(3, dtype=bool))
+    np.testing.assert_array_equal(_review(**dormant).partners, [True, True, False])
+    np.testing.assert_array_equal(_review(**dormant, regime_announced=True, anticipated_cost_q=0.5).partners,
+                                  [True, False, False])
+
+
+def test_hurdle_test_books_only_costs_paid_not_the_anticipated_share():
+    """The anticipated share is a charge in the partner test only: the trailing-year business is unchanged."""
+    plain = _review()
+    ahead = _review(regime_announced=True, anticipated_cost_q=2.0)
+    assert ahead.year_business == plain.year_business and ahead.below_hurdle_quarters == plain.below_hurdle_quarters
+
+
+# ------------------------------------------------------------------ platforms and an announced cap
+def test_cap_exposure_shares_and_ceilings_per_platform():
+    """Platform 0: 300 of 400 above the cap, ceiling (300 * 0.1 + 100 * 0.3) / 400 = 0.15. Platform 1: nothing
+    above, one loan. Platform 2: no book. Direct loans (platform -1) are skipped."""
+    ex = cap_exposure(platform=np.array([0, 0, 1, -1]), balance=np.array([300.0, 100.0, 50.0, 999.0]),
+                      above=np.array([True, False, False, True]), max_pd=np.array([0.1, 0.3, 0.2, 0.0]),
+                      n_platforms=3)
+    np.testing.assert_allclose(ex.share_above, [0.75, 0.0, 0.0])
+    np.testing.assert_allclose(ex.pd_ceiling, [0.15, 0.2, np.inf])
+
+
+@pytest.mark.parametrize(("target", "share", "ceiling", "expected"), [
+    (0.30, 0.50, 0.10, 0.30 * 0.85),   # exposed: cut as after a loss
+    (0.30, 0.50, 0.28, 0.28),          # but not below what it can price under the cap
+    (0.30, 0.10, 0.10, 0.30),          # little of the book above the cap: no change
+    (0.08, 0.90, 0.10, 0.08),          # appetite already within the ceiling: kept, never raised
+    (0.30, 0.25, 0.10, 0.30 * 0.85),   # the threshold itself counts as exposed
+])
+def test_anticipate_cap_cuts_appetite_toward_the_priceable(target, share, ceiling, expected):
+    got = anticipate_cap(target_pd=target, share_above=share, pd_ceiling=ceiling, exposure=0.25, risk_cut=0.85)
+    assert got == pytest.approx(expected)
 
 
 def _plan(**over):

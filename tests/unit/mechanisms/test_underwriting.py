@@ -49,14 +49,19 @@ LENDERS = Lenders(kind=np.array([BANK, CFC]), is_bank=np.array([True, False]), c
 
 
 def rules(*, bank_all_in=np.inf, cfc_all_in=np.inf, bank_nominal=np.inf, no_outsourcing=False,
-          borrowing_limit=np.inf):
-    """Rules with per-kind caps on banks (every bank kind) and CFCs, and the switches underwriting reads."""
+          borrowing_limit=np.inf, announced_bank_all_in=np.inf, months_to_start=np.inf):
+    """Rules with per-kind caps on banks (every bank kind) and CFCs, and the switches underwriting reads.
+
+    ``announced_bank_all_in`` is an all-in cap on banks announced to start in ``months_to_start`` months."""
     cap_all_in = np.array([bank_all_in if k.is_bank else np.inf for k in KINDS])
     cap_all_in[CFC] = cfc_all_in
     cap_nominal = np.array([bank_nominal if k.is_bank else np.inf for k in KINDS])
+    announced = np.array([announced_bank_all_in if k.is_bank else np.inf for k in KINDS])
+    months = np.array([months_to_start if k.is_bank else np.inf for k in KINDS])
     return Rules(cap_nominal=cap_nominal, cap_all_in=cap_all_in, binding_cap=float("nan"), new_cap_active=False,
                  whitelist=False, partner_cost=0.0, no_outsourcing=no_outsourcing, guarantee_max_share=1.0,
-                 borrowing_limit=borrowing_limit, shadow_open=True, cleanup=False, cleanup_call=False)
+                 borrowing_limit=borrowing_limit, shadow_open=True, cleanup=False, cleanup_call=False,
+                 announced_cap_all_in=announced, announced_cap_months=months)
 
 
 def apps(desk, channel=NEW, amount=1200.0, funder=None):
@@ -134,6 +139,28 @@ def test_loan_above_funder_kinds_all_in_cap_is_refused():
     np.testing.assert_array_equal(o.ok, [True, False])
     o2 = run(apps([3]), r=rules(bank_all_in=0.24, cfc_all_in=0.1640))
     np.testing.assert_array_equal(o2.ok, [True])
+
+
+def test_announced_cap_binds_loans_that_would_outlive_its_start():
+    """The direct bank loan of the test above (minimum 0.1539, asked 0.19129) under a 15% or 16% bank cap
+    announced to start in 6 months: a 12-month loan would still run then, so 15% refuses it and 16% prices it
+    at the cap. Announced to start in 13 months it matures first and is priced freely; the CFC is not capped."""
+    soon = run(apps([2, 3]), r=rules(announced_bank_all_in=0.15, months_to_start=6))
+    np.testing.assert_array_equal(soon.ok, [False, True])
+    fits = run(apps([2]), r=rules(announced_bank_all_in=0.16, months_to_start=6))
+    assert fits.ok.tolist() == [True] and fits.apr[0] == pytest.approx(0.16)
+    late = run(apps([2]), r=rules(announced_bank_all_in=0.15, months_to_start=13))
+    assert late.ok.tolist() == [True] and late.apr[0] == pytest.approx(0.1739 * 1.1)
+    assert PARAMS.borrowers.term_months == 12
+
+
+def test_announced_cap_binds_renewals_too():
+    """A bank renewal (PD 0.1, minimum 0.03 + 0.09 + 0.015 = 0.135) is refused under an announced 13% cap it
+    would outlive and priced at an announced 14%."""
+    a = apps([2], channel=REPEAT, funder=0)
+    assert run(a, r=rules(announced_bank_all_in=0.13, months_to_start=1)).ok.tolist() == [False]
+    ok = run(a, r=rules(announced_bank_all_in=0.14, months_to_start=1))
+    assert ok.ok.tolist() == [True] and ok.apr[0] == pytest.approx(0.14)
 
 
 def test_renewal_adds_no_new_debt_service():
