@@ -79,6 +79,7 @@ class Funder(LossCalibrated, mesa.Agent):
         self.platform_budget = fp.platform_budget * scale * budget_factor
         self.direct_budget = fp.direct_budget * scale * budget_factor
         self.direct_opex_rate = fp.direct_opex_rate
+        self.direct_fixed_cost = fp.direct_fixed_cost * scale
         self.direct_target_pd = fp.direct_target_pd
         self.capacity_partners = fp.partners
         self.hurdle = fp.hurdle
@@ -117,8 +118,9 @@ class Funder(LossCalibrated, mesa.Agent):
 
     @property
     def lending(self) -> bool:
-        """Still lending, directly or through platforms."""
-        return self.direct_lending or self.in_platform_lending
+        """Still lending: its direct desk is open, or it can fund platform loans now (in platform lending, with a
+        partner, and room under any balance mandate, freeze or ban)."""
+        return self.direct_lending or (bool(self.partners.any()) and self.platform_budget_now() > 0)
 
     def _reset_direct_quarter(self) -> None:
         self.q_direct_business = 0.0
@@ -180,12 +182,13 @@ class Funder(LossCalibrated, mesa.Agent):
     # -------------------------------------------------------------- accounts
     def record_month(self, *, income: np.ndarray, funding: np.ndarray, loss: np.ndarray, balance: np.ndarray,
                      npl: np.ndarray, direct_income: float, direct_cost: float, direct_loss: float,
-                     direct_balance: float, partner_cost_q: float) -> None:
+                     direct_balance: float, partner_cost_q: float, direct_expected: float = 0.0) -> None:
         """Book one month: per-partner flows of platform lending (arrays over platforms) and direct lending.
 
-        ``direct_cost`` is funding plus servicing cost of the direct book, ``direct_balance`` its month-end
-        balance; ``partner_cost_q`` is the per-partner monitoring cost per quarter (already scaled to yuan).
-        The month's profit, platform and direct business together, adds to capital.
+        ``direct_cost`` is funding plus servicing cost of the direct book (an open desk also pays its fixed
+        cost), ``direct_balance`` its month-end balance, ``direct_expected`` the book's expected profit at
+        the desk's own prices and loss estimates (what the direct review judges); ``partner_cost_q`` is the
+        per-partner monitoring cost per quarter (already scaled to yuan). The month's profit, platform and direct business together, adds to capital.
         """
         monitoring = partner_cost_q / 3.0 * float(self.partners.sum())
         self.q_income += income
@@ -196,8 +199,11 @@ class Funder(LossCalibrated, mesa.Agent):
         self.q_partner_cost += monitoring
         self.platform_outstanding = float(balance.sum())
         self.direct_outstanding = direct_balance
-        direct = direct_income - direct_cost - direct_loss
-        self.q_direct_business += direct
+        fixed = self.direct_fixed_cost if self.direct_lending else 0.0
+        direct = direct_income - direct_cost - direct_loss - fixed
+        # The desk is judged on what its book is expected to earn at its own prices and loss estimates: losses
+        # already realised are sunk (capital bears them), and a lender keeps a desk whose business pays.
+        self.q_direct_business += direct_expected - fixed
         self.q_direct_balance += direct_balance
         self.profit = float(income.sum() - funding.sum() - loss.sum() - monitoring) + direct
         self.capital += self.profit

@@ -510,7 +510,7 @@ class LendingModel(mesa.Model):
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
             funding_cost=self.lenders.cost, direct_opex_rate=np.array(self.funders.get("direct_opex_rate")),
             opex_rate=np.array(self.platforms.get("opex_rate")), lgd=self.params.pricing.lgd,
-            group=group, weight=self.weight,
+            group=group, weight=self.weight, pd_scale=self.desks.pd_scale,
         )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
@@ -519,6 +519,7 @@ class LendingModel(mesa.Model):
                 income=bk.income[i], funding=bk.funding[i], loss=bk.loss[i], balance=bk.balance[i], npl=bk.npl[i],
                 direct_income=float(bk.direct_income[i]), direct_cost=float(bk.direct_cost[i]),
                 direct_loss=float(bk.direct_loss[i]), direct_balance=float(bk.direct_balance[i]),
+                direct_expected=float(bk.direct_expected[i]),
                 partner_cost_q=partner_cost_q,
             )
         for p in self.platforms:

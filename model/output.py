@@ -58,7 +58,7 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "cr5": ("share 0-1", "Combined share of the five largest platforms in platform_volume."),
         "mean_whitelist_size": ("platforms", "Mean partners per funder, over funders that lent through platforms at the start (zeros included)."),
         "funders_in_platform_lending": ("funders", "Funders still in platform lending."),
-        **{f"lenders_{kind.value}": ("funders", f"{label} still lending, through platforms or directly (in platform lending or direct desk open).")
+        **{f"lenders_{kind.value}": ("funders", f"{label} still lending, through platforms or directly (direct desk open, or a platform partner and room to fund platform loans).")
            for kind, label in _KIND_LABELS.items()},
         "avg_apr_new": ("1/yr", "Volume-weighted all-in APR of new licensed loans (0 when none)."),
         "max_apr_new": ("1/yr", "Highest all-in APR of a new licensed loan this month (0 when none)."),

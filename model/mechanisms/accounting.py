@@ -94,7 +94,8 @@ class Books:
     (end-of-month balance, new loans included) and ``npl`` (end-of-month NPL balance the funder bears).
 
     Per funder (direct lending): ``direct_income``, ``direct_cost`` (funding cost plus opex),
-    ``direct_loss``, ``direct_balance`` (end of month, new loans included).
+    ``direct_loss``, ``direct_balance`` (end of month, new loans included), ``direct_expected`` (expected
+    profit of the direct book at the desk's own prices and loss estimates).
 
     Per platform: ``revenue`` (the originator's part of interest paid), ``opex``, ``outstanding`` (end of
     month, new loans included), ``npl`` and ``loss`` (all losses on its loans, guaranteed or not).
@@ -116,6 +117,7 @@ class Books:
     direct_cost: np.ndarray
     direct_loss: np.ndarray
     direct_balance: np.ndarray
+    direct_expected: np.ndarray
     revenue: np.ndarray
     opex: np.ndarray
     outstanding: np.ndarray
@@ -136,7 +138,8 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
                platform: np.ndarray, funder: np.ndarray, desk: np.ndarray, apr: np.ndarray, funder_rate: np.ndarray,
                guaranteed: np.ndarray, shadow: np.ndarray, borrower: np.ndarray, pd_est: np.ndarray, dpd: np.ndarray,
                funding_cost: np.ndarray, direct_opex_rate: np.ndarray, opex_rate: np.ndarray, lgd: float,
-               group: np.ndarray | None = None, weight: float = 1.0) -> Books:
+               group: np.ndarray | None = None, weight: float = 1.0,
+               pd_scale: np.ndarray | None = None) -> Books:
     """Book the month for every funder, platform and desk, given the guarantee claims the platforms paid.
 
     For a billed loan (the first ``n_old = interest_paid.size`` rows of the book): the funder's interest
@@ -164,6 +167,10 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         opex_rate: per platform.
         lgd: loss given default assumed by the desks' pricing (model/params.py).
         group, weight: see :func:`real_scale`; None or 1 keep NPL balances as sampled.
+        pd_scale: per desk, the factor each desk applies to its PD estimates (loss calibration); None: 1.
+            Used for ``direct_expected``: per funder, the month's expected profit of its direct book at its
+            own prices and loss estimates, ``balance_start * (apr - funding_cost - opex - pd_est * pd_scale
+            * lgd) / 12`` summed over its direct loans.
     """
     n_old = interest_paid.size
     P, F = opex_rate.size, funding_cost.size
@@ -220,6 +227,10 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
     d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
                          minlength=F)
+    scale_d = pd_scale[desk[old]] if pd_scale is not None else 1.0
+    exp_margin = (apr_o - funding_cost[np.maximum(fund, 0)] - direct_opex_rate[np.maximum(fund, 0)]
+                  - pd_est[old] * scale_d * lgd)
+    d_expected = np.bincount(fund[direct], weights=(bal0 * exp_margin / 12.0)[direct], minlength=F)
     if P:
         rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
         opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
@@ -239,6 +250,7 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     return Books(
         income=inc_fp, funding=cost_fp, loss=loss_fp, balance=bal_fp, npl=npl_fp,
         direct_income=d_inc, direct_cost=d_cost + d_opex, direct_loss=d_loss, direct_balance=d_bal,
+        direct_expected=d_expected,
         revenue=rev, opex=opex, outstanding=out, platform_npl=npl, platform_loss=ploss,
         expected=expected, realised=realised,
         funder_loss_total=float(funder_loss[lic].sum()), guarantee_paid=float(paid.sum()),

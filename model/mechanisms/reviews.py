@@ -151,8 +151,8 @@ def review_direct_lending(*, q_business: float, q_balance: float, year_business:
     """A funder's quarterly review of its direct book and its capital.
 
     The direct account is kept like platform lending's (:func:`review_whitelist`): a trailing year of
-    quarters, each a 0.75-decayed sum, ``year_business`` of direct profit (interest income minus funding
-    cost, servicing cost and losses) and ``year_balance`` of average direct balance (``q_balance`` is the sum
+    quarters, each a 0.75-decayed sum, ``year_business`` of direct profit and ``year_balance`` of average
+    direct balance (``q_balance`` is the sum
     of the quarter's three month-end balances). While the funder lends directly, a review counts as below the
     hurdle when the trailing-year return ``4 * year_business / year_balance`` is under ``hurdle`` or the desk
     held no direct balance all quarter (it earned nothing); ``leave_quarters`` such reviews in a row close
@@ -160,7 +160,9 @@ def review_direct_lending(*, q_business: float, q_balance: float, year_business:
     and ends platform lending too. Nothing closes while ``allow_leave`` is False (burn-in).
 
     Args:
-        q_business, q_balance: the quarter's direct profit and sum of month-end direct balances (yuan).
+        q_business, q_balance: the quarter's direct profit and sum of month-end direct balances (yuan). The
+            funder passes the profit its book is expected to earn at its own prices and loss estimates, net of
+            the desk's fixed cost (``Funder.record_month``): realised losses are sunk and fall on capital.
         year_business, year_balance: the trailing-year figures before this quarter.
         below_hurdle_quarters: the streak before this review.
         lending_directly: the direct desk is open (a closed desk's run-off is still booked, not judged).
