@@ -188,7 +188,8 @@ class Funder(LossCalibrated, mesa.Agent):
         ``direct_cost`` is funding plus servicing cost of the direct book (an open desk also pays its fixed
         cost), ``direct_balance`` its month-end balance, ``direct_expected`` the book's expected profit at
         the desk's own prices and loss estimates (what the direct review judges); ``partner_cost_q`` is the
-        per-partner monitoring cost per quarter (already scaled to yuan). The month's profit, platform and direct business together, adds to capital.
+        per-partner monitoring cost per quarter (already scaled to yuan). The month's profit, platform and
+        direct business together, adds to capital.
         """
         monitoring = partner_cost_q / 3.0 * float(self.partners.sum())
         self.q_income += income
