@@ -46,6 +46,11 @@ class Rules:
             it (:func:`phase_in`) times that cost (yuan per partner per quarter; 0 unless announced).
         no_outsourcing_announced: the ban on outsourcing risk control is announced and not yet in force.
         cleanup_announced: the stock clean-up is announced and its deadline not yet reached.
+        stock_cap_nominal, stock_cap_all_in: per kind, the new general cap that stock must meet by the clean-up
+            deadline, while both are announced and the deadline is ahead (``inf``: none).
+        stock_cap_months: per kind, months from this month until that deadline (``inf``: none). A loan written
+            now that would still run then is priced within the stock cap (:func:`pricing.loan_caps`); without a
+            clean-up, loans above a new cap are grandfathered and nothing is anticipated in pricing.
     """
 
     cap_nominal: np.ndarray
@@ -67,6 +72,9 @@ class Rules:
     anticipated_partner_cost: float = 0.0
     no_outsourcing_announced: bool = False
     cleanup_announced: bool = False
+    stock_cap_nominal: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
+    stock_cap_all_in: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
+    stock_cap_months: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
 
 
 def _on(switch_enabled: bool, start: str, month: int) -> bool:
@@ -137,6 +145,12 @@ def rules_in_force(
     bl = policy.borrowing_limit
     sc = policy.stock_cleanup
     cleanup = bool(sc.enabled) and new_cap
+    # Stock still running at an announced clean-up deadline must meet the new cap: lenders price it so now.
+    stock_nominal, stock_all_in, stock_months = (np.full(len(KINDS), np.inf) for _ in range(3))
+    cleanup_ahead = bool(rc.enabled) and _ahead(sc.enabled, sc.announced, sc.deadline, month)
+    if cleanup_ahead and (_ahead(rc.enabled, rc.announced, rc.start, month) or new_cap):
+        (stock_all_in if rc.fees_included else stock_nominal)[:] = rc.apr
+        stock_months[:] = parse_month(sc.deadline) - month
     return Rules(
         cap_nominal=cap_nominal,
         cap_all_in=cap_all_in,
@@ -157,7 +171,10 @@ def rules_in_force(
         anticipated_partner_cost=share * wl.partner_cost * scale,
         no_outsourcing_announced=_ahead(policy.no_outsourcing.enabled, policy.no_outsourcing.announced,
                                         policy.no_outsourcing.start, month),
-        cleanup_announced=bool(rc.enabled) and _ahead(sc.enabled, sc.announced, sc.deadline, month),
+        cleanup_announced=cleanup_ahead,
+        stock_cap_nominal=stock_nominal,
+        stock_cap_all_in=stock_all_in,
+        stock_cap_months=stock_months,
     )
 
 

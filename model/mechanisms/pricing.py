@@ -110,17 +110,19 @@ def quote(
 def loan_caps(*, cap_nominal: np.ndarray, cap_all_in: np.ndarray, announced_nominal: np.ndarray,
               announced_all_in: np.ndarray, months_to_start: np.ndarray,
               term_months: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-    """The caps each loan is priced under: those in force, and an announced cap the loan would outlive.
+    """The caps each loan is priced under: those in force, and a cap the loan would still be running under.
 
     A loan written this month with a term of ``term_months`` has its last instalment ``term_months`` months
-    from now; if that is on or after the month an announced cap starts (``term_months >= months_to_start``),
-    the lender prices it within that cap already, so that no loan it writes now is still above the cap once the
-    cap binds. Renewals are loans like any other here. All arrays are per loan. Pure.
+    from now; if that is on or after the month from which a cap applies to it (``term_months >=
+    months_to_start``; for the 2025 rules, the stock clean-up deadline, when stock above the new cap is called),
+    the lender prices it within that cap already, so that no loan it writes now would be called. Renewals are
+    loans like any other here. All arrays are per loan. Pure.
 
     Args:
         cap_nominal, cap_all_in: the caps in force (``inf`` where none applies).
-        announced_nominal, announced_all_in: caps announced and not yet in force (``inf`` where none).
-        months_to_start: months from now until the announced cap starts (``inf`` where none).
+        announced_nominal, announced_all_in: the caps a running loan must meet from ``months_to_start`` on
+            (``inf`` where none).
+        months_to_start: months from now until that cap applies to running loans (``inf`` where none).
         term_months: each loan's term in months (a scalar for one term for all).
 
     Returns:

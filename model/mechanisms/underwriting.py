@@ -111,14 +111,14 @@ def price(desks: Desks, lenders: Lenders, params: Params, rules: Rules, *, desk:
           est_pd: np.ndarray, guaranteed: np.ndarray) -> dict[str, np.ndarray]:
     """Quote each loan at its desk for its funder under the funder kind's caps (:func:`pricing.quote`).
 
-    The caps are those in force, tightened by an announced cap that a loan of ``borrowers.term_months`` would
-    outlive (:func:`pricing.loan_caps`).
+    The caps are those in force, tightened by the new cap where a loan of ``borrowers.term_months`` would still
+    run at an announced stock clean-up deadline (:func:`pricing.loan_caps`; ``Rules.stock_cap_*``).
     """
     kind = lenders.kind[funder]
     cap_nominal, cap_all_in = loan_caps(
         cap_nominal=rules.cap_nominal[kind], cap_all_in=rules.cap_all_in[kind],
-        announced_nominal=rules.announced_cap_nominal[kind], announced_all_in=rules.announced_cap_all_in[kind],
-        months_to_start=rules.announced_cap_months[kind], term_months=params.borrowers.term_months,
+        announced_nominal=rules.stock_cap_nominal[kind], announced_all_in=rules.stock_cap_all_in[kind],
+        months_to_start=rules.stock_cap_months[kind], term_months=params.borrowers.term_months,
     )
     return quote(
         funding_cost=lenders.cost[funder], spread=lenders.spread[funder], est_pd=est_pd,
@@ -141,8 +141,8 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
 
     The desk estimates the applicant's PD with noise set by its risk-control capability (scaled by its own
     loss experience), refuses PDs above its appetite, and prices the loan for the funder drawn from its
-    credit lines (or forced, for renewals) under that funder kind's binding cap, and within an announced cap the
-    loan would outlive (renewals too: see :func:`price`). Where core risk control cannot be outsourced, the
+    credit lines (or forced, for renewals) under that funder kind's binding cap, and within the new cap where
+    the loan would still run at an announced clean-up deadline (renewals too: see :func:`price`). Where core risk control cannot be outsourced, the
     bank's own (noisier) screen must also pass and the platform may not guarantee the loan.
 
     Args:

@@ -42,10 +42,12 @@ def test_funders_prune_whitelists_before_the_regime_binds(runs):
 
 
 def test_new_loans_priced_within_the_announced_cap(runs):
-    """Every loan written from 2025-04 would still run in 2025-10 (12-month terms), so none is above 24%
-    all-in; without the announcement some still are."""
+    """Every loan written from 2025-07 would still run at the announced clean-up deadline 2026-06 (12-month
+    terms), so none is above 24% all-in; loans written in 2025-04..06 may be (they are the stock the clean-up
+    calls), and without the announcement loans above 24% are still written in 2025-07..09."""
     ahead, at_start = runs
-    after = slice("2025-04", "2025-09")
+    after = slice("2025-07", "2025-09")
     assert (ahead.loc[after, "max_apr_new"] <= 0.24 + 1e-12).all()
+    assert (ahead.loc["2025-04":"2025-06", "max_apr_new"] > 0.24).any()
     assert (at_start.loc[after, "max_apr_new"] > 0.24).any()
     assert (ahead.loc[after, "binding_cap"] == 0.36).all()  # the cap itself is not yet in force

@@ -61,7 +61,7 @@ def rules(*, bank_all_in=np.inf, cfc_all_in=np.inf, bank_nominal=np.inf, no_outs
     return Rules(cap_nominal=cap_nominal, cap_all_in=cap_all_in, binding_cap=float("nan"), new_cap_active=False,
                  whitelist=False, partner_cost=0.0, no_outsourcing=no_outsourcing, guarantee_max_share=1.0,
                  borrowing_limit=borrowing_limit, shadow_open=True, cleanup=False, cleanup_call=False,
-                 announced_cap_all_in=announced, announced_cap_months=months)
+                 stock_cap_all_in=announced, stock_cap_months=months)
 
 
 def apps(desk, channel=NEW, amount=1200.0, funder=None):
@@ -141,10 +141,11 @@ def test_loan_above_funder_kinds_all_in_cap_is_refused():
     np.testing.assert_array_equal(o2.ok, [True])
 
 
-def test_announced_cap_binds_loans_that_would_outlive_its_start():
-    """The direct bank loan of the test above (minimum 0.1539, asked 0.19129) under a 15% or 16% bank cap
-    announced to start in 6 months: a 12-month loan would still run then, so 15% refuses it and 16% prices it
-    at the cap. Announced to start in 13 months it matures first and is priced freely; the CFC is not capped."""
+def test_stock_cap_binds_loans_that_would_still_run_at_the_cleanup_deadline():
+    """The direct bank loan of the test above (minimum 0.1539, asked 0.19129) under a 15% or 16% bank cap that
+    stock must meet at a clean-up deadline 6 months away: a 12-month loan would still run then, so 15% refuses it
+    and 16% prices it at the cap. With the deadline 13 months away it matures first and is priced freely; the CFC
+    is not capped."""
     soon = run(apps([2, 3]), r=rules(announced_bank_all_in=0.15, months_to_start=6))
     np.testing.assert_array_equal(soon.ok, [False, True])
     fits = run(apps([2]), r=rules(announced_bank_all_in=0.16, months_to_start=6))
@@ -154,9 +155,9 @@ def test_announced_cap_binds_loans_that_would_outlive_its_start():
     assert PARAMS.borrowers.term_months == 12
 
 
-def test_announced_cap_binds_renewals_too():
-    """A bank renewal (PD 0.1, minimum 0.03 + 0.09 + 0.015 = 0.135) is refused under an announced 13% cap it
-    would outlive and priced at an announced 14%."""
+def test_stock_cap_binds_renewals_too():
+    """A bank renewal (PD 0.1, minimum 0.03 + 0.09 + 0.015 = 0.135) is refused under a 13% stock cap it would
+    still run under and priced at a 14% one."""
     a = apps([2], channel=REPEAT, funder=0)
     assert run(a, r=rules(announced_bank_all_in=0.13, months_to_start=1)).ok.tolist() == [False]
     ok = run(a, r=rules(announced_bank_all_in=0.14, months_to_start=1))
