@@ -142,8 +142,9 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     The desk estimates the applicant's PD with noise set by its risk-control capability (scaled by its own
     loss experience), refuses PDs above its appetite, and prices the loan for the funder drawn from its
     credit lines (or forced, for renewals) under that funder kind's binding cap, and within the new cap where
-    the loan would still run at an announced clean-up deadline (renewals too: see :func:`price`). Where core risk control cannot be outsourced, the
-    bank's own (noisier) screen must also pass and the platform may not guarantee the loan.
+    the loan would still run at an announced clean-up deadline (renewals too: see :func:`price`). Where core
+    risk control cannot be outsourced, the bank's own (noisier) screen must also pass and the platform may not
+    guarantee the loan.
 
     Args:
         rng: the run's generator. Draws, in order: a funder per platform application (only when funders are
