@@ -56,6 +56,18 @@ OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
 #: Tolerances of the bar: relative for levels, absolute (share points) for shares.
 REL_TOL = 0.10
 SHARE_TOL = 0.03
+#: The smallest population at which the shipped scale check (README, "Outputs") found the model's answers
+#: independent of the population size, and at which the main job runs. Smaller runs print a warning.
+SUPPORTED_MIN_BORROWERS = 200_000
+
+
+def small_population_warning(borrowers: int) -> str | None:
+    """The warning a run of ``borrowers`` modelled borrowers deserves, or None at a supported size."""
+    if borrowers >= SUPPORTED_MIN_BORROWERS:
+        return None
+    return (f"warning: {borrowers:,} borrowers is below {SUPPORTED_MIN_BORROWERS:,}, the smallest population at "
+            "which `zhudai scale-check` finds the answers independent of the population size (README, "
+            "'Population size'); outcomes such as tail exits and head share may depend on the sample")
 
 
 def run_outcomes(model: pd.DataFrame, from_month: str) -> dict[str, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.cli.commands import write_report_command
-from experiments.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, UsageError, error
+from experiments.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, UsageError, error, warn_small_population
 
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
@@ -64,6 +64,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
                                                                        else [])
     sa.check_window(args.scenario, window, args.from_month)
 
+    warn_small_population(args.borrowers)
     x = sa.sample(args.method, sa.salib_problem(params), args.samples, args.seed)
     points, inverse = sa.distinct_points(x)
     design = sa.make_design(args.scenario, params, points, replications=args.replications,
@@ -141,6 +142,7 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
     if scheduler is not None and scheduler != "local" and args.workers is not None:
         raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
     resolved = design.resolve()
+    warn_small_population(design.borrowers)
     if not args.quiet:
         scenarios = len(design.scenarios)
         print(f"{len(resolved.runs)} runs: {scenarios} scenario(s) x {len(resolved.points)} point(s) x "

@@ -31,6 +31,15 @@ def error(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+def warn_small_population(borrowers: int) -> None:
+    """Print the small-population warning (:func:`experiments.analysis.scale.small_population_warning`) if any."""
+    from experiments.analysis.scale import small_population_warning
+
+    message = small_population_warning(borrowers)
+    if message is not None:
+        error(message)
+
+
 def terminal_width() -> int:
     """The terminal's width, kept within 60..:data:`MAX_WIDTH` columns."""
     return max(60, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from experiments.analysis.rules import rules_start
 from experiments.cli.commands import describe_window, scenario_overrides
-from experiments.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, MAX_WIDTH, PROG, UsageError, error
+from experiments.cli.exits import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    MAX_WIDTH,
+    PROG,
+    UsageError,
+    error,
+    warn_small_population,
+)
 from model.calendar import add_months
 from model.config import ConfigError, Scenario, load_scenario
 
@@ -68,6 +77,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     _check_out_dir(out, args.overwrite)
 
     quiet = args.quiet
+    warn_small_population(scenario.params.run.borrowers)
     if not quiet:
         print(f"running {scenario.name}: {describe_window(scenario)}, seed {args.seed}", file=sys.stderr)
     try:

@@ -24,12 +24,13 @@ from experiments.analysis.validation import (
     scenarios_needed,
 )
 from experiments.cli.batch import run_to_completion
-from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED
+from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, warn_small_population
 from experiments.store.common import atomic_write, atomic_write_text
 
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     """``zhudai validate``: the main validation, or the robustness study with ``--robustness N``."""
+    warn_small_population(args.borrowers)
     if args.robustness:
         return run_robustness(args, argv)
     return run_validation(args, argv)

@@ -158,6 +158,13 @@ def test_run_writes_contract_tables_and_manifest(tiny_run):
     assert sorted(funders["date"].unique()) == list(model["date"])
 
 
+def test_run_below_the_supported_size_warns_once(tiny_run):
+    """2,000 borrowers is below the size the scale check supports: one warning on stderr, and the run goes on."""
+    _out, code, _stdout, stderr = tiny_run
+    assert code == 0
+    assert stderr.count("warning: 2,000 borrowers is below") == 1
+
+
 def test_run_manifest_describes_the_run(tiny_run):
     out, code, _, stderr = tiny_run
     assert code == 0, stderr

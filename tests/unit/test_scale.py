@@ -81,3 +81,11 @@ def test_outcomes_table_and_markdown():
     assert np.all(runs["tail_left"] == 5)
     text = scale.render_markdown(scale.compare_sizes(runs), ["s"])
     assert "| 1,000 |" in text and "Every outcome at every size is within the bar." in text
+
+
+def test_small_population_warning_below_the_supported_size_only():
+    """Below the smallest size the scale check supports a run gets one warning naming both sizes; at it, none."""
+    low = scale.small_population_warning(scale.SUPPORTED_MIN_BORROWERS - 1)
+    assert low is not None and low.startswith("warning: ")
+    assert f"{scale.SUPPORTED_MIN_BORROWERS - 1:,}" in low and f"{scale.SUPPORTED_MIN_BORROWERS:,}" in low
+    assert scale.small_population_warning(scale.SUPPORTED_MIN_BORROWERS) is None
