@@ -67,7 +67,7 @@ def small_population_warning(borrowers: int) -> str | None:
         return None
     return (f"warning: {borrowers:,} borrowers is below {SUPPORTED_MIN_BORROWERS:,}, the smallest population at "
             "which `zhudai scale-check` finds the answers independent of the population size (README, "
-            "'Population size'); outcomes such as tail exits and head share may depend on the sample")
+            "Outputs, 'Population size'); outcomes such as tail exits and head share may depend on the sample")
 
 
 def run_outcomes(model: pd.DataFrame, from_month: str) -> dict[str, float]:

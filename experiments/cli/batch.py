@@ -64,7 +64,6 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
                                                                        else [])
     sa.check_window(args.scenario, window, args.from_month)
 
-    warn_small_population(args.borrowers)
     x = sa.sample(args.method, sa.salib_problem(params), args.samples, args.seed)
     points, inverse = sa.distinct_points(x)
     design = sa.make_design(args.scenario, params, points, replications=args.replications,
@@ -90,6 +89,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_RUN_FAILED
     path, charts = sa.write_indices(args.out, args.method, params, x, values, args.seed)
     print(f"{len(resolved.runs)} runs in {args.out}; indices in {path}; {len(charts)} chart(s)")
+    warn_small_population(args.borrowers)
     return EXIT_OK
 
 
@@ -142,7 +142,6 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
     if scheduler is not None and scheduler != "local" and args.workers is not None:
         raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
     resolved = design.resolve()
-    warn_small_population(design.borrowers)
     if not args.quiet:
         scenarios = len(design.scenarios)
         print(f"{len(resolved.runs)} runs: {scenarios} scenario(s) x {len(resolved.points)} point(s) x "
@@ -168,6 +167,7 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
     if outcome.failed:
         error(f"{len(outcome.failed)} run(s) failed (see status and error in {args.out / 'runs.parquet'}); "
                "rerun the same command to retry them")
+    warn_small_population(design.borrowers)
     return EXIT_OK if outcome.status == "complete" else EXIT_RUN_FAILED
 
 

@@ -32,7 +32,10 @@ def error(message: str) -> None:
 
 
 def warn_small_population(borrowers: int) -> None:
-    """Print the small-population warning (:func:`experiments.analysis.scale.small_population_warning`) if any."""
+    """Print the small-population warning (:func:`experiments.analysis.scale.small_population_warning`) if any.
+
+    Commands call it once, after a run or batch that ran, so that a command that fails still prints one message.
+    """
     from experiments.analysis.scale import small_population_warning
 
     message = small_population_warning(borrowers)

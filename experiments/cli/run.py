@@ -77,7 +77,6 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     _check_out_dir(out, args.overwrite)
 
     quiet = args.quiet
-    warn_small_population(scenario.params.run.borrowers)
     if not quiet:
         print(f"running {scenario.name}: {describe_window(scenario)}, seed {args.seed}", file=sys.stderr)
     try:
@@ -126,6 +125,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         print()
         print(f"wrote {len(paths)} files to {out}:")
         print("  " + "  ".join(p.name for p in paths.values()))
+    warn_small_population(scenario.params.run.borrowers)
     return EXIT_OK
 
 

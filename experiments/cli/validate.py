@@ -30,10 +30,10 @@ from experiments.store.common import atomic_write, atomic_write_text
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     """``zhudai validate``: the main validation, or the robustness study with ``--robustness N``."""
-    warn_small_population(args.borrowers)
-    if args.robustness:
-        return run_robustness(args, argv)
-    return run_validation(args, argv)
+    status = run_robustness(args, argv) if args.robustness else run_validation(args, argv)
+    if status in (EXIT_OK, EXIT_RUN_FAILED):  # it ran: say once, at the end, if the population was small
+        warn_small_population(args.borrowers)
+    return status
 
 
 def run_validation(args: argparse.Namespace, argv: list[str]) -> int:

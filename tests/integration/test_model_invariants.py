@@ -189,7 +189,8 @@ def test_analytic_amortization_without_risk():
 
 def test_analytic_interest_income_without_risk():
     # One direct lender, identical riskless borrowers: each month the lender earns exactly
-    # sum(balance * apr / 12) in interest and pays sum(balance * (funding cost + servicing cost) / 12).
+    # sum(balance * apr / 12) in interest and pays sum(balance * (funding cost + servicing cost) / 12) and
+    # its desk's fixed cost.
     m = _analytic(["borrowers.hazard=[0.0,0.0,0.0]"], months=4)
     f = m.funders[0]
     cost_rate = f.funding_cost + f.direct_opex_rate
@@ -197,7 +198,8 @@ def test_analytic_interest_income_without_risk():
         L = m.loans
         bal, apr = L.view("balance").copy(), L.view("apr").copy()
         m.step()
-        expected = float(np.sum(bal * apr / 12.0) - np.sum(bal * cost_rate / 12.0))
+        expected = float(np.sum(bal * apr / 12.0) - np.sum(bal * cost_rate / 12.0)) - f.direct_fixed_cost
+        assert f.direct_fixed_cost > 0
         assert f.profit == pytest.approx(expected, rel=1e-12)
         assert _last_row(m)["default_rate"] == 0.0
 
