@@ -1,11 +1,11 @@
-"""The default runs show the stylized facts, by mechanism, on paired seeds (one seed, CI-sized population).
+"""The default runs show the stylized facts, by mechanism, on paired seeds (one seed, the supported size).
 
 The facts are defined once, as validation targets (``experiments/targets.toml``, metrics in
 ``experiments/analysis/validation.py``); ``zhudai validate`` evaluates them over paired replicates (committed:
-``results/validation/validation.md``). This test evaluates the core facts on one seed at 200k borrowers (the smallest size the scale check supports):
-new-rules-2025 against baseline-2024 on the same seed (common random numbers), and the crackdown in
-full-tightening-2026; and checks that the paired facts fail with the two scenarios swapped, so that they are
-effects of the rules rather than of the model's drift.
+``results/validation/validation.md``). This test evaluates the core facts on one seed at 200k borrowers (the
+smallest size the scale check supports): new-rules-2025 against baseline-2024 on the same seed (common random
+numbers), and the crackdown in full-tightening-2026; and checks that the paired facts fail with the two
+scenarios swapped, so that they are effects of the rules rather than of the model's drift.
 """
 
 from __future__ import annotations
