@@ -17,6 +17,7 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from experiments.analysis.scale import SUPPORTED_MIN_BORROWERS
 from experiments.dashboard import views
 from experiments.dashboard.levers import LEVERS, SWITCH_CHOICES, lever_summary
 from experiments.dashboard.session import (
@@ -30,9 +31,9 @@ from experiments.dashboard.session import (
 )
 
 TITLE = "zhudai-abm: lending-assistance industry dashboard"
-#: The calibration population (the scenarios' default). With fewer borrowers small platforms carry too few loans
-#: and exit too readily (README, "Outputs": the measured table).
-SMALL_POPULATION = 200_000
+#: The smallest population at which the scale check finds the answers independent of the size (README,
+#: "Outputs": the measured table); the page says so below it.
+SMALL_POPULATION = SUPPORTED_MIN_BORROWERS
 PLAY_INTERVAL_MS = 1
 #: Months stepped between redraws (Mesa's Render Interval slider; its steps are odd numbers, 1, 3, 5...).
 RENDER_INTERVAL = 1
@@ -120,8 +121,8 @@ def Status(model: DashboardModel):
         if dm.error:
             solara.Error(dm.error, classes=["zhudai-error"], dense=True)
         if dm.arms and dm.borrowers < SMALL_POPULATION:
-            solara.Div(children=[f"Calibrated at {SMALL_POPULATION:,} borrowers per run. With fewer, small platforms "
-                                 "hold too few loans and exit too readily; use 200000 for results."],
+            solara.Div(children=[f"Below {SMALL_POPULATION:,} borrowers per run the scale check finds answers that "
+                                 f"depend on the population size; use {SMALL_POPULATION} or more for results."],
                        classes=["zhudai-warn"])
         if dm.arms and dm.months_done:
             numbers = pd.DataFrame({arm.tag: views.headline(dm, arm) for arm in dm.arms})
