@@ -57,17 +57,18 @@ def real_scale(*, sampled: np.ndarray, proxy: np.ndarray, group: np.ndarray, wei
     """
     if weight <= 1.0 or sampled.size == 0:
         return sampled
-    keep = 1.0 / np.sqrt(weight)
-    inside = group >= 0
-    g = np.where(inside, group, 0)
+    # Group 0 holds the items left as sampled (group -1); real groups are shifted by one.
+    g = group + 1
     n_groups = int(g.max()) + 1
-    tot_s = np.bincount(g[inside], weights=sampled[inside], minlength=n_groups)
-    tot_p = np.bincount(g[inside], weights=proxy[inside], minlength=n_groups)
+    tot_s = np.bincount(g, weights=sampled, minlength=n_groups)
+    tot_p = np.bincount(g, weights=proxy, minlength=n_groups)
     ratio = np.divide(tot_s, tot_p, out=np.zeros(n_groups), where=tot_p > 0)
-    # A group whose proxy is zero everywhere keeps its sampled amounts.
-    keep_g = np.where(tot_p > 0, keep, 1.0)[g]
-    out = sampled * keep_g + (1.0 - keep_g) * proxy * ratio[g]
-    return np.where(inside, out, sampled)
+    # A group whose proxy is zero everywhere, and group 0, keep their sampled amounts.
+    keep_g = np.where(tot_p > 0, 1.0 / np.sqrt(weight), 1.0)
+    keep_g[0] = 1.0
+    ratio[0] = 0.0
+    k = keep_g[g]
+    return sampled * k + (1.0 - k) * proxy * ratio[g]
 
 
 def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.ndarray, shadow: np.ndarray,
