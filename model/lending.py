@@ -231,8 +231,8 @@ class LendingModel(mesa.Model):
     def extend_credit_lines(self) -> CreditLines:
         """4. Funders split their platform budgets over whitelisted, active platforms by preference.
 
-        A line is a running quota: what was left unused last month, or overdrawn, carries into this month's
-        line (:func:`funding.carried_over`), so lines are used to their commitments over time however lumpy
+        Lines are running quotas: what a pool of lines left unused last month, or overdrew, carries into this
+        month's lines (:func:`funding.carried_over`), so pools lend their commitments over time however lumpy
         the month's loans are.
         """
         fp = self.params.funders
@@ -247,7 +247,8 @@ class LendingModel(mesa.Model):
             f.record_lines(float(b_f), float(l_f))
         self.flows.lines = lines.sum(axis=0)
         committed = np.concatenate([lines.ravel(), self.funders.get("direct_budget")])
-        capacity = committed + funding.carried_over(self._last_lines.capacity, self._last_lines.committed, committed)
+        capacity = committed + funding.carried_over(self._last_lines.capacity, self._last_lines.committed, committed,
+                                                    funder_kind=self.lenders.kind, n_platforms=self.n_platforms)
         credit = CreditLines(partners=partners, capacity=capacity, committed=committed)
         self._last_lines = credit
         self.flows.credit = credit

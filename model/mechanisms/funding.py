@@ -138,25 +138,49 @@ def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, ord
     return funded
 
 
-def carried_over(left: np.ndarray, committed_before: np.ndarray, committed: np.ndarray) -> np.ndarray:
-    """What each line carries into this month: last month's unused (or overdrawn) remainder.
+def carried_over(left: np.ndarray, committed_before: np.ndarray, committed: np.ndarray, *,
+                 funder_kind: np.ndarray | None = None, n_platforms: int = 0) -> np.ndarray:
+    """What each line carries into this month: its pool's unused (or overdrawn) remainder from last month.
 
-    A funder's line to a partner is a quota over time, not a monthly hard limit: a remainder left unused,
-    or an overdraft (a loan funded with probability ``left / amount``, :func:`fund_in_order`), carries into
-    the next month's line, within plus or minus last month's commitment. A line not renewed this month
-    (``committed == 0``: partner dropped, platform exited, budget gone) carries nothing. Without carrying,
-    a line that draws few loans a month would lend less than its commitment on average (the expected
-    minimum of a lumpy demand and a capacity is below the capacity), biasing lending against small lines.
+    A funder's line to a partner is a quota over time, not a monthly hard limit: what a pool of lines (a
+    platform's lines from funders of one kind, or a funder's direct line; :func:`fund_from_pools`) left unused,
+    or overdrew (a loan funded with probability ``left / amount``, :func:`fund_in_order`), carries into the
+    pool's next month. The pool's remainder is clipped above at last month's commitment (unused quota does not
+    pile up) and shared over the pool's lines in proportion to this month's commitments; a pool not renewed
+    (``committed == 0``: partners dropped, platform exited, budget gone) carries nothing. Carrying at the
+    pool, where funding is decided, keeps each pool's lending equal to its commitments over time; without it
+    a pool that draws few loans a month would lend less than committed (the expected minimum of a lumpy
+    demand and a capacity is below the capacity), biasing lending against small platforms and small samples.
 
     Args:
-        left: last month's remaining capacity per line, after all funding (may be negative).
+        left: last month's remaining capacity per line, after all funding (may be negative), in the
+            :func:`line_key` layout.
         committed_before: last month's commitments per line (same layout).
         committed: this month's commitments per line.
+        funder_kind: kind code per funder; None treats every line as its own pool.
+        n_platforms: number of platforms (with ``funder_kind``).
     """
     if left.shape != committed.shape:
         return np.zeros_like(committed)
-    carry = np.clip(left, -committed_before, committed_before)
-    return np.where(committed > 0, carry, 0.0)
+    if funder_kind is None or funder_kind.size == 0 or n_platforms == 0:
+        carry = np.minimum(left, committed_before)
+        return np.where(committed > 0, carry, 0.0)
+    F, P = funder_kind.size, n_platforms
+    n_kinds = int(funder_kind.max()) + 1
+
+    def pooled(x: np.ndarray) -> np.ndarray:
+        out = np.zeros((n_kinds, P))
+        np.add.at(out, funder_kind, x[: F * P].reshape(F, P))
+        return out
+
+    pool_carry = np.minimum(pooled(left), pooled(committed_before))
+    pool_now = pooled(committed)
+    lines_now = committed[: F * P].reshape(F, P)
+    share = np.divide(lines_now, pool_now[funder_kind], out=np.zeros((F, P)), where=pool_now[funder_kind] > 0)
+    platform_carry = share * pool_carry[funder_kind]
+    direct = F * P
+    direct_carry = np.where(committed[direct:] > 0, np.minimum(left[direct:], committed_before[direct:]), 0.0)
+    return np.concatenate([platform_carry.ravel(), direct_carry])
 
 
 def line_key(desk: np.ndarray, funder: np.ndarray, n_platforms: int, n_funders: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The facts are defined once, as validation targets (``experiments/targets.toml``, metrics in
 ``experiments/analysis/validation.py``); ``zhudai validate`` evaluates them over paired replicates (committed:
-``results/validation/validation.md``). This test evaluates the core facts on one seed at 200k borrowers (the
+``results/validation/validation.md``). This test evaluates the core facts on one seed at 100k borrowers (the
 smallest size the scale check supports): new-rules-2025 against baseline-2024 on the same seed (common random
 numbers), and the crackdown in full-tightening-2026; and checks that the paired facts fail with the two
 scenarios swapped, so that they are effects of the rules rather than of the model's drift.
@@ -18,7 +18,7 @@ import pytest
 from experiments.analysis.validation import evaluate, load_targets
 from experiments.engine.run import resolve_scenario, run_model
 
-BORROWERS = 200_000
+BORROWERS = 100_000
 SEED = 1
 SCENARIOS = ("baseline-2024", "new-rules-2025", "full-tightening-2026")
 FACTS = ("matthew_head_share", "matthew_hhi", "tail_exits_far_more_than_head", "tail_exits_rise_vs_counterfactual",

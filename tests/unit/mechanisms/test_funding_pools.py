@@ -96,11 +96,23 @@ def test_empty_input():
     np.testing.assert_array_equal(c, cap(f0p0=5))
 
 
-def test_carried_over_keeps_remainders_within_last_commitment():
-    """Unused remainders and overdrafts carry, clipped at last month's commitment; a line not renewed carries
-    nothing; a layout change (first month) carries nothing."""
+def test_carried_over_without_pools_keeps_each_lines_remainder_up_to_last_commitment():
+    """Line by line (no funder kinds): unused remainders carry up to last month's commitment, overdrafts in full;
+    a line not renewed carries nothing; a layout change (first month) carries nothing."""
     left = np.array([5.0, -3.0, 40.0, -40.0, 7.0])
     before = np.array([10.0, 10.0, 10.0, 10.0, 10.0])
     now = np.array([10.0, 10.0, 10.0, 10.0, 0.0])
-    np.testing.assert_array_equal(carried_over(left, before, now), [5.0, -3.0, 10.0, -10.0, 0.0])
+    np.testing.assert_array_equal(carried_over(left, before, now), [5.0, -3.0, 10.0, -40.0, 0.0])
     np.testing.assert_array_equal(carried_over(np.zeros(0), np.zeros(0), now), np.zeros(5))
+
+
+def test_carried_over_pools_same_kind_lines_and_shares_by_this_months_commitments():
+    """The banks' pool at platform 0 left 5 - 45 = -40 of last month's 10 + 60: the overdraft carries in full and
+    is shared 1:3 by this month's commitments (20, 60); the CFC's pool at platform 0 left 900 of 1000 and
+    carries all of it (below last commitment); at platform 1 the banks' unused 30 + 50 is clipped at their
+    last commitment 50 and goes to the one bank still committed; the CFC's direct line carries its 7."""
+    left = cap(f0p0=5, f1p0=-45, f2p0=900, f0p1=30, f1p1=50, d2=7)
+    before = cap(f0p0=10, f1p0=60, f2p0=1000, f0p1=20, f1p1=30, d2=10)
+    now = cap(f0p0=20, f1p0=60, f2p0=1000, f0p1=0, f1p1=40, d2=10)
+    got = carried_over(left, before, now, funder_kind=KINDS, n_platforms=P)
+    np.testing.assert_allclose(got, cap(f0p0=-10, f1p0=-30, f2p0=900, f0p1=0, f1p1=50, d2=7))
