@@ -104,8 +104,8 @@ class RunParams:
     )
     population: float = p(
         100_000_000.0, "Real borrowers the modelled ones represent: each modelled borrower stands for "
-        "population / borrowers real ones. Institutions' loss and bad-loan records are kept at this real scale, "
-        "where their sampling noise is 1 / sqrt(population / borrowers) of the sample's (docs/ODD.md, "
+        "population / borrowers real ones. Institutions' interest income, losses and bad loans are booked at this "
+        "real scale, where their sampling noise is 1 / sqrt(population / borrowers) of the sample's (docs/ODD.md, "
         "'Population and scale').",
         "borrowers", "assumption: order of magnitude of active borrowers of platform-assisted consumer credit in "
         "China (about 10^8); only its magnitude matters once it is far above the modelled population",
