@@ -186,3 +186,19 @@ def test_kind_cap_announced_per_kind_with_its_own_lead():
     r = _at(both, "2025-05")
     assert r.announced_cap_all_in[CFC] == pytest.approx(0.20) and r.announced_cap_months[CFC] == 5
     assert r.announced_cap_all_in[MICRO] == pytest.approx(0.24) and r.announced_cap_months[MICRO] == 5
+
+
+def test_stock_must_meet_the_new_cap_from_an_announced_cleanup():
+    """new-rules-2025: from the 2025-04 announcement until the 2026-06 deadline, loans running at the deadline
+    must meet the 24% all-in cap (every kind), 14 months ahead at announcement and 8 once the cap is in force;
+    before the announcement, at the deadline, and without a clean-up, nothing is asked of stock."""
+    policy = load_scenario("new-rules-2025").params.policy
+    assert np.all(np.isinf(_at(policy, "2025-03").stock_cap_all_in))
+    r = _at(policy, "2025-04")
+    np.testing.assert_allclose(r.stock_cap_all_in, 0.24)
+    assert np.all(np.isinf(r.stock_cap_nominal))
+    np.testing.assert_allclose(r.stock_cap_months, 14)
+    np.testing.assert_allclose(_at(policy, "2025-10").stock_cap_months, 8)
+    assert np.all(np.isinf(_at(policy, "2026-06").stock_cap_months))
+    no_cleanup = _policy(**{"stock_cleanup.enabled": "false"})
+    assert np.all(np.isinf(_at(no_cleanup, "2025-06").stock_cap_all_in))
