@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -95,6 +96,10 @@ def _failed(spec: RunSpec, exc: BaseException) -> RunResult:
     return RunResult(spec, "failed", f"{type(exc).__name__}: {exc}", "", now, now, 0.0, "")
 
 
+#: Seconds a pool with a dead worker may go without finishing any run before its pending runs count as lost.
+STALL_SECONDS = 10.0
+
+
 class ProcessPoolExecutor:
     """A local pool of ``workers`` spawned processes (the default executor)."""
 
@@ -124,8 +129,21 @@ class ProcessPoolExecutor:
                                                 initializer=worker_init)
             pending = {self._pool.submit(execute_run, spec): spec for spec in specs}
         lost, reason = 0, ""
+        dead_since: float | None = None
         while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            if not done:
+                # A worker killed while writing its result can leave the pool's result pipe holding half a
+                # message, and the pool then waits for the rest forever instead of failing its futures. A
+                # dead worker and no answer for STALL_SECONDS: the pending runs are lost, as they would be.
+                if dead_since is None and self._a_worker_died():
+                    dead_since = time.monotonic()
+                if dead_since is not None and time.monotonic() - dead_since > STALL_SECONDS:
+                    lost += len(pending)
+                    reason = reason or "a worker process died and the pool stopped answering"
+                    pending.clear()
+                    self.close()
+                continue
             for future in done:
                 spec = pending.pop(future)
                 try:
@@ -139,6 +157,11 @@ class ProcessPoolExecutor:
                 yield result
         if lost:
             raise WorkersLost(lost, reason)
+
+    def _a_worker_died(self) -> bool:
+        """Whether any of the pool's worker processes has exited (they live until the pool shuts down)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return any(process.exitcode is not None for process in list(processes.values()))
 
     def close(self) -> None:
         """Cancel pending runs and stop the workers without waiting for running ones."""
