@@ -341,7 +341,7 @@ class PlatformsParams:
     cap_exposure: float = p(
         0.25, "Share of its book's balance priced above an announced, not yet binding cap from which a platform cuts its "
         "target default probability at each quarterly review (by ``risk_cut``, not below the highest PD it could "
-        "price under that cap).", "share", ASSUMPTION, lo=0.0, hi=1.0,
+        "price under that cap).", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
     )
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)
@@ -434,7 +434,7 @@ class FundersParams:
     partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: docs/domain.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
     new_partners_per_review: int = p(2, "Most new partners a funder admits at one quarterly review.", "platforms", ASSUMPTION, lo=0, hi=1000)
     leave_quarters: int = p(4, "Consecutive quarterly reviews whose trailing-year return is below hurdle after which a funder leaves platform lending (or, judged on its direct book, closes its direct desk).", "quarters", ASSUMPTION, lo=1, hi=40)
-    capital_floor_share: float = p(0.5, "A funder whose capital falls below this share of its initial capital stops new direct lending for good (capital below zero is failure: it stops all lending).", "share", "assumption (prompt corrective action: supervisors restrict the asset growth of an undercapitalized lender)", lo=0.0, hi=1.0)
+    capital_floor_share: float = p(0.5, "A funder whose capital falls below this share of its initial capital stops new direct lending for good (capital below zero is failure: it stops all lending).", "share", "assumption (prompt corrective action: supervisors restrict the asset growth of an undercapitalized lender)", lo=0.0, hi=1.0, uncertainty=True)
 
 
 # --------------------------------------------------------------------------------------- policy
