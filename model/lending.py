@@ -579,7 +579,7 @@ class LendingModel(mesa.Model):
         """
         self.platforms.do("quarterly_review", self.rng, allow_exit=not self.burning_in,
                           cap_exposure=self._cap_exposure())
-        self.funders.do("review_direct_lending", allow_leave=True)
+        self.funders.do("review_direct_lending")
         if not self.n_platforms:
             return
         wl = self.params.policy.whitelist
@@ -592,7 +592,6 @@ class LendingModel(mesa.Model):
             whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
             max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
             regime_announced=self.rules.whitelist_announced, anticipated_cost_q=self.rules.anticipated_partner_cost,
-            allow_leave=True,
         )
 
     def _cap_exposure(self) -> reviews.CapExposure | None:

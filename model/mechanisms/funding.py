@@ -138,8 +138,20 @@ def fund_in_order(key: np.ndarray, amount: np.ndarray, capacity: np.ndarray, ord
     return funded
 
 
+def pooled_lines(values: np.ndarray, funder_kind: np.ndarray, n_platforms: int) -> np.ndarray:
+    """Per-line values (:func:`line_key` layout) summed into (funder kind, platform) pools, shape (kinds, platforms).
+
+    Direct lines are left out: each is its own pool.
+    """
+    F, P = funder_kind.size, n_platforms
+    pools = np.zeros((int(funder_kind.max()) + 1 if F else 1, P))
+    if F and P:
+        np.add.at(pools, funder_kind, values[: F * P].reshape(F, P))
+    return pools
+
+
 def carried_over(left: np.ndarray, committed_before: np.ndarray, committed: np.ndarray, *,
-                 funder_kind: np.ndarray | None = None, n_platforms: int = 0) -> np.ndarray:
+                 funder_kind: np.ndarray, n_platforms: int) -> np.ndarray:
     """What each line carries into this month: its pool's unused (or overdrawn) remainder from last month.
 
     A funder's line to a partner is a quota over time, not a monthly hard limit: what a pool of lines (a
@@ -157,24 +169,14 @@ def carried_over(left: np.ndarray, committed_before: np.ndarray, committed: np.n
             :func:`line_key` layout.
         committed_before: last month's commitments per line (same layout).
         committed: this month's commitments per line.
-        funder_kind: kind code per funder; None treats every line as its own pool.
-        n_platforms: number of platforms (with ``funder_kind``).
+        funder_kind: kind code per funder.
+        n_platforms: number of platforms.
     """
     if left.shape != committed.shape:
         return np.zeros_like(committed)
-    if funder_kind is None or funder_kind.size == 0 or n_platforms == 0:
-        carry = np.minimum(left, committed_before)
-        return np.where(committed > 0, carry, 0.0)
     F, P = funder_kind.size, n_platforms
-    n_kinds = int(funder_kind.max()) + 1
-
-    def pooled(x: np.ndarray) -> np.ndarray:
-        out = np.zeros((n_kinds, P))
-        np.add.at(out, funder_kind, x[: F * P].reshape(F, P))
-        return out
-
-    pool_carry = np.minimum(pooled(left), pooled(committed_before))
-    pool_now = pooled(committed)
+    pool_carry = np.minimum(pooled_lines(left, funder_kind, P), pooled_lines(committed_before, funder_kind, P))
+    pool_now = pooled_lines(committed, funder_kind, P)
     lines_now = committed[: F * P].reshape(F, P)
     share = np.divide(lines_now, pool_now[funder_kind], out=np.zeros((F, P)), where=pool_now[funder_kind] > 0)
     platform_carry = share * pool_carry[funder_kind]
@@ -219,13 +221,9 @@ def fund_from_pools(rng: np.random.Generator, *, desk: np.ndarray, amount: np.nd
     P, F = n_platforms, funder_kind.size
     if desk.size == 0:
         return np.zeros(0, dtype=bool)
-    n_kinds = int(funder_kind.max()) + 1 if F else 1
-    lines = capacity[: F * P].reshape(F, P)
-    pools = np.zeros((n_kinds, P))
-    if F and P:
-        np.add.at(pools, funder_kind, lines)
+    pools = pooled_lines(capacity, funder_kind, P)
     pool_cap = np.concatenate([pools.ravel(), capacity[F * P:]])
-    key = pool_key(desk, funder, funder_kind, P, n_kinds)
+    key = pool_key(desk, funder, funder_kind, P, pools.shape[0])
     got = fund_in_order(key, amount, pool_cap, rng.permutation(desk.size), rng.random(desk.size))
     line = line_key(desk[got], funder[got], P, F)
     capacity -= np.bincount(line, weights=amount[got], minlength=capacity.size)

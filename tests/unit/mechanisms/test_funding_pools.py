@@ -96,14 +96,21 @@ def test_empty_input():
     np.testing.assert_array_equal(c, cap(f0p0=5))
 
 
-def test_carried_over_without_pools_keeps_each_lines_remainder_up_to_last_commitment():
-    """Line by line (no funder kinds): unused remainders carry up to last month's commitment, overdrafts in full;
-    a line not renewed carries nothing; a layout change (first month) carries nothing."""
-    left = np.array([5.0, -3.0, 40.0, -40.0, 7.0])
-    before = np.array([10.0, 10.0, 10.0, 10.0, 10.0])
-    now = np.array([10.0, 10.0, 10.0, 10.0, 0.0])
-    np.testing.assert_array_equal(carried_over(left, before, now), [5.0, -3.0, 10.0, -40.0, 0.0])
-    np.testing.assert_array_equal(carried_over(np.zeros(0), np.zeros(0), now), np.zeros(5))
+def test_carried_over_keeps_a_direct_lines_remainder_up_to_last_commitment():
+    """A direct line is its own pool: its unused remainder carries up to last month's commitment, an overdraft in
+    full; a line not renewed carries nothing; a layout change (first month) carries nothing."""
+    def direct(*values):
+        return cap(**{f"d{f}": v for f, v in enumerate(values)})
+
+    got = carried_over(direct(5.0, -3.0, 40.0), direct(10.0, 10.0, 10.0), direct(10.0, 10.0, 0.0),
+                       funder_kind=KINDS, n_platforms=P)
+    np.testing.assert_array_equal(got, direct(5.0, -3.0, 0.0))
+    got = carried_over(direct(40.0, -40.0, 7.0), direct(10.0, 10.0, 10.0), direct(10.0, 10.0, 10.0),
+                       funder_kind=KINDS, n_platforms=P)
+    np.testing.assert_array_equal(got, direct(10.0, -40.0, 7.0))
+    now = direct(10.0, 10.0, 10.0)
+    np.testing.assert_array_equal(carried_over(np.zeros(0), np.zeros(0), now, funder_kind=KINDS, n_platforms=P),
+                                  np.zeros(now.size))
 
 
 def test_carried_over_pools_same_kind_lines_and_shares_by_this_months_commitments():
