@@ -537,17 +537,18 @@ class Figure:
     csv: Path | None = None
     skipped: str | None = None
 
+    def write_data(self, table: pd.DataFrame, fig_dir: Path) -> None:
+        """Write the table behind the figure (``<name>.csv`` in ``fig_dir``) and name the PNG to draw."""
+        self.csv = fig_dir / f"{self.name}.csv"
+        table.to_csv(self.csv, index=False)
+        self.png = fig_dir / f"{self.name}.png"
+
 
 def _needs(df: pd.DataFrame, table: str, columns: Sequence[str]) -> str | None:
     if df.empty:
         return f"the {table} table is empty"
     missing = [c for c in columns if c not in df.columns]
     return f"the {table} table lacks {', '.join(missing)}" if missing else None
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, index=False)
-    return path
 
 
 def _model_ts(data: ReportData, fig_dir: Path, name: str, title: str, caption: str, panels: Sequence[Panel],
@@ -557,8 +558,7 @@ def _model_ts(data: ReportData, fig_dir: Path, name: str, title: str, caption: s
     if figure.skipped:
         return figure
     bands = monthly_bands(data.model, [p.metric for p in panels])
-    figure.csv = _write_csv(bands, fig_dir / f"{name}.csv")
-    figure.png = fig_dir / f"{name}.png"
+    figure.write_data(bands, fig_dir)
     _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events, ncols)
     return figure
 
@@ -572,8 +572,7 @@ def _fig_margins(data: ReportData, fig_dir: Path, events: dict[str, list[str]]) 
         return figure
     per_run = tier_margins(data.platforms)
     bands = monthly_bands(per_run, [f"margin_{t}" for t in TIERS])
-    figure.csv = _write_csv(bands, fig_dir / f"{figure.name}.csv")
-    figure.png = fig_dir / f"{figure.name}.png"
+    figure.write_data(bands, fig_dir)
     panels = [Panel(f"margin_{t}", f"{t} platforms", "profit / volume", percent=True) for t in TIERS]
     _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events)
     return figure
@@ -587,8 +586,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, events: dict[str, lis
     if figure.skipped:
         return figure
     bands = partners_by_kind(data.funders)
-    figure.csv = _write_csv(bands, fig_dir / f"{figure.name}.csv")
-    figure.png = fig_dir / f"{figure.name}.png"
+    figure.write_data(bands, fig_dir)
     plt = _plt()
     ncols = min(3, len(data.series))
     nrows = math.ceil(len(data.series) / ncols)
@@ -635,8 +633,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
     if hist.empty:
         figure.skipped = "no funder-month has new volume"
         return figure
-    figure.csv = _write_csv(hist, fig_dir / f"{figure.name}.csv")
-    figure.png = fig_dir / f"{figure.name}.png"
+    figure.write_data(hist, fig_dir)
     plt = _plt()
     from matplotlib.ticker import PercentFormatter
 
@@ -685,8 +682,7 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
     if figure.skipped:
         return figure
     table = lorenz_table(data.platforms)
-    figure.csv = _write_csv(table, fig_dir / f"{figure.name}.csv")
-    figure.png = fig_dir / f"{figure.name}.png"
+    figure.write_data(table, fig_dir)
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), squeeze=False)
     for ax, month in zip(axes[0], ("first", "last"), strict=True):
@@ -742,8 +738,7 @@ def _fig_segments(data: ReportData, fig_dir: Path) -> Figure:
     if figure.skipped:
         return figure
     table = segment_table(data.model, data.rules_month)
-    figure.csv = _write_csv(table, fig_dir / f"{figure.name}.csv")
-    figure.png = fig_dir / f"{figure.name}.png"
+    figure.write_data(table, fig_dir)
     from matplotlib.ticker import PercentFormatter
 
     plt = _plt()
