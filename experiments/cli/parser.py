@@ -79,6 +79,14 @@ exit statuses:
 """
 
 
+def _command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter], name: str, help_text: str,
+             description: str, *, parents: list[argparse.ArgumentParser] | None = None,
+             epilog: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand's parser: its one-line help, its description wrapped to 79 columns, the shared formatter."""
+    return commands.add_parser(name, parents=parents or [], help=help_text,
+                               description=textwrap.fill(description, 79), epilog=epilog, formatter_class=formatter)
+
+
 def _int_at_least(text: str, lowest: int, what: str) -> int:
     try:
         value = int(text)
@@ -133,30 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_opts.add_argument("--borrowers", type=non_negative_int, metavar="N", help="same as --set run.borrowers=N")
     scenario_opts.add_argument("--months", type=positive_int, metavar="N", help="same as --set run.months=N")
 
-    p_list = commands.add_parser(
-        "scenarios", help="list the shipped scenarios", description="List the shipped scenarios.",
-        epilog=EPILOG, formatter_class=formatter,
+    p_list = _command(
+        commands, formatter, "scenarios", "list the shipped scenarios",
+        "List the shipped scenarios.",
+        epilog=EPILOG,
     )
     p_list.set_defaults(handler=cmd_scenarios)
 
-    p_check = commands.add_parser(
-        "check", parents=[scenario_opts], help="validate a scenario and its overrides",
-        description=textwrap.fill(
-            "Load and validate a scenario with its overrides; print one line when it is valid, or every "
-            "problem found.", 79
-        ),
-        epilog=EPILOG, formatter_class=formatter,
+    p_check = _command(
+        commands, formatter, "check", "validate a scenario and its overrides",
+        "Load and validate a scenario with its overrides; print one line when it is valid, or every "
+        "problem found.",
+        parents=[scenario_opts], epilog=EPILOG,
     )
     p_check.set_defaults(handler=cmd_check)
 
-    p_run = commands.add_parser(
-        "run", parents=[scenario_opts], help="run a scenario and write its tables",
-        description=textwrap.fill(
-            "Run a scenario and write model.parquet, platforms.parquet, funders.parquet and manifest.json "
-            "into DIR. Nothing is written until the run has finished: an interrupted or failed run leaves "
-            "an earlier run in DIR untouched.", 79
-        ),
-        epilog=EPILOG, formatter_class=formatter,
+    p_run = _command(
+        commands, formatter, "run", "run a scenario and write its tables",
+        "Run a scenario and write model.parquet, platforms.parquet, funders.parquet and manifest.json "
+        "into DIR. Nothing is written until the run has finished: an interrupted or failed run leaves "
+        "an earlier run in DIR untouched.",
+        parents=[scenario_opts], epilog=EPILOG,
     )
     p_run.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, metavar="N",
                        help=f"random seed (default {DEFAULT_SEED})")
@@ -165,13 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p_run.set_defaults(handler=cmd_run)
 
-    p_params = commands.add_parser(
-        "params", help="print every parameter with its documentation",
-        description=textwrap.fill(
-            "Print every parameter with its default, unit, range, provenance and meaning: as the documented "
-            "baseline scenario file (default) or as a Markdown table.", 79
-        ),
-        epilog=EPILOG, formatter_class=formatter,
+    p_params = _command(
+        commands, formatter, "params", "print every parameter with its documentation",
+        "Print every parameter with its default, unit, range, provenance and meaning: as the documented "
+        "baseline scenario file (default) or as a Markdown table.",
+        epilog=EPILOG,
     )
     fmt = p_params.add_mutually_exclusive_group()
     fmt.add_argument("--toml", dest="format", action="store_const", const="toml", help="baseline TOML (default)")
@@ -184,15 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_command(commands, formatter)
     _add_dashboard_command(commands, formatter)
 
-    p_rerun = commands.add_parser(
-        "rerun", help="reproduce a stored run exactly and say so",
-        description=textwrap.fill(
-            "Rerun a stored run and compare every table cell by cell with what was stored: a `zhudai run` "
-            "output directory (rebuilt from the resolved scenario and seed in its manifest), or one run of a "
-            "batch as BATCH_DIR/RUN_ID (rebuilt from its runs.parquet row). Exit 0 when identical, 1 when "
-            "anything differs.", 79
-        ),
-        epilog=EPILOG, formatter_class=formatter,
+    p_rerun = _command(
+        commands, formatter, "rerun", "reproduce a stored run exactly and say so",
+        "Rerun a stored run and compare every table cell by cell with what was stored: a `zhudai run` "
+        "output directory (rebuilt from the resolved scenario and seed in its manifest), or one run of a "
+        "batch as BATCH_DIR/RUN_ID (rebuilt from its runs.parquet row). Exit 0 when identical, 1 when "
+        "anything differs.",
+        epilog=EPILOG,
     )
     p_rerun.add_argument("target", metavar="DIR | BATCH_DIR/RUN_ID", help="what to rerun")
     p_rerun.add_argument("--run", metavar="RUN_ID", help="run id within a batch directory (instead of DIR/RUN_ID)")
@@ -227,25 +228,22 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
         help="override one parameter in every run (repeatable)",
     )
 
-    p_compare = commands.add_parser(
-        "compare", parents=[design_opts, executor_opts], help="run scenarios side by side with shared seeds",
-        description=textwrap.fill(
-            "Run each scenario R times with the same R seeds (common random numbers) and store every run in "
-            "DIR as tidy Parquet datasets; print each scenario's outcomes at the horizon with 95% intervals.",
-            79),
-        epilog=BATCH_EPILOG, formatter_class=formatter,
+    p_compare = _command(
+        commands, formatter, "compare", "run scenarios side by side with shared seeds",
+        "Run each scenario R times with the same R seeds (common random numbers) and store every run in "
+        "DIR as tidy Parquet datasets; print each scenario's outcomes at the horizon with 95% intervals.",
+        parents=[design_opts, executor_opts], epilog=BATCH_EPILOG,
     )
     p_compare.add_argument("scenarios", nargs="+", metavar="SCENARIO|FILE", help="scenarios to compare")
     p_compare.add_argument("--report", action="store_true",
                            help="then write the report (figures, tables, report.md/.html) into DIR/report")
     p_compare.set_defaults(handler=cmd_compare)
 
-    p_sweep = commands.add_parser(
-        "sweep", parents=[design_opts, executor_opts], help="sweep parameters of one scenario",
-        description=textwrap.fill(
-            "Run a scenario at every point of a parameter sweep (grid: every combination; zip: the i-th "
-            "values together), R replicates per point with shared seeds, and store every run in DIR.", 79),
-        epilog=BATCH_EPILOG, formatter_class=formatter,
+    p_sweep = _command(
+        commands, formatter, "sweep", "sweep parameters of one scenario",
+        "Run a scenario at every point of a parameter sweep (grid: every combination; zip: the i-th "
+        "values together), R replicates per point with shared seeds, and store every run in DIR.",
+        parents=[design_opts, executor_opts], epilog=BATCH_EPILOG,
     )
     p_sweep.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to sweep")
     p_sweep.add_argument("--vary", action="append", required=True, metavar="dotted.key=v1,v2,...",
@@ -257,23 +255,21 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
                       help="the i-th values of every --vary together (lists of equal length)")
     p_sweep.set_defaults(handler=cmd_sweep, mode="grid")
 
-    p_batch = commands.add_parser(
-        "batch", parents=[executor_opts], help="run a design file (experiments/designs/*.toml)",
-        description=textwrap.fill(
-            "Run the experiment described by a design file: scenarios, sweep, replications, seeds and sizes "
-            "(see experiments/designs/example.toml), and store every run in DIR.", 79),
-        epilog=BATCH_EPILOG, formatter_class=formatter,
+    p_batch = _command(
+        commands, formatter, "batch", "run a design file (experiments/designs/*.toml)",
+        "Run the experiment described by a design file: scenarios, sweep, replications, seeds and sizes "
+        "(see experiments/designs/example.toml), and store every run in DIR.",
+        parents=[executor_opts], epilog=BATCH_EPILOG,
     )
     p_batch.add_argument("design", type=Path, metavar="DESIGN.toml", help="design file")
     p_batch.set_defaults(handler=cmd_batch)
 
-    p_report = commands.add_parser(
-        "report", help="write figures, tables and an HTML/Markdown report of a batch directory",
-        description=textwrap.fill(
-            "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
-            "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
-            "scenario with 95% intervals, report.md, and report.html (one self-contained file).", 79),
-        epilog=EPILOG, formatter_class=formatter,
+    p_report = _command(
+        commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch directory",
+        "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
+        "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
+        "scenario with 95% intervals, report.md, and report.html (one self-contained file).",
+        epilog=EPILOG,
     )
     p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory")
     p_report.add_argument("--out", type=Path, metavar="REPORT_DIR", help="report directory (default DIR/report)")
@@ -281,16 +277,15 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
                           help="scenario the differences are taken against (default baseline-2024 when present)")
     p_report.set_defaults(handler=cmd_report)
 
-    p_sens = commands.add_parser(
-        "sensitivity", parents=[executor_opts], help="global sensitivity analysis (SALib Morris or Sobol)",
-        description=textwrap.fill(
-            "Sample the ranges of uncertain parameters with SALib (Morris trajectories or a Sobol/Saltelli "
-            "sample), run the scenario at every sampled point on the batch engine (stored in DIR, resumable), "
-            "evaluate each outcome as its mean over the months from --from (default: the month the rules take "
-            "effect in the scenario, its policy.rate_cap.start) to the horizon, "
-            "and write DIR/indices.csv (morris: mu_star, mu_star_conf, sigma; sobol: S1, S1_conf, ST, ST_conf), "
-            "DIR/samples.csv and a bar chart per outcome (DIR/sensitivity_<outcome>.png).", 79),
-        epilog=BATCH_EPILOG, formatter_class=formatter,
+    p_sens = _command(
+        commands, formatter, "sensitivity", "global sensitivity analysis (SALib Morris or Sobol)",
+        "Sample the ranges of uncertain parameters with SALib (Morris trajectories or a Sobol/Saltelli "
+        "sample), run the scenario at every sampled point on the batch engine (stored in DIR, resumable), "
+        "evaluate each outcome as its mean over the months from --from (default: the month the rules take "
+        "effect in the scenario, its policy.rate_cap.start) to the horizon, "
+        "and write DIR/indices.csv (morris: mu_star, mu_star_conf, sigma; sobol: S1, S1_conf, ST, ST_conf), "
+        "DIR/samples.csv and a bar chart per outcome (DIR/sensitivity_<outcome>.png).",
+        parents=[executor_opts], epilog=BATCH_EPILOG,
     )
     p_sens.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to analyse")
     p_sens.add_argument("--method", required=True, choices=("morris", "sobol"), help="SALib method")
@@ -333,12 +328,11 @@ def _add_paired_run_options(p: argparse.ArgumentParser, replications: int, what:
 
 def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
     """The ``validate`` subcommand: run the scenarios the targets need and check the stylized facts."""
-    p = commands.add_parser(
-        "validate", help="check the stylized facts (experiments/targets.toml)",
-        description=textwrap.fill(
-            "Run every scenario the validation targets need, R paired replicates each (common random numbers), "
-            "evaluate each target and print a table of target, figure, test and status (PASS/WARN/FAIL).", 79),
-        epilog=VALIDATE_EPILOG, formatter_class=formatter,
+    p = _command(
+        commands, formatter, "validate", "check the stylized facts (experiments/targets.toml)",
+        "Run every scenario the validation targets need, R paired replicates each (common random numbers), "
+        "evaluate each target and print a table of target, figure, test and status (PASS/WARN/FAIL).",
+        epilog=VALIDATE_EPILOG,
     )
     _add_paired_run_options(p, 5, "scenario")
     p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
@@ -354,15 +348,13 @@ def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.Hel
 
 def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
     """The ``scale-check`` subcommand: the same scenarios and seeds at several population sizes."""
-    p = commands.add_parser(
-        "scale-check", help="do the answers depend on the number of simulated borrowers?",
-        description=textwrap.fill(
-            "Run the scenarios with the same paired seeds at each population size (one batch directory per size "
-            "in DIR) and compare every outcome with the largest size: a size passes an outcome when its mean lies "
-            "within the 95% interval of the largest size's mean or within 10% of it (3 points for shares), "
-            "whichever is wider. Prints the table and writes DIR/scale_check.csv, DIR/runs.csv and "
-            "DIR/scale_check.md; exit status 1 when an outcome misses the bar.", 79),
-        formatter_class=formatter,
+    p = _command(
+        commands, formatter, "scale-check", "do the answers depend on the number of simulated borrowers?",
+        "Run the scenarios with the same paired seeds at each population size (one batch directory per size "
+        "in DIR) and compare every outcome with the largest size: a size passes an outcome when its mean lies "
+        "within the 95% interval of the largest size's mean or within 10% of it (3 points for shares), "
+        "whichever is wider. Prints the table and writes DIR/scale_check.csv, DIR/runs.csv and "
+        "DIR/scale_check.md; exit status 1 when an outcome misses the bar.",
     )
     p.add_argument("--sizes", type=positive_int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
                    help="population sizes (default " + " ".join(map(str, DEFAULT_SIZES)) + ")")
@@ -379,13 +371,11 @@ def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFo
 
 def _add_dashboard_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
     """The ``dashboard`` subcommand: the interactive page (experiments/dashboard)."""
-    p = commands.add_parser(
-        "dashboard", help="interactive dashboard: move a lever, compare two runs side by side",
-        description=textwrap.fill(
-            "Serve the interactive dashboard (Mesa SolaraViz) on this machine and print its address. Pick a "
-            "scenario, move its levers, and watch run A and a comparison run B (same seed) step month by month; "
-            "download the tables (CSV) and figures (PNG). Works offline. Ctrl-C stops it.", 79),
-        formatter_class=formatter,
+    p = _command(
+        commands, formatter, "dashboard", "interactive dashboard: move a lever, compare two runs side by side",
+        "Serve the interactive dashboard (Mesa SolaraViz) on this machine and print its address. Pick a "
+        "scenario, move its levers, and watch run A and a comparison run B (same seed) step month by month; "
+        "download the tables (CSV) and figures (PNG). Works offline. Ctrl-C stops it.",
     )
     p.add_argument("--port", type=non_negative_int, default=8765, metavar="P",
                    help="port to listen on (default 8765; 0 picks a free one)")
