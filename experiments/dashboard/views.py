@@ -27,6 +27,7 @@ matplotlib.use("Agg")  # no display on a server
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
@@ -105,6 +106,17 @@ def _time_axes(dm: DashboardModel, axes: list) -> None:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
+def _series_line(ax: Axes, tag: str, color: str, gid: str, label: str | None = None) -> Line2D:
+    """An empty line for one run's series (filled each month); ``gid`` names it in the page's SVG."""
+    (line,) = ax.plot([], [], STYLE[tag], color=color, linewidth=1.4, label=label, gid=gid)
+    return line
+
+
+def _group_legend(ax: Axes) -> None:
+    """The legend of coloured groups (tiers, segments) in an axis's upper right corner."""
+    ax.legend(fontsize=7, frameon=False, loc="upper right", ncols=3, handlelength=1.2, columnspacing=0.8)
+
+
 def _arm_legend(fig: Figure, dm: DashboardModel) -> None:
     if len(dm.arms) > 1:
         handles = [Line2D([], [], color="#333333", linestyle=STYLE[a.tag], linewidth=1.2) for a in dm.arms]
@@ -167,9 +179,8 @@ class SeriesView(View):
             if self.percent[i]:
                 ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             for arm in dm.arms:
-                (line,) = ax.plot([], [], STYLE[arm.tag], color=ARM_COLOR[arm.tag], linewidth=1.4,
-                                  gid=f"series-{arm.tag}-{col}")
-                fig.zhudai_artists[(arm.tag, col)] = line
+                fig.zhudai_artists[(arm.tag, col)] = _series_line(ax, arm.tag, ARM_COLOR[arm.tag],
+                                                                  f"series-{arm.tag}-{col}")
             if self.fixed_top[i] is not None:
                 ax.set_ylim(0, self.fixed_top[i])
         _time_axes(dm, axes)
@@ -194,15 +205,13 @@ class PlatformsByTier(View):
         for arm in dm.arms:
             for tier, color in TIER_COLOR.items():
                 lab = tier if arm.tag == "A" else None
-                (n,) = ax_n.plot([], [], STYLE[arm.tag], color=color, linewidth=1.4, label=lab,
-                                 gid=f"series-{arm.tag}-active_platforms_{tier}")
-                (v,) = ax_v.plot([], [], STYLE[arm.tag], color=color, linewidth=1.4,
-                                 gid=f"series-{arm.tag}-volume_{tier}")
-                fig.zhudai_artists[(arm.tag, "n", tier)] = n
-                fig.zhudai_artists[(arm.tag, "v", tier)] = v
+                fig.zhudai_artists[(arm.tag, "n", tier)] = _series_line(
+                    ax_n, arm.tag, color, f"series-{arm.tag}-active_platforms_{tier}", lab)
+                fig.zhudai_artists[(arm.tag, "v", tier)] = _series_line(
+                    ax_v, arm.tag, color, f"series-{arm.tag}-volume_{tier}")
         _title(ax_n, "Active platforms")
         _title(ax_v, "Platform volume (M yuan / month)")
-        ax_n.legend(fontsize=7, frameon=False, loc="upper right", ncols=3, handlelength=1.2, columnspacing=0.8)
+        _group_legend(ax_n)
         _time_axes(dm, axes)
         _arm_legend(fig, dm)
 
@@ -255,10 +264,9 @@ class BorrowersBySegment(View):
             for arm in dm.arms:
                 for segment, color in SEGMENT_COLOR.items():
                     label = segment.replace("_", "-") if arm.tag == "A" else None
-                    (line,) = ax.plot([], [], STYLE[arm.tag], color=color, linewidth=1.4, label=label,
-                                      gid=f"series-{arm.tag}-{column}_{segment}")
-                    fig.zhudai_artists[(arm.tag, column, segment)] = line
-        axes[0].legend(fontsize=7, frameon=False, loc="upper right", ncols=3, handlelength=1.2, columnspacing=0.8)
+                    fig.zhudai_artists[(arm.tag, column, segment)] = _series_line(
+                        ax, arm.tag, color, f"series-{arm.tag}-{column}_{segment}", label)
+        _group_legend(axes[0])
         _time_axes(dm, axes)
         _arm_legend(fig, dm)
 
