@@ -148,7 +148,9 @@ def Levers(model: DashboardModel):
         table = pd.DataFrame({arm.tag: lever_summary(arm.scenario) for arm in dm.arms})
         solara.Markdown(_markdown_table(table.rename_axis("lever").reset_index()))
         solara.Div(children=["The sidebar's A: levers change run A only. Blank keeps the scenario's value; rates are "
-                             "in percent; 'off' removes a cap or limit; months are YYYY-MM."],
+                             "in percent; 'off' removes a cap or limit; months are YYYY-MM. 'Rules announced' is "
+                             "the notice in months before the rules the scenario announces ahead start (0: no "
+                             "warning)."],
                    classes=["zhudai-muted"])
 
 
