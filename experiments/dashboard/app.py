@@ -55,6 +55,8 @@ CSS = """
 /* Mesa's grid cells have a fixed height: a card scrolls inside its cell instead of spilling over the next. */
 .vue-grid-item .zhudai-card { height: 100%; overflow-y: auto; }
 .zhudai-table th:first-child, .zhudai-table td:first-child { text-align: left; }
+/* The levers in force may be long (the rules announced ahead): they wrap rather than run into the next run's. */
+.zhudai-levers td:not(:first-child) { white-space: normal; }
 """
 
 

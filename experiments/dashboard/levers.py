@@ -88,7 +88,7 @@ def _pct(rate: float) -> str:
 LEVERS: tuple[Lever, ...] = (
     Lever("cap", "All-in APR cap (%)", "percent", "policy.rate_cap.apr", "policy.rate_cap.enabled", short="cap"),
     Lever("cap_start", "All-in cap from (month)", "month", "policy.rate_cap.start", short="cap from"),
-    Lever(LEAD, "Rules announced (months before start)", "lead", "policy.rate_cap.announced",
+    Lever(LEAD, "Rules announced (months ahead)", "lead", "policy.rate_cap.announced",
           short="rules announced"),
     Lever("fees_included", "Fees count toward the cap", "switch", "policy.rate_cap.fees_included", short="fees in cap"),
     Lever("cfc_cap", "Consumer-finance cap (%)", "percent", "policy.kind_caps.cfc.apr",
@@ -353,7 +353,7 @@ def lever_summary(scenario: Any) -> dict[str, str]:
             rule = scenario.get(section)
             if rule.enabled and rule.announced < getattr(rule, key):  # 'YYYY-MM' strings sort in calendar order
                 by_month.setdefault(rule.announced, []).append(_rule_name(section))
-        groups = [f"{', '.join(rules)} in {month}" for month, rules in sorted(by_month.items())]
+        groups = [f"{month}: {', '.join(rules)}" for month, rules in sorted(by_month.items())]
         return "; ".join(groups) or "none"
 
     rc = pol.rate_cap

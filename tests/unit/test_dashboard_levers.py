@@ -318,7 +318,7 @@ def test_announcement_lead_rejects_other_values(raw, message):
         with pytest.raises(LeverError, match=message) as info:
             parse({LEAD: raw})
         (problem,) = info.value.problems
-        assert problem.startswith("Rules announced (months before start): ")
+        assert problem.startswith("Rules announced (months ahead): ")
 
 
 def test_announcement_lever_bounds_and_key():
@@ -402,7 +402,7 @@ def test_sections_without_an_announcement_are_untouched():
         assert scenario.get(key) == shipped.get(key) == ""
         assert scenario.get(f"policy.kind_caps.{kind}.enabled")
     summary = lever_summary(scenario)["announced ahead"]
-    assert summary == "all-in cap, whitelist, no outsourcing, stock clean-up in 2025-07"
+    assert summary == "2025-07: all-in cap, whitelist, no outsourcing, stock clean-up"
 
 
 def test_only_the_rules_a_scenario_announces_are_moved():
@@ -443,6 +443,18 @@ def test_blank_lead_keeps_announced_by_start():
         assert apply_announcements(over, scenario) == (announced_by_start(over, scenario), {})
     assert _announced(announced_by_start(overrides_for({"cap_start": "2024-02"}), scenario)) == {
         "policy.rate_cap": "2024-02"}
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({}, "2025-04: all-in cap, whitelist, no outsourcing, stock clean-up"),
+    ({LEAD: "0"}, "2025-10: stock clean-up"),  # the others bind unannounced; the clean-up's deadline is 2026-06
+    ({LEAD: "6", "cap_start": "2026-01"}, "2025-04: whitelist, no outsourcing; 2025-07: all-in cap, stock clean-up"),
+    ({LEAD: "0", "cap_start": "2026-09"}, "none"),  # the clean-up is announced at its deadline: not ahead
+    ({"cap_start": "2024-02"}, "2025-04: whitelist, no outsourcing, stock clean-up"),
+])
+def test_levers_card_shows_the_rules_announced_ahead(values, expected):
+    """The Levers card's "announced ahead" row lists, by month, the rules announced before they bind."""
+    assert lever_summary(_apply(values)[2])["announced ahead"] == expected
 
 
 @pytest.mark.parametrize(("values", "expected"), [

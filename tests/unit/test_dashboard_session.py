@@ -358,7 +358,7 @@ INVALID = [
                   ["All-in APR cap (%): 'abc'", "Whitelist required: 'maybe'"]), id="bad-levers"),
     pytest.param(({"cap": "0.00000001"}, ["All-in APR cap (%): 0.00000001 is below the smallest cap"]),
                  id="schema-rejects-override"),
-    pytest.param(({"announce_lead": "-3"}, ["Rules announced (months before start): -3 is outside its range"]),
+    pytest.param(({"announce_lead": "-3"}, ["Rules announced (months ahead): -3 is outside its range"]),
                  id="announcement-after-start"),
 ]
 
