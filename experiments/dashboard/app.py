@@ -55,6 +55,8 @@ CSS = """
 /* Mesa's grid cells have a fixed height: a card scrolls inside its cell instead of spilling over the next. */
 .vue-grid-item .zhudai-card { height: 100%; overflow-y: auto; }
 .zhudai-table th:first-child, .zhudai-table td:first-child { text-align: left; }
+/* The levers in force may be long (the rules announced ahead): they wrap rather than run into the next run's. */
+.zhudai-levers td:not(:first-child) { white-space: normal; }
 """
 
 
@@ -148,7 +150,9 @@ def Levers(model: DashboardModel):
         table = pd.DataFrame({arm.tag: lever_summary(arm.scenario) for arm in dm.arms})
         solara.Markdown(_markdown_table(table.rename_axis("lever").reset_index()))
         solara.Div(children=["The sidebar's A: levers change run A only. Blank keeps the scenario's value; rates are "
-                             "in percent; 'off' removes a cap or limit; months are YYYY-MM."],
+                             "in percent; 'off' removes a cap or limit; months are YYYY-MM. 'Rules announced' is "
+                             "the notice in months before the rules the scenario announces ahead start (0: no "
+                             "warning)."],
                    classes=["zhudai-muted"])
 
 

@@ -29,7 +29,14 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from experiments.dashboard.levers import LEVERS, LeverError, announced_by_start, describe_overrides, overrides_for
+from experiments.dashboard.levers import (
+    LEVERS,
+    LeverError,
+    announcement_lead,
+    apply_announcements,
+    describe_overrides,
+    overrides_for,
+)
 from experiments.engine.run import build_model
 from model.config import ConfigError, Scenario, list_scenarios, load_scenario
 from model.enums import FunderKind
@@ -97,7 +104,8 @@ class DashboardModel(mesa.Model):
         borrowers: population of each run (text or int).
         seed: seed of both runs (text or int).
         cap ... borrowing_limit: lever values for run A (see :mod:`experiments.dashboard.levers`); blank
-            keeps the scenario's value.
+            keeps the scenario's value. ``announce_lead`` is the announcement lever: months between the
+            announcement of the rules run A's scenario announces ahead and their start.
 
     Attributes:
         arms: the runs (empty if the settings are invalid).
@@ -108,13 +116,13 @@ class DashboardModel(mesa.Model):
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, compare: str = DEFAULT_COMPARE,
                  borrowers: str | int = DEFAULT_BORROWERS, seed: str | int = "1",
-                 cap: str = "", cap_start: str = "", fees_included: str = "scenario", cfc_cap: str = "",
-                 micro_cap: str = "", whitelist: str = "scenario", partner_cost: str = "",
+                 cap: str = "", cap_start: str = "", announce_lead: str = "", fees_included: str = "scenario",
+                 cfc_cap: str = "", micro_cap: str = "", whitelist: str = "scenario", partner_cost: str = "",
                  mandate: str = "scenario", crackdown: str = "scenario", borrowing_limit: str = ""):
         self.lever_values = {
-            "cap": cap, "cap_start": cap_start, "fees_included": fees_included, "cfc_cap": cfc_cap,
-            "micro_cap": micro_cap, "whitelist": whitelist, "partner_cost": partner_cost, "mandate": mandate,
-            "crackdown": crackdown, "borrowing_limit": borrowing_limit,
+            "cap": cap, "cap_start": cap_start, "announce_lead": announce_lead, "fees_included": fees_included,
+            "cfc_cap": cfc_cap, "micro_cap": micro_cap, "whitelist": whitelist, "partner_cost": partner_cost,
+            "mandate": mandate, "crackdown": crackdown, "borrowing_limit": borrowing_limit,
         }
         assert set(self.lever_values) == {lv.name for lv in LEVERS}
         problems: list[str] = []
@@ -150,15 +158,17 @@ class DashboardModel(mesa.Model):
     def _build(self, overrides: dict) -> list[str]:
         """Build the runs; returns validation problems (model errors go to ``self.error``).
 
-        A cap start moved before the scenario's announcement of the cap moves the announcement with it
-        (:func:`~experiments.dashboard.levers.announced_by_start`).
+        The announcement lever sets the ``announced`` month of every rule run A's scenario announces ahead; left
+        blank, a cap start moved before the scenario's announcement of the cap moves the announcement with it
+        (:func:`~experiments.dashboard.levers.apply_announcements`). Run A's label says what was applied.
         """
         try:
-            overrides = announced_by_start(overrides, load_scenario(self.scenario_name))
+            overrides, notes = apply_announcements(overrides, load_scenario(self.scenario_name),
+                                                   announcement_lead(self.lever_values))
         except ConfigError as exc:
             return [f"run A: {p}" for p in exc.problems]
         self.overrides = overrides
-        moved = describe_overrides(self.lever_values)
+        moved = describe_overrides(self.lever_values, notes)
         size = {"run.borrowers": self.borrowers}
         plans = [("A", f"A: {self.scenario_name}" + (f" + {moved}" if moved else ""), self.scenario_name,
                   {**overrides, **size})]

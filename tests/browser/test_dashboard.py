@@ -159,6 +159,24 @@ def test_compare_with_the_scenario_as_shipped_isolates_one_lever(server, page, a
     page.screenshot(path=artifacts / "03-as-shipped-comparison.png")
 
 
+def test_announcement_lever_is_applied_and_shown(server, page, artifacts):
+    """"Rules announced" 0 (no warning) against the scenario as shipped (2025-04): the label and the Levers card
+    show the months applied, and the runs coincide long before the announcement could matter."""
+    open_dashboard(page, server.url)
+    choose(page, "Compare with (run B, as shipped)", "A as shipped (no lever changes)")
+    choose(page, "Borrowers per run", "20000")
+    set_text(page, "A: Rules announced (months ahead)", "0")
+    reset(page)
+    expect(page.locator(".zhudai-status")).to_contain_text(
+        "A: new-rules-2025 + rules announced at their start, no warning (in 2025-10)")
+    levers = page.locator(".zhudai-levers")
+    expect(levers).to_contain_text("2025-10: stock clean-up")  # run A: the clean-up's deadline is 2026-06
+    expect(levers).to_contain_text("2025-04: all-in cap, whitelist, no outsourcing, stock clean-up")  # run B
+    click_and_wait_date(page, "Step")
+    assert series_path(page, "A") == series_path(page, "B")
+    levers.screenshot(path=artifacts / "card-levers-announced.png")
+
+
 def test_play_runs_and_pauses(server, page):
     """Play advances the date by itself; pause stops it."""
     open_dashboard(page, server.url)

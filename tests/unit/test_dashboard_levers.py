@@ -2,19 +2,27 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from experiments.dashboard.levers import (
+    LEAD,
     LEVER_BY_NAME,
     LEVERS,
+    MAX_LEAD,
     LeverError,
     announced_by_start,
+    announced_rules,
+    announcement_lead,
+    apply_announcements,
     describe_overrides,
     lever_summary,
     overrides_for,
 )
 from experiments.dashboard.session import scenario_names
-from model.config import leaf_meta, load_scenario
+from model.calendar import parse_month
+from model.config import ANNOUNCED, leaf_meta, load_scenario
+from model.policy import rules_in_force
 
 PERCENT_LEVERS = [lv.name for lv in LEVERS if lv.kind == "percent"]
 SWITCH_LEVERS = [lv.name for lv in LEVERS if lv.kind == "switch"]
@@ -275,6 +283,187 @@ def test_announced_by_start_leaves_other_overrides_and_unannounced_scenarios_alo
     over = overrides_for({"cap": "20", "cap_start": "2024-02"})
     assert announced_by_start(over, load_scenario("baseline-2024")) == over
     assert announced_by_start({}, load_scenario("new-rules-2025")) == {}
+
+
+# ------------------------------------------------------------------------------- the announcement lever
+RULES_2025 = ["policy.rate_cap", "policy.whitelist", "policy.no_outsourcing", "policy.stock_cleanup"]
+
+
+def _announced(overrides: dict) -> dict[str, str]:
+    return {k.removesuffix(".announced"): v for k, v in overrides.items() if k.endswith(".announced")}
+
+
+def _apply(values: dict, scenario: str = "new-rules-2025") -> tuple[dict, dict, object]:
+    """Lever values -> (overrides with announcements, notes, the scenario they resolve to)."""
+    shipped = load_scenario(scenario)
+    over, notes = apply_announcements(overrides_for(values), shipped, announcement_lead(values))
+    return over, notes, load_scenario(scenario, over)
+
+
+@pytest.mark.parametrize(("raw", "lead"), [("", None), ("scenario", None), ("0", 0), (" 6 ", 6), ("6.0", 6),
+                                           ("120", 120)])
+def test_announcement_lead_parses_whole_months(raw, lead):
+    """The lever is a whole number of months (blank: the scenario's announcements); alone it gives no override."""
+    assert announcement_lead({LEAD: raw}) == lead
+    assert overrides_for({LEAD: raw}) == {}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("-1", "outside its range 0 to 120 months"), ("121", "outside its range"), ("2.5", "not a whole number"),
+    ("inf", "not a whole number"), ("six", "not a number of months"), ("2025-04", "not a number of months"),
+])
+def test_announcement_lead_rejects_other_values(raw, message):
+    """A negative lead (an announcement after the start), a fraction or a month is refused, naming the lever."""
+    for parse in (overrides_for, announcement_lead):
+        with pytest.raises(LeverError, match=message) as info:
+            parse({LEAD: raw})
+        (problem,) = info.value.problems
+        assert problem.startswith("Rules announced (months ahead): ")
+
+
+def test_announcement_lever_bounds_and_key():
+    lever = LEVER_BY_NAME[LEAD]
+    assert (lever.kind, lever.bounds) == ("lead", (0.0, float(MAX_LEAD)))
+    assert lever.key.endswith(".announced")
+
+
+def test_lead_of_six_reproduces_the_2025_rules_as_issued():
+    """new-rules-2025 announces its four rules in 2025-04 for a 2025-10 start: 6 months ahead is the scenario."""
+    over, notes, scenario = _apply({LEAD: "6"})
+    assert _announced(over) == dict.fromkeys(RULES_2025, "2025-04")
+    assert scenario.params == load_scenario("new-rules-2025").params
+    assert notes == {LEAD: "in 2025-04"}
+
+
+def test_lead_zero_announces_each_rule_at_its_start():
+    """Lead 0: the rules are announced when they start; the clean-up is issued with the cap, at the cap's start."""
+    over, notes, scenario = _apply({LEAD: "0"})
+    assert _announced(over) == dict.fromkeys(RULES_2025, "2025-10")
+    pol = scenario.params.policy
+    assert [pol.rate_cap.announced, pol.whitelist.announced, pol.no_outsourcing.announced] == ["2025-10"] * 3
+    assert (pol.stock_cleanup.announced, pol.stock_cleanup.deadline) == ("2025-10", "2026-06")
+    assert describe_overrides({LEAD: "0"}, notes) == "rules announced at their start, no warning (in 2025-10)"
+
+
+def _nothing_announced(rules) -> bool:
+    return (not rules.whitelist_announced and not rules.no_outsourcing_announced and not rules.cleanup_announced
+            and rules.anticipated_partner_cost == 0.0
+            and all(np.isinf(a).all() for a in (rules.announced_cap_nominal, rules.announced_cap_all_in,
+                                                 rules.stock_cap_nominal, rules.stock_cap_all_in)))
+
+
+def test_lead_zero_means_no_anticipation():
+    """With lead 0 the model's rules show nothing announced in any month before the rules start (as issued, the
+    cap, the whitelist and the clean-up are all anticipated from 2025-04)."""
+    shipped = load_scenario("new-rules-2025").params.policy
+    policy = _apply({LEAD: "0"})[2].params.policy
+
+    def rules(pol, month):
+        return rules_in_force(pol, parse_month(month), 0.03, {}, 1.0)
+
+    for month in ("2024-01", "2025-03", "2025-04", "2025-09"):
+        assert _nothing_announced(rules(policy, month)), month
+    as_issued = rules(shipped, "2025-06")
+    assert as_issued.whitelist_announced and as_issued.cleanup_announced
+    assert np.isfinite(as_issued.announced_cap_all_in).all()
+
+
+@pytest.mark.parametrize(("lead", "announced"), [("3", "2025-10"), ("6", "2025-07"), ("0", "2026-01")])
+def test_lead_follows_a_moved_cap_start(lead, announced):
+    """With the cap moved to 2026-01 the cap (and the clean-up issued with it) is announced lead months before
+    2026-01; the whitelist and the outsourcing ban keep their 2025-10 start and are announced lead months before it."""
+    pol = _apply({"cap_start": "2026-01", LEAD: lead})[2].params.policy
+    assert (pol.rate_cap.start, pol.rate_cap.announced) == ("2026-01", announced)
+    assert pol.stock_cleanup.announced == announced
+    assert pol.whitelist.announced == pol.no_outsourcing.announced == f"2025-{10 - int(lead):02d}"
+
+
+def test_clean_up_announcement_is_clamped_to_its_deadline():
+    """A cap moved past the 2026-06 clean-up deadline would announce the clean-up after its deadline: it is
+    announced at the deadline instead, the scenario loads, and the run label says so."""
+    values = {"cap_start": "2026-09", LEAD: "2"}
+    _, notes, scenario = _apply(values)
+    pol = scenario.params.policy
+    assert (pol.rate_cap.announced, pol.stock_cleanup.announced, pol.stock_cleanup.deadline) == (
+        "2026-07", "2026-06", "2026-06")
+    assert describe_overrides(values, notes) == (
+        "cap from 2026-09, rules announced 2 months ahead (all-in cap 2026-07, whitelist 2025-08, "
+        "no outsourcing 2025-08, stock clean-up at its 2026-06 deadline)")
+
+
+def test_sections_without_an_announcement_are_untouched():
+    """full-tightening-2026 lets its later kind caps bind unannounced: the lever moves only the 2025 rules."""
+    shipped = load_scenario("full-tightening-2026")
+    assert [s for s, _ in announced_rules(shipped)] == RULES_2025
+    over, _, scenario = _apply({LEAD: "3"}, "full-tightening-2026")
+    assert set(_announced(over)) == set(RULES_2025)
+    for kind in ("cfc", "microlender"):
+        key = f"policy.kind_caps.{kind}.announced"
+        assert scenario.get(key) == shipped.get(key) == ""
+        assert scenario.get(f"policy.kind_caps.{kind}.enabled")
+    summary = lever_summary(scenario)["announced ahead"]
+    assert summary == "2025-07: all-in cap, whitelist, no outsourcing, stock clean-up"
+
+
+def test_only_the_rules_a_scenario_announces_are_moved():
+    """whitelist-only announces the whitelist and the outsourcing ban, not a cap: only those two move."""
+    over, _, _ = _apply({LEAD: "1"}, "whitelist-only")
+    assert _announced(over) == {"policy.whitelist": "2025-09", "policy.no_outsourcing": "2025-09"}
+
+
+@pytest.mark.parametrize("name", ["baseline-2024", "baseline"])
+def test_lever_has_no_effect_on_a_scenario_without_announced_rules(name):
+    """A scenario announcing nothing ahead is left as it is, and the run label says the lever had no effect."""
+    values = {LEAD: "6"}
+    over, notes, scenario = _apply(values, name)
+    assert over == {}
+    assert scenario.params == load_scenario(name).params
+    assert describe_overrides(values, notes) == (
+        f"rules announced 6 months ahead (no effect: {name} announces no rule ahead)")
+    assert lever_summary(scenario)["announced ahead"] == "none"
+
+
+@pytest.mark.parametrize("values", [{}, {LEAD: "0"}, {LEAD: "6"}, {LEAD: str(MAX_LEAD)}, {"cap_start": "2024-02"},
+                                    {"cap_start": "2027-12", LEAD: "0"}, {"cap_start": "2024-01", LEAD: "24"}],
+                         ids=str)
+@pytest.mark.parametrize("name", scenario_names())
+def test_announcements_always_load_and_never_follow_the_start(name, values):
+    """Every lead with every start lever loads on every shipped scenario; no announcement comes after its rule."""
+    _, _, scenario = _apply(values, name)
+    for section, binds in ANNOUNCED:
+        announced = scenario.get(f"{section}.announced")
+        assert not announced or announced <= scenario.get(f"{section}.{binds}"), section
+
+
+def test_blank_lead_keeps_announced_by_start():
+    """Left blank, the lever changes nothing: announced_by_start's behaviour, with no note for the label."""
+    for values in ({}, {"cap_start": "2024-02"}, {"cap_start": "2026-01", "cap": "20"}):
+        over = overrides_for(values)
+        scenario = load_scenario("new-rules-2025")
+        assert apply_announcements(over, scenario) == (announced_by_start(over, scenario), {})
+    assert _announced(announced_by_start(overrides_for({"cap_start": "2024-02"}), scenario)) == {
+        "policy.rate_cap": "2024-02"}
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({}, "2025-04: all-in cap, whitelist, no outsourcing, stock clean-up"),
+    ({LEAD: "0"}, "2025-10: stock clean-up"),  # the others bind unannounced; the clean-up's deadline is 2026-06
+    ({LEAD: "6", "cap_start": "2026-01"}, "2025-04: whitelist, no outsourcing; 2025-07: all-in cap, stock clean-up"),
+    ({LEAD: "0", "cap_start": "2026-09"}, "none"),  # the clean-up is announced at its deadline: not ahead
+    ({"cap_start": "2024-02"}, "2025-04: whitelist, no outsourcing, stock clean-up"),
+])
+def test_levers_card_shows_the_rules_announced_ahead(values, expected):
+    """The Levers card's "announced ahead" row lists, by month, the rules announced before they bind."""
+    assert lever_summary(_apply(values)[2])["announced ahead"] == expected
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({LEAD: "6"}, "rules announced 6 months ahead"),
+    ({LEAD: "1"}, "rules announced 1 month ahead"),
+    ({LEAD: "0", "cap": "20"}, "cap 20%, rules announced at their start, no warning"),
+])
+def test_describe_overrides_names_the_lead(values, expected):
+    assert describe_overrides(values) == expected
 
 
 # -------------------------------------------------------------------------------------------- lever_summary

@@ -20,6 +20,7 @@ from experiments.dashboard import views
 from experiments.dashboard.levers import overrides_for
 from experiments.dashboard.session import AS_SHIPPED, NO_COMPARISON, DashboardModel
 from model import world
+from model.calendar import parse_month
 from model.config import load_scenario
 from model.enums import FunderKind
 from model.lending import LendingModel
@@ -83,6 +84,13 @@ def early_cap():
         months.append(SimpleNamespace(date=dm.date, caps=dm.caps_in_force(a), binding=a.model.rules.binding_cap,
                                       apr=apr, principal=principal))
     return SimpleNamespace(dm=dm, months=months)
+
+
+@pytest.fixture(scope="module")
+def no_warning():
+    """Run A with the 2025 rules announced at their start (announcement lever 0), B as shipped (2025-04); built
+    only: the months that differ (from 2025-04) are far beyond a short test run."""
+    return DashboardModel(scenario=SCENARIO, compare=AS_SHIPPED, borrowers=N, seed=SEED, announce_lead="0")
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +215,8 @@ def _command(dm: DashboardModel) -> tuple[str, int, list[str]]:
     ("early_cap", ["run.borrowers=2000", "policy.rate_cap.apr=0.2", "policy.rate_cap.enabled=true",
                    "policy.rate_cap.start=2024-02", "policy.rate_cap.announced=2024-02"]),
     ("crn", ["run.borrowers=2000"]),
+    ("no_warning", ["run.borrowers=2000", "policy.rate_cap.announced=2025-10", "policy.whitelist.announced=2025-10",
+                    "policy.no_outsourcing.announced=2025-10", "policy.stock_cleanup.announced=2025-10"]),
 ])
 def test_settings_command_reproduces_run_a(request, fixture, expected_sets):
     """settings_text names the seed, size and lever overrides; its --set values resolve to run A's parameters."""
@@ -220,6 +230,36 @@ def test_settings_command_reproduces_run_a(request, fixture, expected_sets):
     assert text.startswith(f"seed = {SEED}\nborrowers = {N}\n")
     for arm in dm.arms:
         assert f"{arm.label}  (scenario {arm.scenario.name})" in text
+
+
+# ----------------------------------------------------------------------------------- announcement lever
+def test_announcement_lever_reaches_the_model_of_run_a(no_warning):
+    """Lead 0 through the session: run A's model gets every 2025 rule announced at its start and anticipates
+    nothing in 2025-06, while run B (as shipped, announced 2025-04) anticipates the cap and the whitelist then."""
+    dm = no_warning
+    assert dm.error is None
+    a, b = dm.arms
+    assert a.label == "A: new-rules-2025 + rules announced at their start, no warning (in 2025-10)"
+    for section in ("rate_cap", "whitelist", "no_outsourcing", "stock_cleanup"):
+        assert dm.overrides[f"policy.{section}.announced"] == "2025-10"
+        assert getattr(a.model.params.policy, section).announced == "2025-10"
+        assert getattr(b.model.params.policy, section).announced == "2025-04"
+    month = parse_month("2025-06")
+    rules_a, rules_b = a.model._rules_for(month), b.model._rules_for(month)
+    assert not rules_a.whitelist_announced and not rules_a.cleanup_announced
+    assert np.isinf(rules_a.announced_cap_all_in).all() and rules_a.anticipated_partner_cost == 0.0
+    assert rules_b.whitelist_announced and rules_b.cleanup_announced
+    assert np.isfinite(rules_b.announced_cap_all_in).all() and rules_b.anticipated_partner_cost > 0.0
+
+
+def test_announcement_lever_on_a_scenario_without_announced_rules_says_it_has_no_effect():
+    """baseline-2024 announces nothing: the lever changes no parameter, and run A's label says so."""
+    dm = DashboardModel(scenario="baseline-2024", compare=NO_COMPARISON, borrowers=N, seed=SEED, announce_lead="6")
+    assert dm.error is None and dm.overrides == {}
+    (arm,) = dm.arms
+    assert arm.label == ("A: baseline-2024 + rules announced 6 months ahead "
+                         "(no effect: baseline-2024 announces no rule ahead)")
+    assert arm.model.params == load_scenario("baseline-2024", {"run.borrowers": int(N)}).params
 
 
 # ------------------------------------------------------------------------------- effect of a lever in time
@@ -318,6 +358,8 @@ INVALID = [
                   ["All-in APR cap (%): 'abc'", "Whitelist required: 'maybe'"]), id="bad-levers"),
     pytest.param(({"cap": "0.00000001"}, ["All-in APR cap (%): 0.00000001 is below the smallest cap"]),
                  id="schema-rejects-override"),
+    pytest.param(({"announce_lead": "-3"}, ["Rules announced (months ahead): -3 is outside its range"]),
+                 id="announcement-after-start"),
 ]
 
 
