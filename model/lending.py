@@ -65,6 +65,8 @@ class LendingModel(mesa.Model):
         self.regulator = Regulator(self, prm.policy, prm.funders.partner_cost * self.scale, self.scale)
         self.n_platforms = len(platforms)
         self._platform_tier = np.array([int(p.tier) for p in platforms], dtype=np.int64)
+        self._reach = acq.platform_reach(weight=self._platform_weight, tier=self._platform_tier,
+                                         spend_returns=prm.channels.spend_returns)
         self.n_funders = len(funders)
         self.n_desks = self.n_platforms + self.n_funders
         self.lenders = world.lenders_of(funders)
@@ -134,7 +136,8 @@ class LendingModel(mesa.Model):
         demand, apps = self.acquire_applicants(bills, debt)     # 7. credit seekers reach desks through channels
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
-        shadow_proceeds = self.shadow_lend(demand, bills, proceeds)  # 10. rationed borrowers turn to shadow lenders
+        shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. rationed borrowers turn to
+        #                                                                           shadow lenders
         settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
@@ -345,7 +348,7 @@ class LendingModel(mesa.Model):
         self.flows.spend = spend
         L = self.loans
         apps, self.flows.traffic_price = acq.route_applications(
-            self.rng, demand, spend=spend, direct_budget=np.array(self.funders.get("direct_budget")),
+            self.rng, demand, spend=spend, reach=self._reach, direct_budget=np.array(self.funders.get("direct_budget")),
             risk_z=b.risk_z, n_licensed=debt.n_licensed, bp=bp, channels=self.params.channels,
             book_borrower=L.view("borrower"), book_desk=L.view("desk"), book_shadow=L.view("shadow"))
         return demand, apps
@@ -423,8 +426,10 @@ class LendingModel(mesa.Model):
         value = (offers.originator_rate[is_plat] - el) * apps.amount[is_plat]
         np.add.at(fl.channel_value, (plat[buy], chan[buy]), value[buy])
 
-    def shadow_lend(self, demand: acq.CreditDemand, bills: billing.Bills, proceeds: np.ndarray) -> np.ndarray:
-        """10. Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow.
+    def shadow_lend(self, demand: acq.CreditDemand, bills: billing.Bills, apps: Applications, offers: Offers,
+                    proceeds: np.ndarray) -> np.ndarray:
+        """10. Borrowers refused licensed credit may borrow from shadow lenders while payment channels allow;
+        those priced out by the cap are the likeliest to.
 
         Returns each borrower's shadow-loan proceeds.
         """
@@ -434,9 +439,11 @@ class LendingModel(mesa.Model):
         got = shadow.shadow_lend(
             self.rng, seeking=demand.seeking, seeking_refi=demand.refinancing, delinquent_need=demand.delinquent_need,
             proceeds=proceeds, shortfall=bills.shortfall, seek_amount=demand.amount,
+            priced_out=shadow.priced_out_borrowers(borrower=apps.borrower, priced_out=offers.priced_out,
+                                                   n_borrowers=b.n),
             loan_borrower=L.view("borrower"), loan_shadow=L.view("shadow"), shadow_open=self.rules.shadow_open,
-            prob_refinance=prm.shadow_prob_refinance, prob_consumption=prm.shadow_prob_consumption,
-            max_shadow_loans=prm.max_shadow_loans,
+            prob_refinance=prm.shadow_prob_refinance, prob_priced_out=prm.shadow_prob_priced_out,
+            prob_consumption=prm.shadow_prob_consumption, max_shadow_loans=prm.max_shadow_loans,
         )
         self.flows.rationed = got.rationed
         shadow_proceeds = np.zeros(b.n)

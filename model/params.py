@@ -205,6 +205,13 @@ class BorrowerParams:
         0.40, "Probability a rationed borrower who must refinance a repayment turns to a shadow lender.",
         "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
     )
+    shadow_prob_priced_out: float = p(
+        0.25, "Probability a rationed consumption seeker whom a licensed lender refused only because of the price "
+        "cap turns to a shadow lender.", "share", "assumption: between the rationed consumption seeker's 0.05 and "
+        "the refinancer's 0.40; a borrower priced out by the cap has shown demand at prices above it, and "
+        "docs/domain.md names shadow lending as one of the three things such borrowers do",
+        lo=0.0, hi=1.0, uncertainty=True,
+    )
     applications_extra: float = p(
         1.0, "Mean number of further applications (Poisson) a consumption seeker makes beyond the first.",
         "applications", ASSUMPTION, lo=0.0, hi=50.0,
@@ -368,7 +375,7 @@ class FunderParams:
     direct_fixed_cost: float = p(1.0, "Fixed monthly cost of an open direct-lending desk (systems, compliance, collection staff), whatever its volume.", "yuan/1k", "assumption: about 1.2 million yuan a year for a small lender's direct operation at the represented scale (1 yuan per 1,000 modelled borrowers a month with run.population 10^8); it makes a desk whose book shrinks below about 40% of a small microlender's 2024 book earn below its hurdle", lo=0.0, hi=1e12)
     direct_target_pd: float = p(0.10, "Highest estimated annual default probability accepted in direct lending.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     partners: int = p(10, "Whitelist size (platform partners) in the first month.", "platforms", ASSUMPTION, lo=0, hi=5000)
-    hurdle: float = p(0.005, "Annual return on balance below which a line of lending (through platforms, or direct) is not worth it.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
+    hurdle: float = p(0.005, "Annual return on balance below which a line of lending (through platforms, or direct) is not worth it; under a whitelist regime, also each partner's.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
     loss_tolerance: float = p(0.05, "Partner NPL ratio above which the funder drops the partner at review.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     size_sigma: float = p(0.5, "Log-normal dispersion of budgets within the kind.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     bigtech_count: int = p(0, "Of the funders counted, how many are big-tech-linked (microlenders only).", "funders", STRUCTURE, lo=0, hi=5000)

@@ -48,14 +48,16 @@ def build_platforms(model: mesa.Model, params: Params, scale: float) -> tuple[li
 
 
 def build_funders(model: mesa.Model, params: Params, n_platforms: int, scale: float) -> list[Funder]:
-    """Every funder kind's funders, with log-normal sizes (mean 1) and regions cycled from the kind's pattern.
+    """Every funder kind's funders, with log-normal sizes scaled to mean exactly 1 and regions cycled from the kind's pattern.
 
     The first ``bigtech_count`` microlenders are big-tech ones: larger budgets and cheap ABS funding.
     """
     funders: list[Funder] = []
     for kind in FunderKind:
         fp = getattr(params.funders, kind.value)
-        sizes = np.exp(fp.size_sigma * model.rng.standard_normal(fp.count) - 0.5 * fp.size_sigma**2)
+        sizes = np.exp(fp.size_sigma * model.rng.standard_normal(fp.count))
+        if sizes.size:
+            sizes = sizes / sizes.mean()  # the kind's total is its calibrated one; only its split is drawn
         for k in range(fp.count):
             bigtech = kind == FunderKind.MICROLENDER and k < fp.bigtech_count
             region = Region(fp.regions[k % len(fp.regions)])

@@ -109,8 +109,33 @@ def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_u
                         delinquent_need=(dpd > 0) & (shortfall > 0))
 
 
+def platform_reach(*, weight: np.ndarray, tier: np.ndarray, spend_returns: float) -> np.ndarray:
+    """Each platform's reach: the persistent pull of its brand, apps and partnerships in the contest for traffic.
+
+    A platform draws a channel's applicants in proportion to ``reach * spend ** a`` (``a = spend_returns``).
+    With ``reach = weight ** (1 - a)``, normalised to mean 1 within each tier, a platform that spends in
+    proportion to the applicants it draws keeps its calibrated share of its tier (``weight``, the Zipf
+    share of balances in model/world.py): at ``spend = c * demand``, ``demand ~ weight^(1-a) * demand^a``,
+    whose fixed point is ``demand ~ weight``. With ``reach = 1`` every platform of a tier converges to the same
+    size, and the calibrated size structure would melt away in a world without new rules. ``a = 1`` gives
+    ``reach = 1``.
+
+    Args:
+        weight: calibrated balance share per platform (positive).
+        tier: tier code per platform.
+        spend_returns: ``channels.spend_returns`` in [0, 1].
+    """
+    reach = np.power(np.maximum(weight, 1e-300), 1.0 - spend_returns)
+    out = np.ones_like(reach)
+    for t in np.unique(tier):
+        m = tier == t
+        out[m] = reach[m] / reach[m].mean()
+    return out
+
+
 def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend: np.ndarray,
-                       direct_budget: np.ndarray, risk_z: np.ndarray, n_licensed: np.ndarray, bp: BorrowerParams,
+                       reach: np.ndarray, direct_budget: np.ndarray, risk_z: np.ndarray, n_licensed: np.ndarray,
+                       bp: BorrowerParams,
                        channels: ChannelsParams, book_borrower: np.ndarray, book_desk: np.ndarray,
                        book_shadow: np.ndarray) -> tuple[Applications, float]:
     """Seekers' applications, routed to desks; returns them and the traffic price.
@@ -118,11 +143,13 @@ def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend:
     Each seeker makes one or more applications (refinancers search more widely). An application goes
     either straight to a direct lender's own app (in proportion to direct budgets), or through a channel
     chosen by the channel's attention and its tilt toward risky and multi-borrowed seekers, to a platform
-    in proportion to the platforms' spend on that channel (with diminishing returns). A desk does not lend
+    in proportion to ``reach * spend ** spend_returns`` on that channel (diminishing returns to spend;
+    :func:`platform_reach`). A desk does not lend
     again to its own current borrowers. The traffic price is the spend over the applications it bought.
 
     Args:
         spend: acquisition spend per platform and bought channel, shape (platforms, channels).
+        reach: each platform's reach (:func:`platform_reach`).
         direct_budget: each funder's direct-lending budget (desk ``P + f``).
         book_borrower, book_desk, book_shadow: the live loan book's borrower, desk and shadow flag per loan.
     """
@@ -158,7 +185,7 @@ def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend:
         c = choose_columns(rng, w)
         chan[via] = c
         # Diminishing returns to traffic spend keep the contest for applicants from being winner-take-all.
-        desk[via] = pick_by_weight(rng, c, spend.T ** channels.spend_returns)
+        desk[via] = pick_by_weight(rng, c, reach[None, :] * spend.T ** channels.spend_returns)
     apps_c = np.bincount(chan[~go_direct], minlength=N_BUY_CHANNELS)
     traffic_price = float(spend_c.sum() / apps_c.sum()) if apps_c.sum() > 0 else 0.0
     ok = desk >= 0

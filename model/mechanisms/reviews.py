@@ -36,6 +36,30 @@ def loss_calibration(*, expected_ewm: float, realised_ewm: float, expected: floa
     return e, r, None
 
 
+def expected_partner_profit(*, q_income: np.ndarray, q_cost: np.ndarray, q_balance: np.ndarray,
+                            loss_rate: np.ndarray) -> tuple[float, np.ndarray]:
+    """The average balance a funder expects a new partner to bring, and what it expects each candidate to earn
+    it in a quarter, before the per-partner charge.
+
+    A partner is expected to bring the funder's mean balance per partner with business this quarter, at
+    the funder's own annual margin over funding cost on its platform book, less the candidate's own annual
+    loss rate (its public record: the funder bears the risk of each loan it funds):
+    ``b * (m - loss_rate) / 4`` with ``b = sum(q_balance) / 3 / n_business`` and
+    ``m = 12 * sum(q_income - q_cost) / sum(q_balance)``. Arrays are over platforms; ``q_balance`` sums
+    the quarter's three month-end balances.
+
+    Returns:
+        ``(b, profit)``: ``b`` (0 for a funder with no platform business) and the profit per platform (zeros then).
+    """
+    business = q_balance > 0
+    total = float(q_balance.sum())
+    if not business.any() or total <= 0:
+        return 0.0, np.zeros_like(loss_rate, dtype=float)
+    per_partner = total / 3.0 / int(business.sum())
+    margin = 12.0 * float((q_income - q_cost).sum()) / total
+    return per_partner, per_partner * (margin - loss_rate) / 4.0
+
+
 @dataclass(frozen=True)
 class WhitelistReview:
     """A funder's quarterly whitelist decision.
@@ -73,6 +97,12 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     the share of the regime's per-partner cost the funder charges itself ahead of it (a charge in this test
     only, not a cost booked). As under the regime, a dormant partner must then pay its way too.
 
+    Under a regime in force or announced, the funder answers for each partner: a partner must also earn the
+    funder's hurdle return on the balance it brings (``hurdle / 4`` a quarter on its average balance) after its
+    charge, and a candidate is admitted only if :func:`expected_partner_profit` covers its charge and that
+    hurdle on the expected balance. A funder whose partners bring small balances (a small bank) keeps fewer of
+    them: the per-partner charge is the same for every funder.
+
     Leaves platform lending when the trailing-year return
     ``4 * year_business / year_balance`` (each a 0.75-decayed sum of quarters) stayed below the hurdle for
     ``leave_quarters`` reviews, or when no partner is left and none is worth admitting. Otherwise admits up
@@ -81,9 +111,8 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     """
     partners = partners.copy()
     regime = whitelist_on or regime_announced
-    partner_profit = q_income - q_cost - q_loss - partner_cost_q
-    if regime_announced:
-        partner_profit = partner_profit - anticipated_cost_q
+    partner_charge = partner_cost_q + (anticipated_cost_q if regime_announced else 0.0)
+    partner_profit = q_income - q_cost - q_loss - partner_charge
     npl = np.divide(q_npl, q_balance, out=np.zeros_like(q_npl), where=q_balance > 0)
     eligible = active.copy()
     if regime:
@@ -91,7 +120,10 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     # A dormant partner costs little without a regime; under one (or ahead of it), every listed partner must
     # pay its way.
     had_business = q_balance > 0
-    losing = (partner_profit < 0) & (had_business | regime)
+    # Under a regime (or ahead of it) the funder answers for each partner, so each must earn the funder's own
+    # hurdle return on the balance it brings, after its charge; without one, a partner need only not lose money.
+    required = hurdle / 4.0 * q_balance / 3.0 if regime else 0.0
+    losing = (partner_profit < required) & (had_business | regime)
     drop = partners & (~eligible | losing | (npl > loss_tolerance))
     partners &= ~drop
 
@@ -111,6 +143,10 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     if max_partners > 0:
         cap = min(cap, max_partners)
     candidates = eligible & ~partners & wants_funding & (loss_rate <= loss_tolerance)
+    if regime:
+        expected_balance, expected_profit = expected_partner_profit(q_income=q_income, q_cost=q_cost,
+                                                                    q_balance=q_balance, loss_rate=loss_rate)
+        candidates &= expected_profit > partner_charge + hurdle / 4.0 * expected_balance
     n_new = min(cap - int(partners.sum()), new_partners_per_review)
     if n_new > 0 and candidates.any():
         idx = np.flatnonzero(candidates)

@@ -56,6 +56,8 @@ class Offers:
         funder: funder of the loan (-1 none).
         est_pd, true_pd: the desk's PD estimate and the applicant's true annual PD.
         guaranteed: the platform guarantees the loan.
+        priced_out: refused only because no price within the binding cap covers the loan's cost at the thinnest
+            spread (a funder, an active desk, within appetite, borrowing limit and DSTI).
     """
 
     apr: np.ndarray
@@ -68,6 +70,7 @@ class Offers:
     est_pd: np.ndarray
     true_pd: np.ndarray
     guaranteed: np.ndarray
+    priced_out: np.ndarray
 
     def subset(self, mask: np.ndarray) -> Offers:
         return Offers(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
@@ -190,8 +193,9 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     guaranteed = is_plat & ~bank_rule & (rng.random(n) < guarantee_share[np.where(is_plat, apps.desk, n_platforms)])
     q = price(desks, lenders, prm, rules, desk=apps.desk, funder=f_safe, est_pd=est, guaranteed=guaranteed)
     limit_ok = debt_licensed[bor] + apps.amount <= rules.borrowing_limit * 12.0 * income[bor]
-    ok = (has_funder & desks.active[apps.desk] & (est <= desks.target[apps.desk]) & q["ok"] & limit_ok
-          & (dsti_after <= prm.pricing.max_dsti))
+    eligible = (has_funder & desks.active[apps.desk] & (est <= desks.target[apps.desk]) & limit_ok
+                & (dsti_after <= prm.pricing.max_dsti))
+    ok = eligible & q["ok"]
     screens = is_plat & (bank_rule | prm.pricing.funder_screens_always)
     if screens.any():
         est_f = estimate_pd(true_pd, lenders.sigma[f_safe], rng.standard_normal(n))
@@ -200,4 +204,4 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
         ok &= ~screens | qf["ok"]
     return Offers(apr=q["apr"], funder_rate=q["funder_rate"], originator_rate=q["originator_rate"],
                   required=q["required"], minimum=q["minimum"], ok=ok, funder=funder, est_pd=est, true_pd=true_pd,
-                  guaranteed=guaranteed)
+                  guaranteed=guaranteed, priced_out=eligible & ~q["ok"])

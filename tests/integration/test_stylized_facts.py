@@ -25,12 +25,11 @@ FACTS = ("matthew_head_share", "matthew_hhi", "tail_exits_far_more_than_head", "
          "small_bank_whitelists_shrink", "small_banks_stop_platform_lending", "large_banks_keep_partners",
          "no_price_above_cap", "shadow_rises_after_cap", "multi_lender_defaults",
          "withdrawal_raises_short_run_defaults", "shadow_falls_after_crackdown")
-#: Facts the model does not produce today (README, "Status and open work"; results/validation/validation.md):
-#: with the 2025 rules announced in 2025-04, funders prune whitelists and lenders stop writing loans that the
-#: clean-up would call from mid-2025, so rationing, shadow borrowing and the default wave start before the
-#: 2025-10 window these targets measure, and small banks' whitelists shrink by about a third, not by half.
-#: The test requires them to fail, so that it says when one starts to hold and can leave this list.
-KNOWN_FAILURES = ("small_bank_whitelists_shrink", "shadow_rises_after_cap")
+#: Facts the model does not produce today (README, "Status and open work"; results/validation/validation.md).
+#: The test requires them to fail, so that it says when one starts to hold and can leave this list. Empty since
+#: funders answer for each partner under a whitelist regime and borrowers priced out by the cap turn to shadow
+#: lenders.
+KNOWN_FAILURES: tuple[str, ...] = ()
 #: Paired facts that must not hold when the rules and the counterfactual trade places.
 EFFECTS = ("matthew_head_share", "tail_exits_rise_vs_counterfactual", "small_banks_stop_platform_lending",
            "shadow_rises_after_cap", "withdrawal_raises_short_run_defaults")

@@ -87,3 +87,15 @@ def test_stock_aprs_respect_an_all_in_cap_at_the_start():
         assert np.all(m.loans.view("apr") <= 0.36 + 1e-12)
     finally:
         m.release()
+
+
+def test_each_funder_kinds_budgets_total_its_calibrated_budget(model):
+    """Funders' sizes are drawn log-normal but scaled to mean exactly 1 within a kind, so every seed has the
+    same total funding per kind (big-tech microlenders apart, whose budget is a multiple)."""
+    fp = model.params.funders
+    for kind in ("bank_state", "bank_city", "bank_rural", "cfc", "trust"):
+        budgets = [f.platform_budget for f in model.funders if f.kind.value == kind]
+        params = getattr(fp, kind)
+        assert len(budgets) == params.count
+        assert np.mean(budgets) == pytest.approx(params.platform_budget * model.scale)
+        assert np.std(budgets) > 0  # the split over the kind's funders is still drawn

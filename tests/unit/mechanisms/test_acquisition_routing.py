@@ -4,11 +4,12 @@
 import dataclasses
 
 import numpy as np
+import pytest
 from builders import book, population
 
 from model.config import load_scenario
 from model.enums import Channel
-from model.mechanisms.acquisition import CreditDemand, route_applications, seek_credit
+from model.mechanisms.acquisition import CreditDemand, platform_reach, route_applications, seek_credit
 
 T = 10
 PARAMS = load_scenario("baseline-2024").params
@@ -55,10 +56,12 @@ def demand(seeking, refinancing=None, amount=100.0):
                         delinquent_need=np.zeros(n, dtype=bool))
 
 
-def route(dem, *, spend, direct_budget, bk=None, seed=0, bp=BP1):
+def route(dem, *, spend, direct_budget, bk=None, seed=0, bp=BP1, reach=None):
     n = dem.seeking.size
     bk = bk if bk is not None else book(n=0)
-    return route_applications(np.random.default_rng(seed), dem, spend=np.asarray(spend, dtype=float),
+    spend = np.asarray(spend, dtype=float)
+    reach = np.ones(spend.shape[0]) if reach is None else np.asarray(reach, dtype=float)
+    return route_applications(np.random.default_rng(seed), dem, spend=spend, reach=reach,
                               direct_budget=np.asarray(direct_budget, dtype=float), risk_z=np.zeros(n),
                               n_licensed=np.zeros(n, dtype=np.int64), bp=bp, channels=PARAMS.channels,
                               book_borrower=bk.borrower, book_desk=bk.desk, book_shadow=bk.shadow)
@@ -142,3 +145,31 @@ def test_refinancers_amount_is_their_shortfall():
                        amount=np.array([25.0, 100.0]), delinquent_need=np.zeros(2, dtype=bool))
     apps, _ = route(dem, spend=np.zeros((P, 4)), direct_budget=[1.0])
     np.testing.assert_allclose(apps.amount[np.argsort(apps.borrower)], [25.0, 100.0])
+
+
+def test_reach_is_weight_to_the_one_minus_returns_with_mean_one_per_tier():
+    """Tier 0 has weights 4:1, tier 1 a single platform. With returns 0.5, reach is 2:1 scaled to mean 1."""
+    r = platform_reach(weight=np.array([0.4, 0.1, 0.5]), tier=np.array([0, 0, 1]), spend_returns=0.5)
+    np.testing.assert_allclose(r, [4 / 3, 2 / 3, 1.0])
+    # Linear returns to spend need no reach: any split of spend is kept.
+    np.testing.assert_allclose(platform_reach(weight=np.array([0.4, 0.1]), tier=np.zeros(2, dtype=int),
+                                              spend_returns=1.0), [1.0, 1.0])
+
+
+def test_a_platform_spending_in_proportion_to_its_weight_keeps_its_share():
+    """The fixed point: spend 4:1 with reach from weights 4:1 draws applicants 4:1 (sqrt(4) * sqrt(4) = 4), where
+    reach 1 would draw them 2:1 and the sizes would converge."""
+    n = 40_000
+    dem = demand([True] * n)
+    spend = np.zeros((2, 4))
+    spend[:, int(Channel.INFO_FLOW)] = [4.0, 1.0]
+    bp = dataclasses.replace(BP1, direct_share=0.0)
+    reach = platform_reach(weight=np.array([0.8, 0.2]), tier=np.zeros(2, dtype=int),
+                           spend_returns=PARAMS.channels.spend_returns)
+    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp, reach=reach)
+    got = np.bincount(apps.desk, minlength=2)
+    assert PARAMS.channels.spend_returns == 0.5
+    assert got[0] / got[1] == pytest.approx(4.0, rel=0.05)
+    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp)
+    got = np.bincount(apps.desk, minlength=2)
+    assert got[0] / got[1] == pytest.approx(2.0, rel=0.05)

@@ -13,6 +13,7 @@ from model.mechanisms.reviews import (
     Exit,
     anticipate_cap,
     cap_exposure,
+    expected_partner_profit,
     loss_calibration,
     plan_quarter,
     review_direct_lending,
@@ -187,6 +188,40 @@ def test_hurdle_test_books_only_costs_paid_not_the_anticipated_share():
     plain = _review()
     ahead = _review(regime_announced=True, anticipated_cost_q=2.0)
     assert ahead.year_business == plain.year_business and ahead.below_hurdle_quarters == plain.below_hurdle_quarters
+
+
+def test_under_a_regime_each_partner_must_earn_the_hurdle_on_its_balance():
+    """Partner 1 nets 10 - 2 - 0 - 1 = 7 a quarter on an average balance of 100: 28% a year. With a 30% hurdle it
+    pays its way without a regime (7 > 0) but not under one (7 < 0.30 / 4 * 100 = 7.5), nor ahead of one."""
+    over = dict(q_income=np.array([20.0, 10.0, 10.0]), score=np.array([3.0, 1.0, 2.0]), hurdle=0.30,
+                wants_funding=np.zeros(3, dtype=bool))
+    np.testing.assert_array_equal(_review(**over).partners, [True, True, False])
+    np.testing.assert_array_equal(_review(**over, whitelist_on=True).partners, [True, False, False])
+    np.testing.assert_array_equal(_review(**over, regime_announced=True).partners, [True, False, False])
+    np.testing.assert_array_equal(_review(**{**over, "hurdle": 0.20}, whitelist_on=True).partners, [True, True, False])
+
+
+def test_expected_partner_profit_is_the_mean_balance_at_the_funder_margin_less_the_candidate_loss_rate():
+    """Two partners with business: balances 300 and 600 over the quarter (mean 150 a month each), margin
+    12 * (9 + 9) / 900 = 24% a year; a candidate losing 4% a year is expected to earn 150 * 0.20 / 4 = 7.5."""
+    b, profit = expected_partner_profit(q_income=np.array([10.0, 12.0, 0.0]), q_cost=np.array([1.0, 3.0, 0.0]),
+                                        q_balance=np.array([300.0, 600.0, 0.0]),
+                                        loss_rate=np.array([0.0, 0.04, 0.30]))
+    assert b == pytest.approx(150.0)
+    np.testing.assert_allclose(profit, [9.0, 7.5, -2.25])
+    b, profit = expected_partner_profit(q_income=np.zeros(2), q_cost=np.zeros(2), q_balance=np.zeros(2),
+                                        loss_rate=np.array([0.0, 0.1]))
+    assert b == 0.0 and not profit.any()
+
+
+def test_under_a_regime_a_candidate_is_admitted_only_if_expected_to_pay_its_way():
+    """Platform 2 is a candidate with room on the list. Expected: mean balance 100 at a margin of
+    12 * 16 / 600 = 32% a year, less its loss rate, over four quarters; it must beat the charge of 1 plus the
+    hurdle's 1% / 4 * 100 = 0.25. Without a regime, only the loss tolerance screens candidates."""
+    room = dict(partners=np.array([True, True, False]), capacity_partners=3)
+    assert _review(**room, whitelist_on=True, loss_rate=np.array([0.0, 0.0, 0.0])).partners[2]  # 100 * .32 / 4 = 8
+    assert not _review(**room, whitelist_on=True, loss_rate=np.array([0.0, 0.0, 0.30])).partners[2]  # 0.5 < 1.25
+    assert _review(**room, loss_rate=np.array([0.0, 0.0, 0.05])).partners[2]  # within the 5% tolerance, no regime
 
 
 # ------------------------------------------------------------------ platforms and an announced cap

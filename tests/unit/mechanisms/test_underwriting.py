@@ -125,6 +125,7 @@ def test_application_above_desk_appetite_is_refused():
     o = run(apps([2, 2], channel=[REPEAT, NEW], funder=[0, 0]), d=desks(target=[0.5, 0.5, 0.12, 0.5]))
     np.testing.assert_allclose(o.est_pd, [0.1, 0.121])
     np.testing.assert_array_equal(o.ok, [True, False])
+    np.testing.assert_array_equal(o.priced_out, [False, False])  # refused on risk, not by a cap
 
 
 def test_loan_above_funder_kinds_all_in_cap_is_refused():
@@ -137,8 +138,10 @@ def test_loan_above_funder_kinds_all_in_cap_is_refused():
     np.testing.assert_allclose(o.minimum, [0.1539, 0.1639])
     np.testing.assert_allclose(o.apr[0], 0.1739 * 1.1)
     np.testing.assert_array_equal(o.ok, [True, False])
+    np.testing.assert_array_equal(o.priced_out, [False, True])  # refused by the cap alone: priced out
     o2 = run(apps([3]), r=rules(bank_all_in=0.24, cfc_all_in=0.1640))
     np.testing.assert_array_equal(o2.ok, [True])
+    np.testing.assert_array_equal(o2.priced_out, [False])
 
 
 def test_stock_cap_binds_loans_that_would_still_run_at_the_cleanup_deadline():
