@@ -78,26 +78,36 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     """
     n = dpd.size
     n_old = principal_due.size
-    funds = cash + proceeds + shadow_proceeds
+    # Per-borrower arrays are built in place, each from one fresh array (the same operations, in the same order).
+    funds = cash + proceeds
+    funds += shadow_proceeds
     need = due + arrears
-    pays = (funds >= need - 1e-9) & (due > 0)
+    indebted_b = due > 0
+    pays = funds >= need - 1e-9
+    pays &= indebted_b
     # Interest multiplier: a payer also clears the interest arrears of earlier missed months.
-    mult = np.where(pays, 1.0 + np.divide(arrears, interest_due_b, out=np.zeros(n), where=interest_due_b > 0), 0.0)
+    mult = np.divide(arrears, interest_due_b, out=np.zeros(n), where=interest_due_b > 0)
+    mult += 1.0
+    mult[~pays] = 0.0
     bor_old = borrower[:n_old]
     interest_paid = interest_due * mult[bor_old]
     principal_paid = principal_due * pays[bor_old]
     bal_old = balance[:n_old]
     payoff = renewal_payoff(bal_old, np.minimum(amort, bal_old), renewed)
     balance_start = bal_old.copy()
-    bal_new = bal_old - (principal_paid + payoff)
+    principal_paid += payoff
+    bal_new = bal_old - principal_paid
     np.maximum(bal_new, 0.0, out=bal_new)
-    indebted_b = due > 0
     missed = indebted_b & ~pays
-    arrears_new = np.where(pays, 0.0, arrears + np.where(missed, interest_due_b, 0.0))
-    dpd_new = np.where(pays, 0, np.where(missed, dpd + 1, dpd)).astype(np.int16)
-    spent = np.where(pays, need, 0.0)
-    buffer = np.clip(funds - spent - proceeds * ~seeking_refi - shadow_proceeds * ~(seeking_refi | delinquent_need),
-                     0.0, buffer_cap)
+    arrears_new = arrears + 0.0
+    np.add(arrears, interest_due_b, out=arrears_new, where=missed)
+    arrears_new[pays] = 0.0
+    dpd_new = dpd + missed
+    dpd_new[pays] = 0
+    buffer = funds - np.where(pays, need, 0.0)
+    buffer -= proceeds * ~seeking_refi
+    buffer -= shadow_proceeds * ~(seeking_refi | delinquent_need)
+    np.clip(buffer, 0.0, buffer_cap, out=buffer)
     new_defaults_b = (dpd < NPL_DPD) & (dpd_new >= NPL_DPD)
     # Borrowing to repay: the shortfall was covered by new credit this month.
     btr = (seeking_refi | delinquent_need) & ((proceeds + shadow_proceeds) > 0)
