@@ -169,11 +169,11 @@ class LoanBook:
 
     def remove(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` is true (repaid or written off), keeping row order."""
-        keep = ~mask
-        n = int(keep.sum())
+        keep = np.flatnonzero(~mask)
+        n = keep.size
         for name, _dt in self.FIELDS:
             arr = getattr(self, name)
-            arr[:n] = arr[: self.size][keep]
+            arr[:n] = arr[keep]
         self.size = n
 
     def instalment(self) -> np.ndarray:
