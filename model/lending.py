@@ -547,14 +547,11 @@ class LendingModel(mesa.Model):
         """Pooling group of the first ``n`` loans of the book for :func:`accounting.real_scale`.
 
         Platform loans pool by their platform's tier (0-2), direct loans by their funder's kind (3 + kind code);
-        shadow loans are in no institution's book (-1).
+        shadow loans are in no institution's book (-1). Read by desk: desk ``p`` is platform ``p``, desk ``P + f``
+        funder ``f``'s direct desk and a shadow loan's desk is -1, the last entry of the table.
         """
-        L = self.loans
-        plat = L.platform[:n]
-        tier = self._platform_tier[np.maximum(plat, 0)] if self.n_platforms else np.zeros(n, dtype=np.int64)
-        kind = self.lenders.kind[np.maximum(L.funder[:n], 0)] if self.n_funders else np.zeros(n, dtype=np.int64)
-        group = np.where(plat >= 0, tier, 3 + kind)
-        return np.where(L.shadow[:n], -1, group)
+        by_desk = np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
+        return by_desk[self.loans.desk[:n]]
 
     def _record_new_by_funder(self) -> None:
         L = self.loans

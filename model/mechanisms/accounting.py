@@ -102,8 +102,7 @@ def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.n
         n_platforms: number of platforms.
     """
     covered = guaranteed & (platform >= 0) & ~shadow
-    claims = (np.bincount(platform[covered], weights=loss[covered], minlength=n_platforms) if n_platforms
-              else np.zeros(0))
+    claims = sum_by(spill_key(platform, covered, n_platforms), loss, n_platforms) if n_platforms else np.zeros(0)
     return GuaranteeClaims(covered=covered, claims=claims)
 
 
