@@ -117,8 +117,10 @@ def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_u
     eligible = (dpd == 0) & (excluded_until < t)
     refi = eligible & (shortfall > 0)
     consume = eligible & ~refi & (n_licensed < max_loans) & (rng.random(dpd.size) < seek_prob)
-    return CreditDemand(seeking=refi | consume, refinancing=refi,
-                        amount=np.where(refi, shortfall, np.where(consume, loan_size, 0.0)),
+    # refi and consume never overlap, and shortfall >= 0: the sum selects one amount, or 0 (bit for bit).
+    amount = shortfall * refi
+    amount += loan_size * consume
+    return CreditDemand(seeking=refi | consume, refinancing=refi, amount=amount,
                         delinquent_need=(dpd > 0) & (shortfall > 0))
 
 

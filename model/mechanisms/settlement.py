@@ -76,9 +76,10 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
         t: model month index.
         chargeoff_months, recovery_rate, exclusion_months: borrower parameters (model/params.py).
     """
-    n = dpd.size
     n_old = principal_due.size
     # Per-borrower arrays are built in place, each from one fresh array (the same operations, in the same order).
+    # Selections are products with masks rather than np.where or masked assignment (slow on random masks):
+    # x * True is x and x * False is +0.0, bit for bit, for the finite non-negative amounts multiplied here.
     funds = cash + proceeds
     funds += shadow_proceeds
     need = due + arrears
@@ -86,9 +87,11 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     pays = funds >= need - 1e-9
     pays &= indebted_b
     # Interest multiplier: a payer also clears the interest arrears of earlier missed months.
-    mult = np.divide(arrears, interest_due_b, out=np.zeros(n), where=interest_due_b > 0)
+    billed = interest_due_b > 0
+    mult = arrears / (interest_due_b + ~billed)  # divides by 1 where nothing is billed: finite, then zeroed
+    mult *= billed
     mult += 1.0
-    mult[~pays] = 0.0
+    mult *= pays
     bor_old = borrower[:n_old]
     interest_paid = interest_due * mult[bor_old]
     principal_paid = principal_due * pays[bor_old]
@@ -99,12 +102,13 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     bal_new = bal_old - principal_paid
     np.maximum(bal_new, 0.0, out=bal_new)
     missed = indebted_b & ~pays
-    arrears_new = arrears + 0.0
-    np.add(arrears, interest_due_b, out=arrears_new, where=missed)
-    arrears_new[pays] = 0.0
+    arrears_new = arrears + interest_due_b * missed
+    arrears_new *= ~pays
     dpd_new = dpd + missed
-    dpd_new[pays] = 0
-    buffer = funds - np.where(pays, need, 0.0)
+    dpd_new *= ~pays
+    need *= pays  # what each borrower paid
+    buffer = funds  # funds are not needed any more: the buffer is what is left of them
+    buffer -= need
     buffer -= proceeds * ~seeking_refi
     buffer -= shadow_proceeds * ~(seeking_refi | delinquent_need)
     np.clip(buffer, 0.0, buffer_cap, out=buffer)
@@ -113,7 +117,7 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     btr = (seeking_refi | delinquent_need) & ((proceeds + shadow_proceeds) > 0)
     start = btr & (btr_months == 0)
     dsti_start = np.where(start, dsti, dsti_at_btr_start)
-    btr_new = np.where(btr, btr_months + 1, 0).astype(np.int16)
+    btr_new = (btr_months + 1) * btr
     # Charge-offs are judged after the payments, over the whole book: a new loan of a charged-off borrower goes too.
     co_b = dpd_new >= chargeoff_months
     loss = np.zeros(borrower.size)
