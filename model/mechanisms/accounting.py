@@ -230,18 +230,17 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     fcost = bal0 * cost_f / 12.0
     # What a platform could not pay of its guarantee claims falls back on the funders.
     cover = np.divide(paid, claims.claims, out=np.zeros(P), where=claims.claims > 0)
-    funder_loss = loss.copy()
-    # plat_or_p: a loan's platform, or P for direct and shadow loans (a slot past the platforms).
-    plat_or_p = np.where(plat >= 0, plat, P)
-    if P:
-        np.multiply(loss, np.r_[1.0 - cover, 1.0][plat_or_p], out=funder_loss, where=claims.covered)
+    # The funder's share of a loss, looked up by (guaranteed, platform or P): 1 - cover on a covered loan (a
+    # guaranteed licensed platform loan), else 1 (loss * 1.0 is the loss, bit for bit).
+    borne = np.concatenate([np.ones(P + 1), 1.0 - cover, [1.0]])
+    funder_loss = loss * borne[plat_key + (P + 1) * guaranteed[old]]
     bal_end = balance[old] * ~chargeoff
     npl_end = bal_end * (dpd >= NPL_DPD)[borrower[old]]
     if group is not None:
         npl_end = real_scale(sampled=npl_end, proxy=bal_end * pd_est[old], group=group, weight=weight)
     # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
     solvent = np.r_[platform_solvent.astype(bool), False]
-    covered = guaranteed[old] & solvent[plat_or_p]
+    covered = guaranteed[old] & solvent[plat_key]
     npl_borne = npl_end * ~covered
 
     # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
