@@ -140,7 +140,7 @@ class LoanBook:
             return np.empty(0, dtype=np.int64)
         if self.size + k > self.capacity:
             self._grow(self.size + k)
-        rows = np.arange(self.size, self.size + k)
+        rows = slice(self.size, self.size + k)
         self.borrower[rows] = new.borrower
         self.desk[rows] = new.desk
         self.funder[rows] = new.funder
@@ -157,7 +157,7 @@ class LoanBook:
         self.orig_step[rows] = new.step
         self.pd_est[rows] = 0.0 if new.pd_est is None else new.pd_est
         self.size += k
-        return rows
+        return np.arange(rows.start, rows.stop)
 
     def _grow(self, needed: int) -> None:
         cap = max(needed, int(self.capacity * 1.5))

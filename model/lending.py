@@ -372,7 +372,9 @@ class LendingModel(mesa.Model):
         chosen_all = np.zeros(apps.borrower.size, dtype=bool)
         tried = np.zeros(apps.borrower.size, dtype=bool)
         for round_ in range(2):
-            cand = ok[~tried[ok] & ~np.isin(apps.borrower[ok], apps.borrower[chosen_all])]
+            has_loan = np.zeros(self.borrowers.n, dtype=bool)  # borrowers already funded in an earlier round
+            has_loan[apps.borrower[chosen_all]] = True
+            cand = ok[~tried[ok] & ~has_loan[apps.borrower[ok]]]
             if cand.size == 0:
                 break
             order = np.lexsort((offers.apr[cand], apps.borrower[cand]))
