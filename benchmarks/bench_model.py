@@ -5,8 +5,8 @@ memory for one or more population sizes:
 
     python benchmarks/bench_model.py --borrowers 100000 1000000 --months 48 [--scenario new-rules-2025]
 
-Targets: >= 1.5M borrower-months/s on one core, peak memory < 1.5 GB at 1M borrowers, and
-time growing no faster than linearly from 100k to 1M borrowers. Each size runs in a fresh process so
+Targets: >= 2.5M borrower-months/s on one core and peak memory <= 600 MB at 1M borrowers, and a 1M/100k
+time ratio <= 11 (time growing about linearly with the population). Each size runs in a fresh process so
 that peak memory is that size's own.
 """
 

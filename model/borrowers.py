@@ -140,7 +140,7 @@ class LoanBook:
             return np.empty(0, dtype=np.int64)
         if self.size + k > self.capacity:
             self._grow(self.size + k)
-        rows = np.arange(self.size, self.size + k)
+        rows = slice(self.size, self.size + k)
         self.borrower[rows] = new.borrower
         self.desk[rows] = new.desk
         self.funder[rows] = new.funder
@@ -157,7 +157,7 @@ class LoanBook:
         self.orig_step[rows] = new.step
         self.pd_est[rows] = 0.0 if new.pd_est is None else new.pd_est
         self.size += k
-        return rows
+        return np.arange(rows.start, rows.stop)
 
     def _grow(self, needed: int) -> None:
         cap = max(needed, int(self.capacity * 1.5))
@@ -169,11 +169,11 @@ class LoanBook:
 
     def remove(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` is true (repaid or written off), keeping row order."""
-        keep = ~mask
-        n = int(keep.sum())
+        keep = np.flatnonzero(~mask)
+        n = keep.size
         for name, _dt in self.FIELDS:
             arr = getattr(self, name)
-            arr[:n] = arr[: self.size][keep]
+            arr[:n] = arr[keep]
         self.size = n
 
     def instalment(self) -> np.ndarray:

@@ -375,7 +375,9 @@ class LendingModel(mesa.Model):
         chosen_all = np.zeros(apps.borrower.size, dtype=bool)
         tried = np.zeros(apps.borrower.size, dtype=bool)
         for round_ in range(2):
-            cand = ok[~tried[ok] & ~np.isin(apps.borrower[ok], apps.borrower[chosen_all])]
+            has_loan = np.zeros(self.borrowers.n, dtype=bool)  # borrowers already funded in an earlier round
+            has_loan[apps.borrower[chosen_all]] = True
+            cand = ok[~tried[ok] & ~has_loan[apps.borrower[ok]]]
             if cand.size == 0:
                 break
             order = np.lexsort((offers.apr[cand], apps.borrower[cand]))
@@ -554,14 +556,11 @@ class LendingModel(mesa.Model):
         """Pooling group of the first ``n`` loans of the book for :func:`accounting.real_scale`.
 
         Platform loans pool by their platform's tier (0-2), direct loans by their funder's kind (3 + kind code);
-        shadow loans are in no institution's book (-1).
+        shadow loans are in no institution's book (-1). Read by desk: desk ``p`` is platform ``p``, desk ``P + f``
+        funder ``f``'s direct desk and a shadow loan's desk is -1, the last entry of the table.
         """
-        L = self.loans
-        plat = L.platform[:n]
-        tier = self._platform_tier[np.maximum(plat, 0)] if self.n_platforms else np.zeros(n, dtype=np.int64)
-        kind = self.lenders.kind[np.maximum(L.funder[:n], 0)] if self.n_funders else np.zeros(n, dtype=np.int64)
-        group = np.where(plat >= 0, tier, 3 + kind)
-        return np.where(L.shadow[:n], -1, group)
+        by_desk = np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
+        return by_desk[self.loans.desk[:n]]
 
     def _record_new_by_funder(self) -> None:
         L = self.loans

@@ -174,7 +174,8 @@ class Recorder:
                                      spiral_lenders=bp.spiral_lenders, spiral_months=bp.spiral_months,
                                      spiral_dsti=bp.spiral_dsti)
         indebted, multi, spiral = outcomes.indebted, outcomes.multi, outcomes.spiral
-        n_ind = int(indebted.sum())
+        n_ind = int(np.count_nonzero(indebted))
+        n_multi = int(np.count_nonzero(multi))
         few = indebted & ~multi
         new_def = fl.new_defaults_b
         spend = fl.spend.sum(axis=0) if P else np.zeros(4)
@@ -210,12 +211,12 @@ class Recorder:
             "rationed_share": share_of(fl.rationed, fl.applicants),
             "shadow_volume": fl.shadow_volume,
             "shadow_borrowers": int(shadow_borrowers.size),
-            "default_rate": safe_ratio(new_def[indebted].sum(), n_ind),
-            "default_rate_multi": safe_ratio(new_def[multi].sum(), multi.sum()),
-            "default_rate_few": safe_ratio(new_def[few].sum(), few.sum()),
+            "default_rate": safe_ratio(np.count_nonzero(new_def & indebted), n_ind),
+            "default_rate_multi": safe_ratio(np.count_nonzero(new_def & multi), n_multi),
+            "default_rate_few": safe_ratio(np.count_nonzero(new_def & few), np.count_nonzero(few)),
             "npl_ratio": share_of(fl.npl, fl.outstanding),
-            "multi_lender_share": safe_ratio(multi.sum(), n_ind),
-            "spiral_share": safe_ratio(spiral.sum(), n_ind),
+            "multi_lender_share": safe_ratio(n_multi, n_ind),
+            "spiral_share": safe_ratio(np.count_nonzero(spiral), n_ind),
             "platform_margin": safe_ratio(profit, vol.sum()),
             "withdrawn_volume": fl.withdrawn_volume,
             "api_share": share_of(spend[Channel.API], spend.sum()),

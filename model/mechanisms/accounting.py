@@ -68,7 +68,28 @@ def real_scale(*, sampled: np.ndarray, proxy: np.ndarray, group: np.ndarray, wei
     keep_g[0] = 1.0
     ratio[0] = 0.0
     k = keep_g[g]
-    return sampled * k + (1.0 - k) * proxy * ratio[g]
+    out = sampled * k
+    # (1 - k) * proxy * ratio[g], evaluated in that order, in place.
+    np.subtract(1.0, k, out=k)
+    k *= proxy
+    k *= ratio[g]
+    out += k
+    return out
+
+
+def sum_by(key: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
+    """Sum of ``weights`` per bin ``0..n_bins-1`` of ``key``; items keyed ``n_bins`` (the spill bin) are left out.
+
+    Gives, bit for bit, ``np.bincount(key[m], weights=weights[m], minlength=n_bins)`` for the items ``m`` not
+    in the spill bin (bincount adds in item order either way), without copying them out first: a key made
+    once with :func:`spill_key` serves every weight summed by it.
+    """
+    return np.bincount(key, weights=weights, minlength=n_bins + 1)[:n_bins]
+
+
+def spill_key(key: np.ndarray, mask: np.ndarray, n_bins: int) -> np.ndarray:
+    """``key`` where ``mask``, else the spill bin ``n_bins``, as the platform integer that :func:`sum_by` takes."""
+    return np.where(mask, key, n_bins).astype(np.intp, copy=False)
 
 
 def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.ndarray, shadow: np.ndarray,
@@ -81,8 +102,7 @@ def guarantee_claims(*, loss: np.ndarray, guaranteed: np.ndarray, platform: np.n
         n_platforms: number of platforms.
     """
     covered = guaranteed & (platform >= 0) & ~shadow
-    claims = (np.bincount(platform[covered], weights=loss[covered], minlength=n_platforms) if n_platforms
-              else np.zeros(0))
+    claims = sum_by(spill_key(platform, covered, n_platforms), loss, n_platforms) if n_platforms else np.zeros(0)
     return GuaranteeClaims(covered=covered, claims=claims)
 
 
@@ -181,35 +201,47 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     plat = platform[old]
     fund = funder[old]
     apr_o = apr[old]
+    f_idx = np.maximum(fund, 0)
+    # Each billed loan's bin once, for all the sums by it (sum_by): a funder x platform pair and a platform for
+    # licensed platform loans, a funder for direct loans (taken out: about a quarter of the book), a desk.
+    on_plat = lic & (plat >= 0)
+    direct = np.flatnonzero(lic & (plat < 0))
+    pair_key = spill_key(fund.astype(np.intp) * P + plat, on_plat, F * P)
+    plat_key = spill_key(plat, on_plat, P)
+    desk_key = spill_key(desk[old], lic, n_desks)
+    fund_d = fund[direct].astype(np.intp)
+
+    def by_pair(w: np.ndarray) -> np.ndarray:
+        return sum_by(pair_key, w, F * P).reshape(F, P) if P else np.zeros((F, 0))
+
+    def by_funder(w: np.ndarray) -> np.ndarray:
+        return np.bincount(fund_d, weights=w[direct], minlength=F)
+
+    def by_platform(w: np.ndarray) -> np.ndarray:
+        return sum_by(plat_key, w, P)
+
     # A direct lender is its own originator and keeps all the interest; on platform loans it keeps its part.
-    share_f = np.where(plat < 0, 1.0, np.divide(funder_rate[old], apr_o, out=np.zeros(n_old), where=apr_o > 0))
+    share_f = np.divide(funder_rate[old], apr_o, out=np.zeros(n_old), where=apr_o > 0)
+    share_f[plat < 0] = 1.0
     f_income = interest_paid * share_f
     o_income = interest_paid - f_income
     bal0 = balance_start
-    fcost = bal0 * funding_cost[np.maximum(fund, 0)] / 12.0
+    cost_f = funding_cost[f_idx]
+    fcost = bal0 * cost_f / 12.0
     # What a platform could not pay of its guarantee claims falls back on the funders.
-    guar = claims.covered
     cover = np.divide(paid, claims.claims, out=np.zeros(P), where=claims.claims > 0)
-    funder_loss = loss.copy()
-    if P:
-        funder_loss[guar] = loss[guar] * (1.0 - cover[plat[guar]])
+    # The funder's share of a loss, looked up by (guaranteed, platform or P): 1 - cover on a covered loan (a
+    # guaranteed licensed platform loan), else 1 (loss * 1.0 is the loss, bit for bit).
+    borne = np.concatenate([np.ones(P + 1), 1.0 - cover, [1.0]])
+    funder_loss = loss * borne[plat_key + (P + 1) * guaranteed[old]]
     bal_end = balance[old] * ~chargeoff
-    npl_end = bal_end * (dpd[borrower[old]] >= NPL_DPD)
+    npl_end = bal_end * (dpd >= NPL_DPD)[borrower[old]]
     if group is not None:
         npl_end = real_scale(sampled=npl_end, proxy=bal_end * pd_est[old], group=group, weight=weight)
     # Funders judge partners by the bad loans they bear: guaranteed loans of a solvent guarantor are covered.
     solvent = np.r_[platform_solvent.astype(bool), False]
-    covered = guaranteed[old] & solvent[np.where(plat >= 0, plat, P)]
+    covered = guaranteed[old] & solvent[plat_key]
     npl_borne = npl_end * ~covered
-    on_plat = lic & (plat >= 0)
-    direct = lic & (plat < 0)
-    key = fund[on_plat] * P + plat[on_plat]
-
-    def by_pair(w: np.ndarray) -> np.ndarray:
-        return np.bincount(key, weights=w[on_plat], minlength=F * P).reshape(F, P) if P else np.zeros((F, 0))
-
-    def by_funder(w: np.ndarray) -> np.ndarray:
-        return np.bincount(fund[direct], weights=w[direct], minlength=F)
 
     # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
     new = slice(n_old, balance.size)
@@ -226,26 +258,24 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
                                       weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
     d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
-    d_opex = np.bincount(fund[direct], weights=(bal0 * direct_opex_rate[np.maximum(fund, 0)] / 12.0)[direct],
-                         minlength=F)
-    scale_d = pd_scale[desk[old]] if pd_scale is not None else 1.0
-    exp_margin = (apr_o - funding_cost[np.maximum(fund, 0)] - direct_opex_rate[np.maximum(fund, 0)]
-                  - pd_est[old] * scale_d * lgd)
-    d_expected = np.bincount(fund[direct], weights=(bal0 * exp_margin / 12.0)[direct], minlength=F)
+    # The direct books' opex and expected margins, computed for direct loans only.
+    bal0_d = bal0[direct]
+    opex_d = direct_opex_rate[fund_d]
+    d_opex = np.bincount(fund_d, weights=bal0_d * opex_d / 12.0, minlength=F)
+    scale_d = pd_scale[desk[direct]] if pd_scale is not None else 1.0
+    exp_margin = apr_o[direct] - cost_f[direct] - opex_d - pd_est[direct] * scale_d * lgd
+    d_expected = np.bincount(fund_d, weights=bal0_d * exp_margin / 12.0, minlength=F)
     if P:
-        rev = np.bincount(plat[on_plat], weights=o_income[on_plat], minlength=P)
-        opex_w = bal0 * opex_rate[np.maximum(plat, 0)] / 12.0
-        opex = np.bincount(plat[on_plat], weights=opex_w[on_plat], minlength=P)
-        out = (np.bincount(plat[on_plat], weights=bal_end[on_plat], minlength=P)
-               + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P))
-        npl = np.bincount(plat[on_plat], weights=npl_end[on_plat], minlength=P)
-        ploss = np.bincount(plat[on_plat], weights=loss[on_plat], minlength=P)
+        rev = by_platform(o_income)
+        opex = by_platform(bal0 * opex_rate[np.maximum(plat, 0)] / 12.0)
+        out = by_platform(bal_end) + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P)
+        npl = by_platform(npl_end)
+        ploss = by_platform(loss)
     else:
         rev = opex = out = npl = ploss = np.zeros(0)
     # Loss calibration: realised charge-off losses against the losses the desks' estimates expected.
-    desk_o = desk[old]
-    expected = np.bincount(desk_o[lic], weights=(bal0 * pd_est[old] * lgd / 12.0)[lic], minlength=n_desks)
-    realised = np.bincount(desk_o[lic], weights=loss[lic], minlength=n_desks)
+    expected = sum_by(desk_key, bal0 * pd_est[old] * lgd / 12.0, n_desks)
+    realised = sum_by(desk_key, loss, n_desks)
     finished = np.zeros(balance.size, dtype=bool)
     finished[old] = chargeoff | (balance[old] <= 1e-6)
     return Books(

@@ -94,6 +94,19 @@ class CreditDemand:
     delinquent_need: np.ndarray
 
 
+def member_of(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of ``keys`` (sorted, unique), whether it is among ``values``: ``np.isin(keys, values)``.
+
+    Looks each value up in the sorted keys (``np.searchsorted``) instead of sorting both arrays together.
+    """
+    found = np.zeros(keys.size, dtype=bool)
+    if keys.size == 0 or values.size == 0:
+        return found
+    pos = np.minimum(np.searchsorted(keys, values), keys.size - 1)
+    found[pos[keys[pos] == values]] = True
+    return found
+
+
 def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_until: np.ndarray,
                 shortfall: np.ndarray, n_licensed: np.ndarray, seek_prob: np.ndarray, loan_size: np.ndarray,
                 max_loans: int) -> CreditDemand:
@@ -104,8 +117,10 @@ def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_u
     eligible = (dpd == 0) & (excluded_until < t)
     refi = eligible & (shortfall > 0)
     consume = eligible & ~refi & (n_licensed < max_loans) & (rng.random(dpd.size) < seek_prob)
-    return CreditDemand(seeking=refi | consume, refinancing=refi,
-                        amount=np.where(refi, shortfall, np.where(consume, loan_size, 0.0)),
+    # refi and consume never overlap, and shortfall >= 0: the sum selects one amount, or 0 (bit for bit).
+    amount = shortfall * refi
+    amount += loan_size * consume
+    return CreditDemand(seeking=refi | consume, refinancing=refi, amount=amount,
                         delinquent_need=(dpd > 0) & (shortfall > 0))
 
 
@@ -195,6 +210,6 @@ def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend:
     bor, desk, chan = bor[first], desk[first], chan[first]
     mine = demand.seeking[book_borrower] & ~book_shadow
     held = book_borrower[mine] * n_desks + book_desk[mine]
-    fresh = ~np.isin(key_u, held)
+    fresh = ~member_of(key_u, held)
     bor, desk, chan = bor[fresh], desk[fresh], chan[fresh]
     return Applications(bor, desk, chan, demand.amount[bor]), traffic_price

@@ -64,7 +64,9 @@ def bill_repayments(*, balance: np.ndarray, months_left: np.ndarray, amort: np.n
     due_loan = interest_due + principal_due
     due = np.bincount(borrower, weights=due_loan, minlength=n_borrowers)
     interest_due_b = np.bincount(borrower, weights=interest_due, minlength=n_borrowers)
-    need = due + arrears
-    shortfall = np.maximum(need - cash, 0.0) * (due > 0)
+    shortfall = due + arrears  # what the borrower needs, then less the cash, in place
+    shortfall -= cash
+    np.maximum(shortfall, 0.0, out=shortfall)
+    shortfall *= due > 0
     return Bills(interest_due=interest_due, principal_due=principal_due, due=due, interest_due_b=interest_due_b,
                  shortfall=shortfall)

@@ -133,13 +133,21 @@ def segment_outcomes(*, segment: np.ndarray, n_segments: int, seeking: np.ndarra
     indebted = outcomes.indebted
     size = np.bincount(segment, minlength=n_segments)
     in_shadow = np.bincount(segment[shadow_borrowers], minlength=n_segments)
-    dsti_sum = np.bincount(segment[indebted], weights=dsti[indebted], minlength=n_segments)
-    n_indebted = np.bincount(segment[indebted], minlength=n_segments)
+    # The indebted borrowers' segments, taken out once for the DSTI and both shares among the indebted.
+    segment_indebted = segment[indebted]
+    dsti_sum = np.bincount(segment_indebted, weights=dsti[indebted], minlength=n_segments)
+    n_indebted = np.bincount(segment_indebted, minlength=n_segments)
+
+    def share_indebted(mask: np.ndarray) -> np.ndarray:  # share_by(segment, mask, indebted, n_segments)
+        num = np.bincount(segment[indebted & mask], minlength=n_segments).astype(float)
+        den = n_indebted.astype(float)
+        return np.divide(num, den, out=np.zeros(n_segments), where=den > 0)
+
     return SegmentOutcomes(
         served=share_by(segment, served, seeking, n_segments),
         apr_paid=weighted_mean_by(segment[new_borrower], new_apr, new_amount, n_segments),
         dsti=np.divide(dsti_sum, n_indebted, out=np.zeros(n_segments), where=n_indebted > 0),
-        default_rate=share_by(segment, new_defaults, indebted, n_segments),
-        spiral=share_by(segment, outcomes.spiral, indebted, n_segments),
+        default_rate=share_indebted(new_defaults),
+        spiral=share_indebted(outcomes.spiral),
         shadow=np.divide(in_shadow, size, out=np.zeros(n_segments), where=size > 0),
     )

@@ -27,9 +27,10 @@ def measure_debt(*, borrower: np.ndarray, balance: np.ndarray, shadow: np.ndarra
     """Per-borrower debt from the loan book; DSTI counts shadow loans too, the licensed figures do not."""
     n = income.size
     lic = ~shadow
+    borrower_lic = borrower[lic]
     return DebtPositions(
-        n_licensed=np.bincount(borrower[lic], minlength=n),
-        debt_licensed=np.bincount(borrower[lic], weights=balance[lic], minlength=n),
+        n_licensed=np.bincount(borrower_lic, minlength=n),
+        debt_licensed=np.bincount(borrower_lic, weights=balance[lic], minlength=n),
         dsti=np.divide(np.bincount(borrower, weights=instalment, minlength=n), income, out=np.zeros(n),
                        where=income > 0),
     )
@@ -51,13 +52,12 @@ def lender_still_lends(*, platform: np.ndarray, funder: np.ndarray, platform_act
         partners: this month's whitelists of active platforms, shape (funders, platforms).
         direct_open: per funder, its direct desk is open.
     """
-    is_plat = platform >= 0
-    ok_plat = np.zeros(platform.size, dtype=bool)
-    ok_plat[is_plat] = platform_active[platform[is_plat]] & partners[funder[is_plat], platform[is_plat]]
-    has_funder = funder >= 0
-    ok_direct = np.ones(platform.size, dtype=bool)
-    ok_direct[has_funder] = direct_open[funder[has_funder]]
-    return np.where(is_plat, ok_plat, ok_direct)
+    n_f, n_p = partners.shape
+    # One look-up table: every (funder, platform) line, then every funder's direct desk, then "no funder".
+    table = np.concatenate([(partners & platform_active[None, :]).ravel(), direct_open.astype(bool), [True]])
+    f = funder.astype(np.intp)
+    slot = np.where(platform >= 0, f * n_p + platform, np.where(f >= 0, n_f * n_p + f, n_f * n_p + n_f))
+    return table[slot]
 
 
 def renewal_wanted(rng: np.random.Generator, *, t: int, maturing: np.ndarray, borrower: np.ndarray,
@@ -66,5 +66,9 @@ def renewal_wanted(rng: np.random.Generator, *, t: int, maturing: np.ndarray, bo
 
     Draws one uniform per loan.
     """
-    return maturing & (dpd[borrower] == 0) & (excluded_until[borrower] < t) & (
-        rng.random(borrower.size) < revolve_prob[borrower])
+    u = rng.random(borrower.size)
+    may_ask = (dpd == 0) & (excluded_until < t)  # per borrower
+    wants = maturing & may_ask[borrower]
+    idx = np.flatnonzero(wants)
+    wants[idx] = u[idx] < revolve_prob[borrower[idx]]
+    return wants

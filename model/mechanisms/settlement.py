@@ -76,34 +76,48 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
         t: model month index.
         chargeoff_months, recovery_rate, exclusion_months: borrower parameters (model/params.py).
     """
-    n = dpd.size
     n_old = principal_due.size
-    funds = cash + proceeds + shadow_proceeds
+    # Per-borrower arrays are built in place, each from one fresh array (the same operations, in the same order).
+    # Selections are products with masks rather than np.where or masked assignment (slow on random masks):
+    # x * True is x and x * False is +0.0, bit for bit, for the finite non-negative amounts multiplied here.
+    funds = cash + proceeds
+    funds += shadow_proceeds
     need = due + arrears
-    pays = (funds >= need - 1e-9) & (due > 0)
+    indebted_b = due > 0
+    pays = funds >= need - 1e-9
+    pays &= indebted_b
     # Interest multiplier: a payer also clears the interest arrears of earlier missed months.
-    mult = np.where(pays, 1.0 + np.divide(arrears, interest_due_b, out=np.zeros(n), where=interest_due_b > 0), 0.0)
+    billed = interest_due_b > 0
+    mult = arrears / (interest_due_b + ~billed)  # divides by 1 where nothing is billed: finite, then zeroed
+    mult *= billed
+    mult += 1.0
+    mult *= pays
     bor_old = borrower[:n_old]
     interest_paid = interest_due * mult[bor_old]
     principal_paid = principal_due * pays[bor_old]
     bal_old = balance[:n_old]
     payoff = renewal_payoff(bal_old, np.minimum(amort, bal_old), renewed)
     balance_start = bal_old.copy()
-    bal_new = bal_old - (principal_paid + payoff)
+    principal_paid += payoff
+    bal_new = bal_old - principal_paid
     np.maximum(bal_new, 0.0, out=bal_new)
-    indebted_b = due > 0
     missed = indebted_b & ~pays
-    arrears_new = np.where(pays, 0.0, arrears + np.where(missed, interest_due_b, 0.0))
-    dpd_new = np.where(pays, 0, np.where(missed, dpd + 1, dpd)).astype(np.int16)
-    spent = np.where(pays, need, 0.0)
-    buffer = np.clip(funds - spent - proceeds * ~seeking_refi - shadow_proceeds * ~(seeking_refi | delinquent_need),
-                     0.0, buffer_cap)
+    arrears_new = arrears + interest_due_b * missed
+    arrears_new *= ~pays
+    dpd_new = dpd + missed
+    dpd_new *= ~pays
+    need *= pays  # what each borrower paid
+    buffer = funds  # funds are not needed any more: the buffer is what is left of them
+    buffer -= need
+    buffer -= proceeds * ~seeking_refi
+    buffer -= shadow_proceeds * ~(seeking_refi | delinquent_need)
+    np.clip(buffer, 0.0, buffer_cap, out=buffer)
     new_defaults_b = (dpd < NPL_DPD) & (dpd_new >= NPL_DPD)
     # Borrowing to repay: the shortfall was covered by new credit this month.
     btr = (seeking_refi | delinquent_need) & ((proceeds + shadow_proceeds) > 0)
     start = btr & (btr_months == 0)
     dsti_start = np.where(start, dsti, dsti_at_btr_start)
-    btr_new = np.where(btr, btr_months + 1, 0).astype(np.int16)
+    btr_new = (btr_months + 1) * btr
     # Charge-offs are judged after the payments, over the whole book: a new loan of a charged-off borrower goes too.
     co_b = dpd_new >= chargeoff_months
     loss = np.zeros(borrower.size)

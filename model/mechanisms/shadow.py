@@ -69,11 +69,12 @@ def shadow_lend(rng: np.random.Generator, *, seeking: np.ndarray, seeking_refi: 
     if not shadow_open:
         return ShadowLoans(who=np.empty(0, dtype=np.int64), amount=np.empty(0), rationed=n_rationed)
     refi_like = (rationed & seeking_refi) | delinquent_need
-    p = np.where(refi_like, prob_refinance,
-                 np.where(rationed & priced_out, prob_priced_out, np.where(rationed, prob_consumption, 0.0)))
+    u = rng.random(n)
+    # Only rationed or delinquent borrowers may take one (the others' probability is 0): test their draws.
+    cand = np.flatnonzero(refi_like | rationed)
+    p = np.where(refi_like[cand], prob_refinance, np.where(priced_out[cand], prob_priced_out, prob_consumption))
     n_shadow = np.bincount(loan_borrower[loan_shadow], minlength=n)
-    take = (rng.random(n) < p) & (n_shadow < max_shadow_loans)
-    who = np.flatnonzero(take)
+    who = cand[(u[cand] < p) & (n_shadow[cand] < max_shadow_loans)]
     amount = np.where(delinquent_need[who], shortfall[who], seek_amount[who])
     keep = amount > 0
     return ShadowLoans(who=who[keep], amount=amount[keep], rationed=n_rationed)

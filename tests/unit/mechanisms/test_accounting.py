@@ -153,3 +153,23 @@ def test_real_scale_noise_falls_with_the_weight():
     out = real_scale(sampled=sampled, proxy=proxy, group=np.zeros(20000, dtype=np.int64), weight=400.0)
     assert abs(out.mean() - sampled.mean()) < 1e-9
     assert abs(out.std() / sampled.std() - 1 / 20) < 1e-9
+
+
+def test_sum_by_a_spill_key_equals_bincount_of_the_selected_items_bit_for_bit():
+    """spill_key sends unselected items to bin n_bins; sum_by drops that bin, so the sums are those of
+    np.bincount over the selected items, bit for bit (same items, same order), whatever the others weigh."""
+    from model.mechanisms.accounting import spill_key, sum_by
+
+    rng = np.random.default_rng(5)
+    key = rng.integers(0, 7, 5000).astype(np.int32)
+    mask = rng.random(5000) < 0.6
+    w = rng.lognormal(0.0, 2.0, 5000)
+    w[~mask & (rng.random(5000) < 0.1)] = np.nan  # unselected items may hold anything
+    k = spill_key(key, mask, 7)
+    assert k.dtype == np.intp
+    np.testing.assert_array_equal(k[mask], key[mask])
+    assert (k[~mask] == 7).all()
+    got = sum_by(k, w, 7)
+    assert got.shape == (7,)
+    assert got.tobytes() == np.bincount(key[mask], weights=w[mask], minlength=7).tobytes()
+    assert (sum_by(spill_key(key, np.zeros(5000, dtype=bool), 7), w, 7) == 0.0).all()

@@ -173,3 +173,17 @@ def test_a_platform_spending_in_proportion_to_its_weight_keeps_its_share():
     apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp)
     got = np.bincount(apps.desk, minlength=2)
     assert got[0] / got[1] == pytest.approx(2.0, rel=0.05)
+
+
+def test_member_of_equals_isin_for_sorted_unique_keys():
+    """member_of(keys, values) is np.isin(keys, values) for sorted unique keys, whatever the values
+    (duplicates, unsorted, below, between and above the keys, empty)."""
+    from model.mechanisms.acquisition import member_of
+
+    rng = np.random.default_rng(11)
+    keys = np.unique(rng.integers(0, 10_000, 3000))
+    values = rng.integers(-50, 10_050, 2000)
+    np.testing.assert_array_equal(member_of(keys, values), np.isin(keys, values))
+    np.testing.assert_array_equal(member_of(keys, keys[::3]), np.isin(keys, keys[::3]))
+    assert not member_of(keys, np.zeros(0, dtype=np.int64)).any()
+    assert member_of(np.zeros(0, dtype=np.int64), values).size == 0
