@@ -3,7 +3,7 @@
 ``zhudai scale-check`` runs the same scenarios with the same paired seeds at several population sizes and
 compares every outcome at each size with the largest size: an outcome passes at a size when its mean lies
 within the 95% interval of the largest size's mean, or within a tolerance (10% relative; 3 points for
-shares), whichever is wider. Pure functions of model tables; the command lives in
+shares; for the platforms left in a tier, at least 3 points of the tier's count), whichever is wider. Pure functions of model tables; the command lives in
 :mod:`experiments.cli.scale`.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from experiments.analysis.stats import mean_interval
+from model.params import PlatformsParams
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Outcome:
         column: the model-table column it reads.
         how: ``"end"`` (value at the horizon) or ``"mean_after"`` (mean of the months from the rules' start).
         share: a share in 0-1 (absolute tolerance of 3 points) rather than a level (10% relative).
+        of_total: for a count out of a fixed total (the tier's platforms), that total: the count is also a share
+            of it, so its tolerance is at least 3 points of the total (without it, a reference mean of 0 with no
+            spread would demand exactly 0 at every size, which no stochastic outcome can meet).
     """
 
     name: str
@@ -35,11 +39,15 @@ class Outcome:
     column: str
     how: str
     share: bool
+    of_total: int = 0
 
 
+_TIERS = PlatformsParams()
 OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("tail_left", "tail platforms active at the horizon", "active_platforms_tail", "end", False),
-    Outcome("waist_left", "waist platforms active at the horizon", "active_platforms_waist", "end", False),
+    Outcome("tail_left", "tail platforms active at the horizon", "active_platforms_tail", "end", False,
+            _TIERS.tail.count),
+    Outcome("waist_left", "waist platforms active at the horizon", "active_platforms_waist", "end", False,
+            _TIERS.waist.count),
     Outcome("head_share", "head share of platform volume (mean after the rules' start)", "head_share",
             "mean_after", True),
     Outcome("hhi", "HHI of platform volume (mean after the rules' start)", "hhi", "mean_after", False),
@@ -99,8 +107,11 @@ def outcomes_table(models: Mapping[int, pd.DataFrame], from_month: str) -> pd.Da
 
 
 def tolerance(outcome: Outcome, reference_mean: float) -> float:
-    """The bar's fixed tolerance: 3 points for a share, 10% of the reference mean for a level."""
-    return SHARE_TOL if outcome.share else REL_TOL * abs(reference_mean)
+    """The bar's fixed tolerance: 3 points for a share, 10% of the reference mean for a level, and for a count
+    out of a fixed total the wider of 10% and 3 points of the total."""
+    if outcome.share:
+        return SHARE_TOL
+    return max(REL_TOL * abs(reference_mean), SHARE_TOL * outcome.of_total)
 
 
 def compare_sizes(runs: pd.DataFrame) -> pd.DataFrame:
@@ -174,5 +185,6 @@ def render_markdown(comparison: pd.DataFrame, scenarios: Sequence[str]) -> str:
                         else "no size passes (the largest passes by definition only if every outcome agrees)."))
     lines.append("")
     lines.append("Bar: a size passes an outcome when its mean lies within the 95% interval of the largest size's mean "
-                 f"or within {REL_TOL:.0%} of it ({SHARE_TOL * 100:.0f} points for shares), whichever is wider.")
+                 f"or within {REL_TOL:.0%} of it ({SHARE_TOL * 100:.0f} points for shares; for platforms left, at least "
+                 f"{SHARE_TOL * 100:.0f} points of the tier's count), whichever is wider.")
     return "\n".join(lines) + "\n"

@@ -64,6 +64,20 @@ def test_shares_use_three_points_and_a_wide_interval_widens_the_bar():
     assert row["ok"]
 
 
+def test_a_count_of_a_tiers_platforms_is_also_a_share_of_the_tier():
+    """Tail platforms left: reference 0 in every replicate (all exited). 3 points of the tier's 120 platforms
+    (3.6) is the tolerance there, not 10% of 0; at a reference of 100 the 10% (10) is wider and applies."""
+    assert scale.OUTCOME_BY_NAME["tail_left"].of_total == 120
+    assert scale.OUTCOME_BY_NAME["waist_left"].of_total == 30
+    runs = _runs([(400, "s", r, {"tail_left": 0.0}) for r in range(3)]
+                 + [(100, "s", r, {"tail_left": v}) for r, v in enumerate([0.0, 1.0, 1.0])]
+                 + [(50, "s", r, {"tail_left": 4.0}) for r in range(3)])
+    c = scale.compare_sizes(runs).set_index(["borrowers", "outcome"])
+    assert c.loc[(100, "tail_left"), "allowed"] == pytest.approx(3.6)
+    assert c.loc[(100, "tail_left"), "ok"] and not c.loc[(50, "tail_left"), "ok"]
+    assert scale.tolerance(scale.OUTCOME_BY_NAME["tail_left"], 100.0) == pytest.approx(10.0)
+
+
 def test_each_scenario_is_compared_with_its_own_largest_size():
     runs = _runs([(2, "a", 0, {"tail_left": 100.0}), (1, "a", 0, {"tail_left": 100.0}),
                   (2, "b", 0, {"tail_left": 10.0}), (1, "b", 0, {"tail_left": 100.0})])
