@@ -99,3 +99,27 @@ def test_cli_sensitivity_bad_input_exits_2(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "at least one --param" in err and "before --from 2025-10" in err and "--outcome nope" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_shipped_screening_design_lists_every_scalar_uncertainty_with_the_robustness_range():
+    """experiments/designs/sensitivity.toml is every scalar parameter flagged uncertainty=True, with the range
+    ``zhudai validate --robustness`` samples (so a newly flagged parameter cannot be left out of the screening)."""
+    import math
+    import tomllib
+    from pathlib import Path
+
+    from experiments.analysis.validation import _absolute_keys, uncertainty_ranges
+    from experiments.cli.validate import DEFAULT_TARGETS, load_targets_file
+
+    _targets, table = load_targets_file(DEFAULT_TARGETS)
+    design = Path(__file__).resolve().parents[2] / "experiments" / "designs" / "sensitivity.toml"
+    shipped = tomllib.loads(design.read_text(encoding="utf-8"))["params"]
+    expected = {}
+    for key, default, a, b, lo, hi in uncertainty_ranges(table):
+        if isinstance(default, list | tuple):
+            continue
+        x0, x1 = (default * a, default * b) if key not in _absolute_keys(table) else (a, b)
+        expected[key] = sorted(min(max(x, lo), hi) for x in (x0, x1))
+    assert set(shipped) == set(expected)
+    for key, (x0, x1) in expected.items():
+        assert math.isclose(shipped[key][0], x0, abs_tol=1e-6) and math.isclose(shipped[key][1], x1, abs_tol=1e-6), key
