@@ -150,6 +150,21 @@ def test_pairs_by_replicate_not_by_row_order():
     assert row["share"] == 1.0 and "diff +0.10" in row["figure"]
 
 
+def test_a_metric_undefined_everywhere_fails_quietly():
+    """head_share NaN in every month of every run: the target FAILs with an n/a figure and no numpy warning."""
+    import warnings
+
+    frames = []
+    for rep in range(3):
+        frames.append(model_rows("base", rep, head_share=[math.nan] * 5))
+        frames.append(model_rows("rules", rep, head_share=[math.nan] * 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = v.evaluate([target(), target(kind="ratio_at_most", threshold=0.5)], store(frames))
+    assert list(rows["status"]) == ["FAIL", "FAIL"]
+    assert "n/a" in rows.iloc[0]["figure"]
+
+
 # --------------------------------------------------------------------------------------------- targets file
 def test_shipped_targets_load_and_cover_the_issue():
     targets = v.load_targets()
