@@ -267,7 +267,7 @@ class ChannelsParams:
     info_flow: ChannelParams = section(ChannelParams, "Information-flow ads (short-video feeds): higher quality.", attention=0.40, risk_tilt=0.0, multi_tilt=0.0)
     api: ChannelParams = section(ChannelParams, "API embedding in other apps: cheapest, worst quality, many multi-borrowers.", attention=0.30, risk_tilt=0.8, multi_tilt=0.4)
     # Ecosystem attention is the input calibrated so that the burned-in head share is steady (docs/ODD.md).
-    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population; attention calibrated so that the burned-in 2024 head share is steady without new rules (docs/ODD.md, 'A steady counterfactual'); the model's 2024 CR5 (about 0.55) stays below the reported 0.75, an open calibration gap.", attention=0.25, risk_tilt=-0.4, multi_tilt=-0.2)
+    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population; attention calibrated so that the burned-in 2024 head share is steady without new rules (docs/ODD.md, 'A steady counterfactual'); the model's 2024 CR5 (about 0.57) stays below the reported 0.75, an open calibration gap.", attention=0.25, risk_tilt=-0.4, multi_tilt=-0.2)
     referral: ChannelParams = section(ChannelParams, "Peer and big-tech referral (导流): other lenders' cast-offs.", attention=0.10, risk_tilt=1.0, multi_tilt=0.5)
 
 
@@ -375,7 +375,7 @@ class FunderParams:
     direct_fixed_cost: float = p(1.0, "Fixed monthly cost of an open direct-lending desk (systems, compliance, collection staff), whatever its volume.", "yuan/1k", "assumption: about 1.2 million yuan a year for a small lender's direct operation at the represented scale (1 yuan per 1,000 modelled borrowers a month with run.population 10^8); it makes a desk whose book shrinks below about 40% of a small microlender's 2024 book earn below its hurdle", lo=0.0, hi=1e12, uncertainty=True)
     direct_target_pd: float = p(0.10, "Highest estimated annual default probability accepted in direct lending.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     partners: int = p(10, "Whitelist size (platform partners) in the first month.", "platforms", ASSUMPTION, lo=0, hi=5000)
-    hurdle: float = p(0.005, "Annual return on balance below which a line of lending (through platforms, or direct) is not worth it; under a whitelist regime, also each partner's.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
+    hurdle: float = p(0.005, "Annual return on balance below which a line of lending (through platforms, or direct) is not worth it; under a whitelist regime, also what a new partner must be expected to earn.", "1/yr", "calibrated: bank ROA ~0.7% (2024)", lo=-1.0, hi=1.0)
     loss_tolerance: float = p(0.05, "Partner NPL ratio above which the funder drops the partner at review.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     size_sigma: float = p(0.5, "Log-normal dispersion of budgets within the kind.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     bigtech_count: int = p(0, "Of the funders counted, how many are big-tech-linked (microlenders only).", "funders", STRUCTURE, lo=0, hi=5000)

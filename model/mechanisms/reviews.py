@@ -97,11 +97,12 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     the share of the regime's per-partner cost the funder charges itself ahead of it (a charge in this test
     only, not a cost booked). As under the regime, a dormant partner must then pay its way too.
 
-    Under a regime in force or announced, the funder answers for each partner: a partner must also earn the
-    funder's hurdle return on the balance it brings (``hurdle / 4`` a quarter on its average balance) after its
-    charge, and a candidate is admitted only if :func:`expected_partner_profit` covers its charge and that
-    hurdle on the expected balance. A funder whose partners bring small balances (a small bank) keeps fewer of
-    them: the per-partner charge is the same for every funder.
+    Under a regime in force or announced, the funder answers for each partner it admits: a candidate is
+    admitted only if :func:`expected_partner_profit` covers its charge and the funder's hurdle return on the
+    expected balance (``hurdle / 4`` a quarter). A partner already listed stays while it pays its way after the
+    charge: dropping it forgoes the vetting already done, admitting a new one takes new vetting. The charge is
+    the same for every funder, so a funder whose partners bring small balances (a small bank) replaces fewer of
+    the partners it drops.
 
     Leaves platform lending when the trailing-year return
     ``4 * year_business / year_balance`` (each a 0.75-decayed sum of quarters) stayed below the hurdle for
@@ -120,10 +121,7 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     # A dormant partner costs little without a regime; under one (or ahead of it), every listed partner must
     # pay its way.
     had_business = q_balance > 0
-    # Under a regime (or ahead of it) the funder answers for each partner, so each must earn the funder's own
-    # hurdle return on the balance it brings, after its charge; without one, a partner need only not lose money.
-    required = hurdle / 4.0 * q_balance / 3.0 if regime else 0.0
-    losing = (partner_profit < required) & (had_business | regime)
+    losing = (partner_profit < 0) & (had_business | regime)
     drop = partners & (~eligible | losing | (npl > loss_tolerance))
     partners &= ~drop
 

@@ -190,15 +190,21 @@ def test_hurdle_test_books_only_costs_paid_not_the_anticipated_share():
     assert ahead.year_business == plain.year_business and ahead.below_hurdle_quarters == plain.below_hurdle_quarters
 
 
-def test_under_a_regime_each_partner_must_earn_the_hurdle_on_its_balance():
-    """Partner 1 nets 10 - 2 - 0 - 1 = 7 a quarter on an average balance of 100: 28% a year. With a 30% hurdle it
-    pays its way without a regime (7 > 0) but not under one (7 < 0.30 / 4 * 100 = 7.5), nor ahead of one."""
-    over = dict(q_income=np.array([20.0, 10.0, 10.0]), score=np.array([3.0, 1.0, 2.0]), hurdle=0.30,
-                wants_funding=np.zeros(3, dtype=bool))
-    np.testing.assert_array_equal(_review(**over).partners, [True, True, False])
-    np.testing.assert_array_equal(_review(**over, whitelist_on=True).partners, [True, False, False])
-    np.testing.assert_array_equal(_review(**over, regime_announced=True).partners, [True, False, False])
-    np.testing.assert_array_equal(_review(**{**over, "hurdle": 0.20}, whitelist_on=True).partners, [True, True, False])
+def test_under_a_regime_a_listed_partner_need_only_pay_its_way_but_a_candidate_must_clear_the_hurdle():
+    """Partner 1 nets 10 - 2 - 0 - 1 = 7 a quarter on an average balance of 100 (28% a year): with a 30% hurdle it
+    stays listed under a regime, since it pays its way. Candidate 2 (no business yet, loss rate 20% a year) is
+    expected to bring the mean balance 100 at the funder's margin 12 * 26 / 600 = 52% less its loss rate:
+    100 * 0.32 / 4 = 8, short of the charge 1 plus 0.30 / 4 * 100 = 8.5, so it is refused; with a 20% hurdle
+    (1 + 5 = 6) it is admitted."""
+    over = dict(partners=np.array([True, True, False]), q_income=np.array([20.0, 10.0, 0.0]),
+                q_cost=np.array([2.0, 2.0, 0.0]), q_balance=np.array([300.0, 300.0, 0.0]),
+                loss_rate=np.array([0.0, 0.0, 0.20]), score=np.array([3.0, 1.0, 2.0]), hurdle=0.30,
+                capacity_partners=3, loss_tolerance=0.25)
+    for ahead in (dict(whitelist_on=True), dict(regime_announced=True)):
+        np.testing.assert_array_equal(_review(**over, **ahead).partners, [True, True, False])
+    np.testing.assert_array_equal(_review(**{**over, "hurdle": 0.20}, whitelist_on=True).partners,
+                                  [True, True, True])
+    np.testing.assert_array_equal(_review(**over).partners, [True, True, True])  # no regime: no such test
 
 
 def test_expected_partner_profit_is_the_mean_balance_at_the_funder_margin_less_the_candidate_loss_rate():
