@@ -48,7 +48,8 @@ def build_platforms(model: mesa.Model, params: Params, scale: float) -> tuple[li
 
 
 def build_funders(model: mesa.Model, params: Params, n_platforms: int, scale: float) -> list[Funder]:
-    """Every funder kind's funders, with log-normal sizes scaled to mean exactly 1 and regions cycled from the kind's pattern.
+    """Every funder kind's funders, with log-normal sizes scaled to mean exactly 1 within the kind (its total is
+    its calibrated one) and regions cycled from the kind's pattern.
 
     The first ``bigtech_count`` microlenders are big-tech ones: larger budgets and cheap ABS funding.
     """

@@ -3,8 +3,8 @@
 ``zhudai scale-check`` runs the same scenarios with the same paired seeds at several population sizes and
 compares every outcome at each size with the largest size: an outcome passes at a size when its mean lies
 within the 95% interval of the largest size's mean, or within a tolerance (10% relative; 3 points for
-shares; for the platforms left in a tier, at least 3 points of the tier's count), whichever is wider. Pure functions of model tables; the command lives in
-:mod:`experiments.cli.scale`.
+shares; for the platforms left in a tier, at least 3 points of the tier's count), whichever is wider. Pure
+functions of model tables; the command lives in :mod:`experiments.cli.scale`.
 """
 
 from __future__ import annotations
@@ -185,6 +185,6 @@ def render_markdown(comparison: pd.DataFrame, scenarios: Sequence[str]) -> str:
                         else "no size passes (the largest passes by definition only if every outcome agrees)."))
     lines.append("")
     lines.append("Bar: a size passes an outcome when its mean lies within the 95% interval of the largest size's mean "
-                 f"or within {REL_TOL:.0%} of it ({SHARE_TOL * 100:.0f} points for shares; for platforms left, at least "
-                 f"{SHARE_TOL * 100:.0f} points of the tier's count), whichever is wider.")
+                 f"or within {REL_TOL:.0%} of it ({SHARE_TOL * 100:.0f} points for shares; for platforms left, "
+                 f"at least {SHARE_TOL * 100:.0f} points of the tier's count), whichever is wider.")
     return "\n".join(lines) + "\n"
