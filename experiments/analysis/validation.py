@@ -580,24 +580,34 @@ def latin_hypercube(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
     return u
 
 
+def value_at(default: Any, x: float, *, relative: bool, lo: float, hi: float) -> Any:
+    """A parameter's value at ``x`` of its sampling range: ``default * x`` (each element of a list default) or
+    ``x`` itself for an absolute range, clipped to the schema's ``[lo, hi]`` and rounded to 6 decimals."""
+    if isinstance(default, list | tuple):
+        return [round(float(np.clip(d * x if relative else x, lo, hi)), 6) for d in default]
+    return round(float(np.clip(default * x if relative else x, lo, hi)), 6)
+
+
+def scalar_uncertainty_bounds(table: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """The lowest and highest value :func:`robustness_points` can give each scalar uncertain parameter (the
+    screening ranges of ``experiments/designs/sensitivity.toml``)."""
+    absolute = _absolute_keys(table)
+    out = {}
+    for key, default, a, b, lo, hi in uncertainty_ranges(table):
+        if not isinstance(default, list | tuple):
+            ends = [value_at(default, x, relative=key not in absolute, lo=lo, hi=hi) for x in (a, b)]
+            out[key] = (min(ends), max(ends))
+    return out
+
+
 def robustness_points(n: int, table: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
     """``n`` Latin-hypercube points over the uncertainty ranges: ``{dotted key: value}`` each."""
     ranges = uncertainty_ranges(table)
+    absolute = _absolute_keys(table)
     u = latin_hypercube(n, len(ranges), np.random.default_rng(seed))
-    points = []
-    for i in range(n):
-        point: dict[str, Any] = {}
-        for j, (key, default, a, b, lo, hi) in enumerate(ranges):
-            x = a + (b - a) * u[i, j]
-            relative = key not in _absolute_keys(table)
-            if isinstance(default, list | tuple):
-                vals = [float(np.clip(d * x if relative else x, lo, hi)) for d in default]
-                point[key] = [round(v, 6) for v in vals]
-            else:
-                v = float(np.clip(default * x if relative else x, lo, hi))
-                point[key] = round(v, 6)
-        points.append(point)
-    return points
+    return [{key: value_at(default, a + (b - a) * u[i, j], relative=key not in absolute, lo=lo, hi=hi)
+             for j, (key, default, a, b, lo, hi) in enumerate(ranges)}
+            for i in range(n)]
 
 
 def _absolute_keys(table: Mapping[str, Any]) -> set[str]:

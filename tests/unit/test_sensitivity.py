@@ -108,18 +108,13 @@ def test_the_shipped_screening_design_lists_every_scalar_uncertainty_with_the_ro
     import tomllib
     from pathlib import Path
 
-    from experiments.analysis.validation import _absolute_keys, uncertainty_ranges
+    from experiments.analysis.validation import scalar_uncertainty_bounds
     from experiments.cli.validate import DEFAULT_TARGETS, load_targets_file
 
     _targets, table = load_targets_file(DEFAULT_TARGETS)
     design = Path(__file__).resolve().parents[2] / "experiments" / "designs" / "sensitivity.toml"
     shipped = tomllib.loads(design.read_text(encoding="utf-8"))["params"]
-    expected = {}
-    for key, default, a, b, lo, hi in uncertainty_ranges(table):
-        if isinstance(default, list | tuple):
-            continue
-        x0, x1 = (default * a, default * b) if key not in _absolute_keys(table) else (a, b)
-        expected[key] = sorted(min(max(x, lo), hi) for x in (x0, x1))
+    expected = scalar_uncertainty_bounds(table)
     assert set(shipped) == set(expected)
     for key, (x0, x1) in expected.items():
         assert math.isclose(shipped[key][0], x0, abs_tol=1e-6) and math.isclose(shipped[key][1], x1, abs_tol=1e-6), key
