@@ -212,7 +212,7 @@ class Funder(LossCalibrated, mesa.Agent):
         self.npl_ratio = float(npl.sum()) / total if total > 0 else 0.0
 
     # --------------------------------------------------------------- reviews
-    def review_direct_lending(self, allow_leave: bool = True) -> None:
+    def review_direct_lending(self) -> None:
         """Quarterly review of the direct book and of capital (:func:`reviews.review_direct_lending`).
 
         Applies the decision: the direct desk closes for good, and a failed funder (capital below zero) also
@@ -228,7 +228,7 @@ class Funder(LossCalibrated, mesa.Agent):
             year_business=self.year_direct_business, year_balance=self.year_direct_balance,
             below_hurdle_quarters=self.below_hurdle_direct_quarters, lending_directly=self.direct_lending,
             hurdle=self.hurdle, leave_quarters=fp.leave_quarters, capital=self.capital,
-            capital_floor=fp.capital_floor_share * self.capital0, allow_leave=allow_leave,
+            capital_floor=fp.capital_floor_share * self.capital0, allow_leave=True,
         )
         self.below_hurdle_direct_quarters = review.below_hurdle_quarters
         self.year_direct_business, self.year_direct_balance = review.year_business, review.year_balance
@@ -243,8 +243,8 @@ class Funder(LossCalibrated, mesa.Agent):
     def review_whitelist(self, *, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,
-                         partner_cost_q: float, regime_announced: bool = False, anticipated_cost_q: float = 0.0,
-                         allow_leave: bool = True) -> None:
+                         partner_cost_q: float, regime_announced: bool = False,
+                         anticipated_cost_q: float = 0.0) -> None:
         """Quarterly whitelist review on the quarter's record (:func:`reviews.review_whitelist`).
 
         Applies the decision: the new whitelist, or leaving platform lending for good. Array inputs are over
@@ -264,7 +264,7 @@ class Funder(LossCalibrated, mesa.Agent):
             new_partners_per_review=fp.new_partners_per_review, active=active, score=score, loss_rate=loss_rate,
             age_months=age_months, complaints=complaints, wants_funding=wants_funding, whitelist_on=whitelist_on,
             min_age=min_age, max_complaints=max_complaints, max_partners=max_partners, partner_cost_q=partner_cost_q,
-            regime_announced=regime_announced, anticipated_cost_q=anticipated_cost_q, allow_leave=allow_leave,
+            regime_announced=regime_announced, anticipated_cost_q=anticipated_cost_q, allow_leave=True,
         )
         self.partners = review.partners
         self.below_hurdle_quarters = review.below_hurdle_quarters

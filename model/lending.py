@@ -136,8 +136,7 @@ class LendingModel(mesa.Model):
         demand, apps = self.acquire_applicants(bills, debt)     # 7. credit seekers reach desks through channels
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
-        shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. rationed borrowers turn to
-        #                                                                           shadow lenders
+        shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. the rationed go to shadow
         settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed

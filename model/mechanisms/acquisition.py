@@ -150,17 +150,16 @@ def platform_reach(*, weight: np.ndarray, tier: np.ndarray, spend_returns: float
 
 def route_applications(rng: np.random.Generator, demand: CreditDemand, *, spend: np.ndarray,
                        reach: np.ndarray, direct_budget: np.ndarray, risk_z: np.ndarray, n_licensed: np.ndarray,
-                       bp: BorrowerParams,
-                       channels: ChannelsParams, book_borrower: np.ndarray, book_desk: np.ndarray,
-                       book_shadow: np.ndarray) -> tuple[Applications, float]:
+                       bp: BorrowerParams, channels: ChannelsParams, book_borrower: np.ndarray,
+                       book_desk: np.ndarray, book_shadow: np.ndarray) -> tuple[Applications, float]:
     """Seekers' applications, routed to desks; returns them and the traffic price.
 
     Each seeker makes one or more applications (refinancers search more widely). An application goes
     either straight to a direct lender's own app (in proportion to direct budgets), or through a channel
     chosen by the channel's attention and its tilt toward risky and multi-borrowed seekers, to a platform
     in proportion to ``reach * spend ** spend_returns`` on that channel (diminishing returns to spend;
-    :func:`platform_reach`). A desk does not lend
-    again to its own current borrowers. The traffic price is the spend over the applications it bought.
+    :func:`platform_reach`). A desk does not lend again to its own current borrowers. The traffic price is the
+    spend over the applications it bought.
 
     Args:
         spend: acquisition spend per platform and bought channel, shape (platforms, channels).
