@@ -20,6 +20,9 @@ Usage::
     zhudai dashboard [--port P] [--host H]
     zhudai validate [--replications R] [--borrowers N] [--workers W] [--out DIR] [--targets FILE]
                     [--robustness N]     (exit 0: no target FAILs; 1: a target FAILs or a run failed)
+    zhudai scale-check --out DIR [--sizes N ...] [--replications R] [--workers W]
+    zhudai calibrate SCENARIO --moments FILE --params FILE --out DIR [--budget N] [--replications R]
+                     [--borrowers N] [--workers W | --scheduler ADDRESS]
 
 Also runnable as ``python -m experiments``.
 

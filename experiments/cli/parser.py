@@ -2,7 +2,8 @@
 
 Each subcommand's handler lives in the module of its kind of work: :mod:`experiments.cli.commands` (scenarios,
 check, params, rerun, report, dashboard), :mod:`experiments.cli.run` (run), :mod:`experiments.cli.batch`
-(compare, sweep, batch, sensitivity) and :mod:`experiments.cli.validate` (validate).
+(compare, sweep, batch, sensitivity), :mod:`experiments.cli.validate` (validate), :mod:`experiments.cli.scale`
+(scale-check) and :mod:`experiments.cli.calibrate` (calibrate).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from experiments.cli import calibrate as cal
 from experiments.cli.batch import cmd_batch, cmd_compare, cmd_sensitivity, cmd_sweep
 from experiments.cli.commands import cmd_check, cmd_dashboard, cmd_params, cmd_report, cmd_rerun, cmd_scenarios
 from experiments.cli.exits import PROG
@@ -185,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch_commands(commands, formatter)
     _add_validate_command(commands, formatter)
     _add_scale_command(commands, formatter)
+    _add_calibrate_command(commands, formatter)
     _add_dashboard_command(commands, formatter)
 
     p_rerun = _command(
@@ -367,6 +370,61 @@ def _add_scale_command(commands: Any, formatter: Callable[[str], argparse.HelpFo
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="one batch directory per size, and the outputs (rerun the command to resume)")
     p.set_defaults(handler=cmd_scale_check)
+
+
+CALIBRATE_EPILOG = """\
+files:
+  --moments FILE   [[moment]] tables: metric (model-table column), window, value and tolerance (or band),
+                   weight, source; windows end before any rule of the scenario is announced or binds
+                   (shipped: experiments/calibration/moments-2024.toml)
+  --params FILE    [params] "dotted.key" = [low, high], or "dotted.key[i]" for element i of a list
+                   (shipped: experiments/calibration/params-2024.toml)
+
+outputs in DIR:
+  estimate.toml (a scenario overlay: extends SCENARIO), fit.csv, identifiability.csv, profile.csv,
+  moment_response.csv, trials.csv, convergence.png, profiles.png, report.md; the study (study.journal) and
+  one batch directory per generation (evals/) and for the profiles (profile/)
+
+exit statuses:
+  0    calibrated; outputs written
+  1    a run failed or a worker died (finished runs and trials are kept; rerun the command to resume)
+  2    bad input: moments or parameter file, scenario, options, or --out holding another calibration
+  130  interrupted (Ctrl-C); finished trials are kept, rerun the command to resume
+"""
+
+
+def _add_calibrate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
+    """The ``calibrate`` subcommand: estimate parameters against the moments of the pre-rule industry."""
+    from experiments.calibration.search import SAMPLERS
+
+    p = _command(
+        commands, formatter, "calibrate", "estimate parameters against the pre-rule industry's moments",
+        "Method of simulated moments on optuna (CMA-ES by default, started from the scenario's own values): "
+        "every candidate point runs R replicates with the same seeds through the batch engine (resumable, "
+        "local pool or dask), its loss is the weighted sum of squared distances from the moments in "
+        "tolerances. Then the estimate's fit and a loss profile of every parameter (identifiability). Rerun "
+        "the same command to resume; a larger --budget continues the search.",
+        epilog=CALIBRATE_EPILOG,
+    )
+    p.add_argument("scenario", metavar="SCENARIO|FILE", help="the scenario to calibrate (e.g. baseline-2024)")
+    p.add_argument("--moments", type=Path, required=True, metavar="FILE", help="moments file")
+    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameters and their ranges")
+    p.add_argument("--budget", type=positive_int, default=cal.DEFAULT_BUDGET, metavar="N",
+                   help=f"trials (candidate points) in all (default {cal.DEFAULT_BUDGET})")
+    p.add_argument("--batch", type=positive_int, default=cal.DEFAULT_BATCH, metavar="K",
+                   help=f"points evaluated together, one batch each (default {cal.DEFAULT_BATCH})")
+    p.add_argument("--grid", type=lambda t: _int_at_least(t, 3, "at least 3"), default=cal.DEFAULT_GRID,
+                   metavar="G", help=f"profile points per parameter (default {cal.DEFAULT_GRID})")
+    p.add_argument("--sampler", choices=SAMPLERS, default="cmaes", help="optuna sampler (default cmaes)")
+    _add_paired_run_options(p, cal.DEFAULT_REPLICATIONS, "point")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="'local' or a dask scheduler address (tcp://host:port)")
+    p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
+                   help="borrowers per run (default 100000)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
+                   help="override one parameter in every run (repeatable)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="calibration directory (rerun the same command to resume)")
+    p.set_defaults(handler=cal.cmd_calibrate)
 
 
 def _add_dashboard_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:

@@ -1,0 +1,277 @@
+"""``zhudai calibrate``: estimate parameters against the moments of the pre-rule industry.
+
+1. The moments file and the parameter file are read and checked against the scenario (every problem at once,
+   exit 2): moment windows within the simulated months and before any rule of the scenario is announced or
+   takes effect.
+2. An optuna study (:mod:`experiments.calibration.search`; CMA-ES by default, started from the scenario's own
+   values) asks for points a generation at a time; each generation runs through the batch engine as one batch
+   directory ``DIR/evals/trials-AAAA-BBBB`` (R replicates per point, the same seeds at every point), on the
+   local process pool or a dask cluster. Runs stop at the last month a moment reads.
+3. At the best point (rounded to 4 significant digits, the values the overlay records), ``DIR/profile`` runs the
+   estimate and a loss profile of every parameter (:mod:`experiments.calibration.profile`).
+4. :mod:`experiments.calibration.outputs` writes the overlay, the fit and identifiability tables, the figures
+   and ``DIR/report.md``.
+
+Rerunning the same command resumes: finished trials are kept in ``DIR/study.journal``, points asked for but not
+finished are evaluated first, and runs already stored are not rerun. A larger ``--budget`` continues the search.
+``DIR/calibration.json`` records what the calibration fits; a rerun with other moments, parameters, scenario,
+population, replicates, seed or sampler is refused (exit 2), as is a batch directory whose runs were resolved
+with other parameters (an edited scenario file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, UsageError, error, warn_small_population
+
+IDENTITY_FILE = "calibration.json"
+IDENTITY_KIND = "zhudai-calibration"
+DEFAULT_BUDGET = 60
+DEFAULT_BATCH = 8
+DEFAULT_GRID = 7
+DEFAULT_REPLICATIONS = 2
+
+
+class _Stopped(Exception):
+    """A generation's batch did not finish; ``status`` is the exit status (the reason is already printed)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def first_announcement(scenario: Any) -> str | None:
+    """The earliest month any rule of ``scenario`` is announced ahead of binding, or None."""
+    from model.calendar import parse_month
+    from model.config import ANNOUNCED
+
+    months = [getattr(scenario.get(section), "announced", "") for section, _ in ANNOUNCED]
+    months = [m for m in months if m]
+    return min(months, key=parse_month) if months else None
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_identity(out: Path, identity: dict[str, Any]) -> None:
+    """Record what the calibration in ``out`` fits, or refuse an ``out`` that holds another calibration.
+
+    Raises:
+        UsageError: ``out`` is a file, holds something that is not a calibration, or a calibration of other inputs.
+    """
+    from experiments.store.common import atomic_write_text
+
+    path = out / IDENTITY_FILE
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a directory")
+    if path.exists():
+        try:
+            held = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--out {out}: cannot read {IDENTITY_FILE} ({err}); use another --out") from None
+        differs = sorted(k for k in set(held) | set(identity) if held.get(k) != identity.get(k))
+        if differs:
+            raise UsageError(f"--out {out} holds a calibration of other inputs (differs in: {', '.join(differs)}); "
+                             "nothing was changed: use another --out, or rerun with the same inputs to resume")
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise UsageError(f"--out {out}: not empty and not a calibration directory; use another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", path)
+
+
+class Setup:
+    """Everything a calibration needs, checked: scenario, moments, parameters and run settings."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from experiments.analysis.rules import rules_start
+        from experiments.calibration import spec
+        from model.calendar import add_months, parse_month
+        from model.config import load_scenario
+
+        self.moments = spec.load_moments(args.moments)
+        self.params = spec.load_params(args.params)
+        self.scenario_name = args.scenario
+        self.overrides = tuple(args.overrides)
+        self.scenario = load_scenario(args.scenario, list(self.overrides))
+        run = self.scenario.params.run
+        last = add_months(run.start, run.months - 1)
+        problems = spec.check_moments_against(self.moments, run.start, last, rules_start(self.scenario),
+                                              first_announcement(self.scenario))
+        clash = sorted({p.key for p in self.params} & {o.partition("=")[0].strip() for o in self.overrides})
+        problems += [f"{key} is both calibrated (--params) and set with --set" for key in clash]
+        if problems:
+            raise spec.CalibrationError(problems, self.moments.path)
+        self.months = parse_month(self.moments.last_month) - parse_month(run.start) + 1
+        self.last_month = self.moments.last_month
+        self.borrowers = args.borrowers
+        self.replications = args.replications
+        self.root_seed = args.seed
+        self.list_defaults = {p.key: self.scenario.get(p.key) for p in self.params if p.index is not None}
+        self.start = spec.start_values(self.params, self.scenario)
+
+    def identity(self, sampler: str) -> dict[str, Any]:
+        """What the calibration fits, as JSON data (compared with ``DIR/calibration.json`` on a rerun)."""
+        return json.loads(json.dumps({
+            "kind": IDENTITY_KIND, "scenario": self.scenario_name, "overrides": list(self.overrides),
+            "moments": [dataclasses.asdict(m) for m in self.moments.moments],
+            "params": [dataclasses.asdict(p) for p in self.params], "borrowers": self.borrowers,
+            "replications": self.replications, "root_seed": self.root_seed, "months": self.months,
+            "sampler": sampler,
+        }))
+
+    def design(self, points: Sequence[Sequence[float]], what: str) -> tuple[Any, list[int]]:
+        """The batch design of some points (distinct points only) and each point's index in it."""
+        from experiments.calibration.spec import overrides_for
+        from experiments.engine.design import Design
+
+        distinct = list(dict.fromkeys(tuple(float(v) for v in p) for p in points))
+        index = {p: i for i, p in enumerate(distinct)}
+        values = [overrides_for(self.params, p, self.list_defaults) for p in distinct]
+        keys = list(values[0])
+        vary = tuple((key, tuple(v[key] for v in values)) for key in keys)
+        design = Design(scenarios=(self.scenario_name,), root_seed=self.root_seed, replications=self.replications,
+                        borrowers=self.borrowers, months=self.months, overrides=self.overrides, vary=vary,
+                        mode="zip", source="calibrate", description=f"zhudai calibrate: {what}")
+        return design, [index[tuple(float(v) for v in p)] for p in points]
+
+
+def _run_points(setup: Setup, points: Sequence[Sequence[float]], out: Path, what: str,
+                args: argparse.Namespace, argv: list[str]) -> tuple[pd.DataFrame, list[int]]:
+    """Run points through the batch engine into ``out``; per-run moments (``point``, ``replicate``, moments)."""
+    from experiments.calibration.spec import point_moments
+    from experiments.cli.batch import execute_design
+    from experiments.store.batch_dir import read_store
+
+    design, where = setup.design(points, what)
+    outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=args.scheduler,
+                                     quiet=args.quiet, argv=argv)
+    if outcome is None:
+        raise _Stopped(status)
+    if outcome.status != "complete":
+        for result in outcome.failed:
+            error(f"run {result.spec.run_id} failed (point {result.spec.point}, replicate {result.spec.replicate}):"
+                  f" {result.error}")
+        error(f"{outcome.not_run} of {outcome.total} runs of {what} did not finish ({outcome.status}); rerun the "
+              "same command to resume")
+        raise _Stopped(EXIT_RUN_FAILED)
+    model = read_store(out)["model"]
+    return point_moments(model, setup.moments), where
+
+
+def _point_means(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    return runs.groupby("point")[list(names)].mean()
+
+
+def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    from experiments.calibration import outputs, profile, search, spec
+
+    if args.scheduler is not None and args.scheduler != "local" and args.workers is not None:
+        raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    setup = Setup(args)
+    out = Path(args.out)
+    check_identity(out, setup.identity(args.sampler))
+    names = [m.name for m in setup.moments.moments]
+    quiet = args.quiet
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(f"calibrate: {text}", file=sys.stderr)
+
+    say(f"{len(setup.params)} parameters, {len(names)} moments, budget {args.budget} trials in generations of "
+        f"{args.batch}; {setup.replications} replicates x {setup.borrowers:,} borrowers, runs through "
+        f"{setup.last_month}; sampler {args.sampler}")
+
+    def evaluate(points: Sequence[Sequence[float]], numbers: tuple[int, int]) -> list[tuple[float, dict[str, float]]]:
+        label = f"trials-{numbers[0]:04d}-{numbers[1]:04d}"
+        runs, where = _run_points(setup, points, out / "evals" / label, f"trials {numbers[0]}-{numbers[1]}", args,
+                                  argv)
+        means = _point_means(runs, names)
+        results = []
+        for i in where:
+            values = {name: float(means.loc[i, name]) for name in names}
+            results.append((spec.loss(values, setup.moments), values))
+        return results
+
+    study = search.open_study(out, setup.params, setup.start, args.sampler, args.seed)
+    try:
+        state = search.search(study, setup.params, evaluate, budget=args.budget, batch=args.batch,
+                              ledger=out / search.MOMENTS_LEDGER, report=say)
+    except _Stopped as stop:
+        return stop.status
+    if state.best_trial is None:
+        error("no trial gave a finite loss (a moment is undefined in every run); check the moments' metrics and "
+              "windows")
+        return EXIT_RUN_FAILED
+    outputs.write_csv(state.trials, out / "trials.csv")
+    outputs.convergence_figure(state.trials, out / "convergence.png")
+
+    # The estimate as the overlay records it, and its profile.
+    estimate = [outputs.round_sig(state.best_values[p.name]) for p in setup.params]
+    grid = profile.profile_points(setup.params, args.grid)
+    points = [estimate, *[profile.point_values(estimate, j, v) for j, v in grid]]
+    say(f"best loss {state.best_loss:.3g} at trial {state.best_trial}; profiling {len(setup.params)} parameters "
+        f"on {args.grid} points each")
+    try:
+        runs, where = _run_points(setup, points, out / "profile", "the estimate and its profiles", args, argv)
+    except _Stopped as stop:
+        return stop.status
+    means = _point_means(runs, names)
+    losses = [spec.loss({n: float(means.loc[i, n]) for n in names}, setup.moments) for i in where]
+    estimate_loss = losses[0]
+    prof = pd.DataFrame([{"param": setup.params[j].name, "value": v, "loss": losses[k + 1],
+                          **{n: float(means.loc[where[k + 1], n]) for n in names}}
+                         for k, (j, v) in enumerate(grid)])
+    ident = profile.identifiability(setup.params, estimate, estimate_loss, prof)
+    response = profile.sensitivity_of_moments(setup.params, prof, setup.moments)
+    fit = profile.fit_table(runs[runs["point"] == where[0]], setup.moments)
+    start_row = state.trials[state.trials["origin"] == "start"]
+    fit.insert(fit.columns.get_loc("model"), "start",
+               [float(start_row[n].iloc[0]) if not start_row.empty and n in start_row else math.nan for n in names])
+    start_loss = float(start_row["loss"].iloc[0]) if not start_row.empty else math.nan
+
+    command = shlex.join(argv)
+    digest = file_digest(args.moments)
+    scenario_ref = setup.scenario_name
+    if scenario_ref.endswith(".toml") or os.sep in scenario_ref or "/" in scenario_ref:
+        scenario_ref = os.path.relpath(Path(scenario_ref).resolve(), out.resolve())
+    values = spec.overrides_for(setup.params, estimate, setup.list_defaults)
+    header = [f"Estimated by: {command}", f"Moments: {args.moments} (sha256 {digest})",
+              f"Parameters: {args.params}; loss {estimate_loss:.4g} at the estimate "
+              f"({int(fit['within'].sum())} of {len(fit)} moments within tolerance); values to 4 significant digits.",
+              "Use: a scenario with extends = \"<path to this file>\", or zhudai run <this file>."]
+    outputs.write_text(outputs.overlay_toml(values, scenario_ref, header,
+                                            f"{setup.scenario.description} Parameters estimated by zhudai calibrate "
+                                            f"against {Path(args.moments).name}."), out / "estimate.toml")
+    outputs.write_csv(fit, out / "fit.csv")
+    outputs.write_csv(ident, out / "identifiability.csv")
+    outputs.write_csv(prof, out / "profile.csv")
+    outputs.write_csv(response, out / "moment_response.csv")
+    outputs.profiles_figure(setup.params, ident, prof, estimate_loss, out / "profiles.png")
+    report = outputs.report_markdown(
+        command=command, moments=setup.moments, moments_digest=digest, params=setup.params, trials=state.trials,
+        fit=fit, ident=ident, response=response, estimate_loss=estimate_loss, start_loss=start_loss,
+        setup={"replications": setup.replications, "borrowers": setup.borrowers, "root_seed": setup.root_seed,
+               "last_month": setup.last_month})
+    outputs.write_text(report, out / "report.md")
+    print(outputs.markdown_table(fit, ["moment", "data", "tolerance", "start", "model", "within"]))
+    print()
+    print(outputs.markdown_table(ident, ["param", "estimate", "interval_low", "interval_high", "verdict",
+                                         "at_edge"]))
+    print(f"\nestimate in {out / 'estimate.toml'}; report in {out / 'report.md'}")
+    warn_small_population(setup.borrowers)
+    return EXIT_OK
