@@ -5,6 +5,7 @@ Files in the calibration directory ``DIR``::
 
     DIR/estimate.toml         the estimate as a scenario overlay (``extends`` the calibrated scenario)
     DIR/trials.csv            every finished trial: parameters, loss, moments
+    DIR/confirm.csv           the best trials run again with the final replicates: search loss, confirmed loss
     DIR/fit.csv               each moment at the start point and at the estimate: data, model, interval, verdict
     DIR/identifiability.csv   each parameter: estimate, 95% interval, share of its range, verdict, at the edge
     DIR/profile.csv           the loss profiles (parameter, value, loss, moments)
@@ -122,7 +123,7 @@ def profiles_figure(params: Sequence[CalParam], ident: pd.DataFrame, profile: pd
         ax.axvspan(row["interval_low"], row["interval_high"], color="C3", alpha=0.12)
         ax.axvline(row["estimate"], color="k", lw=0.8)
         ax.set_title(f"{p.name}\n{row['verdict']}" + (" (at the edge)" if row["at_edge"] else ""), fontsize=8)
-        ax.set_yscale("log")
+        ax.set_ylabel("loss", fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -144,9 +145,13 @@ def report_markdown(*, command: str, moments: Moments, moments_digest: str, para
         f"Command: `{command}`",
         "",
         f"Moments: `{moments.path}` (sha256 {moments_digest[:16]}), {len(moments.moments)} moments; "
-        f"{len(params)} parameters; {len(trials)} trials; {setup['replications']} replicates per point at "
+        f"{len(params)} parameters; {len(trials)} trials with {setup['replications']} replicates per point at "
         f"{setup['borrowers']:,} borrowers (common random numbers, root seed {setup['root_seed']}), runs through "
-        f"{setup['last_month']}.",
+        f"{setup['last_month']}. The best {len(setup['confirm'])} trials were run again with "
+        f"{setup['final_replications']} replicates; the estimate is trial {setup['estimate_trial']}, the best "
+        "there, and the fit and profiles below use those replicates.",
+        "",
+        markdown_table(setup["confirm"], ["trial", "search_loss", "loss"]),
         "",
         f"**Loss at the estimate {estimate_loss:.3g}** (at the scenario's own values {start_loss:.3g}); "
         f"{within} of {len(fit)} moments within tolerance.",

@@ -31,6 +31,8 @@ SAMPLERS = ("cmaes", "tpe")
 STUDY_FILE = "study.journal"
 STUDY_NAME = "zhudai-calibrate"
 MOMENTS_LEDGER = "moments.csv"
+#: Trial user attribute: ``[first, last]`` trial numbers of the generation the trial was asked in.
+GENERATION_ATTR = "generation"
 
 #: evaluate(points) -> one (loss, {moment: value}) per point, in order.
 Evaluate = Callable[[Sequence[Sequence[float]], tuple[int, int]], list[tuple[float, dict[str, float]]]]
@@ -61,9 +63,12 @@ def open_study(out: Path, params: Sequence[CalParam], start: Sequence[float], sa
     """
     optuna = _optuna()
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-    storage = JournalStorage(JournalFileBackend(os.fspath(out / STUDY_FILE)))
+    # The open-file lock is released by the operating system when a killed process dies (the default symlink
+    # lock would be left behind and stall the next session for its grace period).
+    path = os.fspath(out / STUDY_FILE)
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     x0 = {p.name: float(v) for p, v in zip(params, start, strict=True)}
     if sampler == "cmaes":
         chosen = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
@@ -109,18 +114,25 @@ def search(study: Any, params: Sequence[CalParam], evaluate: Evaluate, *, budget
     space = distributions(params)
     names = [p.name for p in params]
     while True:
-        pending = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if not pending:
+        members, pending = _unfinished_generation(study)
+        if not members:
             finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)))
             if finished >= budget:
                 break
-            pending = [study.ask(space) for _ in range(min(batch, budget - finished))]
-        numbers = sorted(t.number for t in pending)
-        by_number = {t.number: t for t in pending}
+            asked = [study.ask(space) for _ in range(min(batch, budget - finished))]
+            label = [asked[0].number, asked[-1].number]
+            for trial in asked:
+                trial.set_user_attr(GENERATION_ATTR, label)
+            members, pending = _unfinished_generation(study)
+        numbers = sorted(t.number for t in members)
+        by_number = {t.number: t for t in members}
         points = [[float(by_number[n].params[name]) for name in names] for n in numbers]
         results = evaluate(points, (numbers[0], numbers[-1]))
         _record(ledger, [{"trial": n, **moments} for n, (_, moments) in zip(numbers, results, strict=True)])
+        todo = {t.number for t in pending}
         for n, (value, _moments) in zip(numbers, results, strict=True):
+            if n not in todo:
+                continue
             if math.isfinite(value):
                 study.tell(n, value)
             else:
@@ -131,6 +143,27 @@ def search(study: Any, params: Sequence[CalParam], evaluate: Evaluate, *, budget
                 else "no finite loss yet"
             report(f"trials {numbers[0]}-{numbers[-1]} done ({len(state.trials)} of {budget}); {best}")
     return state_of(study, params, ledger)
+
+
+def _unfinished_generation(study: Any) -> tuple[list[Any], list[Any]]:
+    """The oldest generation with a trial still RUNNING: all its trials (finished or not) and the running ones.
+
+    A generation is evaluated whole (its batch directory holds every point of it, so runs already stored are
+    not rerun), but only its running trials are told: a kill between two ``tell`` calls loses nothing.
+    """
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return [], []
+
+    def label(trial: Any) -> tuple[int, int]:
+        value = trial.user_attrs.get(GENERATION_ATTR)
+        return (int(value[0]), int(value[1])) if value else (trial.number, trial.number)
+
+    oldest = min(label(t) for t in running)
+    members = [t for t in study.get_trials(deepcopy=False) if label(t) == oldest and t.params]
+    return members, [t for t in running if label(t) == oldest]
 
 
 def _record(ledger: Path, rows: list[dict[str, Any]]) -> None:

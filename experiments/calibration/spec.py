@@ -56,6 +56,9 @@ from model.config import ConfigError
 STATS = ("mean", "end")
 MOMENT_KEYS = ("name", "metric", "stat", "window", "value", "tolerance", "band", "weight", "source")
 MOMENTS_FILE_KEYS = ("description", "window", "moment")
+#: Column names of the calibration's own tables, which a moment's name may not take.
+RESERVED_NAMES = ("trial", "state", "origin", "loss", "search_loss", "param", "value", "point", "replicate",
+                  "run_id", "scenario", "seed")
 _ELEMENT = re.compile(r"^(?P<key>[A-Za-z0-9_.]+)\[(?P<index>[0-9]+)\]$")
 
 
@@ -174,6 +177,9 @@ def parse_moments(data: Mapping[str, Any], label: str = "moments") -> Moments:
         name = item.get("name", metric)
         if not isinstance(name, str) or not name:
             problems.append(f"{where}: name must be a non-empty string")
+        elif name in RESERVED_NAMES:
+            problems.append(f"{where}: name {name!r} is reserved (a column of the calibration's tables: "
+                            f"{', '.join(RESERVED_NAMES)}); give the moment another name")
         stat = item.get("stat", "mean")
         if stat not in STATS:
             problems.append(f"{where}: stat = {stat!r} must be one of {', '.join(STATS)}")
@@ -324,10 +330,15 @@ def parse_params(table: Mapping[str, Any], label: str = "params") -> tuple[CalPa
     fields = {key: (fld, default) for key, fld, default in iter_fields()}
     problems: list[str] = []
     out: list[CalParam] = []
+    taken: dict[tuple[str, int | None], str] = {}
     for name, value in table.items():
         where = f"params.{name}"
         match = _ELEMENT.match(name)
         key, index = (match["key"], int(match["index"])) if match else (name, None)
+        if (key, index) in taken:
+            problems.append(f"{where}: the same parameter as params.{taken[key, index]}")
+            continue
+        taken[key, index] = name
         if key not in fields:
             problems.append(f"{where}: unknown parameter (see `zhudai params`)")
             continue

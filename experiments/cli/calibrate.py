@@ -7,9 +7,12 @@
    values) asks for points a generation at a time; each generation runs through the batch engine as one batch
    directory ``DIR/evals/trials-AAAA-BBBB`` (R replicates per point, the same seeds at every point), on the
    local process pool or a dask cluster. Runs stop at the last month a moment reads.
-3. At the best point (rounded to 4 significant digits, the values the overlay records), ``DIR/profile`` runs the
-   estimate and a loss profile of every parameter (:mod:`experiments.calibration.profile`).
-4. :mod:`experiments.calibration.outputs` writes the overlay, the fit and identifiability tables, the figures
+3. The best ``--confirm K`` trials (their values rounded to 4 significant digits, as the overlay records them)
+   are run again with ``--final-replications`` replicates (``DIR/confirm-<hash>``); the one with the lowest loss there
+   is the estimate. A single noisy evaluation does not pick the estimate (the winner's curse of noisy search).
+4. ``DIR/profile-<hash>`` runs the estimate and a loss profile of every parameter with the same replicates
+   (:mod:`experiments.calibration.profile`).
+5. :mod:`experiments.calibration.outputs` writes the overlay, the fit and identifiability tables, the figures
    and ``DIR/report.md``.
 
 Rerunning the same command resumes: finished trials are kept in ``DIR/study.journal``, points asked for but not
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, UsageError, error, warn_small_population
@@ -43,6 +47,7 @@ DEFAULT_BUDGET = 60
 DEFAULT_BATCH = 8
 DEFAULT_GRID = 7
 DEFAULT_REPLICATIONS = 2
+DEFAULT_CONFIRM = 5
 
 
 class _Stopped(Exception):
@@ -114,15 +119,41 @@ class Setup:
                                               first_announcement(self.scenario))
         clash = sorted({p.key for p in self.params} & {o.partition("=")[0].strip() for o in self.overrides})
         problems += [f"{key} is both calibrated (--params) and set with --set" for key in clash]
+        problems += [f"moment {m.name}: has the name of a calibrated parameter; give it another name"
+                     for m in self.moments.moments if m.name in {p.name for p in self.params}]
+        if not problems:
+            problems += self._range_problems()
         if problems:
             raise spec.CalibrationError(problems, self.moments.path)
         self.months = parse_month(self.moments.last_month) - parse_month(run.start) + 1
         self.last_month = self.moments.last_month
         self.borrowers = args.borrowers
         self.replications = args.replications
+        self.final_replications = args.final_replications or 2 * args.replications
         self.root_seed = args.seed
         self.list_defaults = {p.key: self.scenario.get(p.key) for p in self.params if p.index is not None}
         self.start = spec.start_values(self.params, self.scenario)
+
+    def _range_problems(self) -> list[str]:
+        """Each parameter at each end of its range, the others at the scenario's values, must give a valid
+        scenario (cross-field rules such as shares that sum to one), so a bad range is refused before anything is
+        written."""
+        from experiments.calibration import spec
+        from model.config import ConfigError
+
+        start = spec.start_values(self.params, self.scenario)
+        defaults = {p.key: self.scenario.get(p.key) for p in self.params if p.index is not None}
+        problems = []
+        for j, p in enumerate(self.params):
+            for end in (p.low, p.high):
+                values = list(start)
+                values[j] = end
+                try:
+                    self.scenario.with_overrides(spec.overrides_for(self.params, values, defaults))
+                except ConfigError as err:
+                    problems.append(f"params.{p.name} = [{p.low}, {p.high}]: at {end} the scenario is invalid: "
+                                    + "; ".join(err.problems))
+        return problems
 
     def identity(self, sampler: str) -> dict[str, Any]:
         """What the calibration fits, as JSON data (compared with ``DIR/calibration.json`` on a rerun)."""
@@ -130,12 +161,17 @@ class Setup:
             "kind": IDENTITY_KIND, "scenario": self.scenario_name, "overrides": list(self.overrides),
             "moments": [dataclasses.asdict(m) for m in self.moments.moments],
             "params": [dataclasses.asdict(p) for p in self.params], "borrowers": self.borrowers,
-            "replications": self.replications, "root_seed": self.root_seed, "months": self.months,
+            "replications": self.replications, "final_replications": self.final_replications,
+            "root_seed": self.root_seed, "months": self.months,
             "sampler": sampler,
         }))
 
-    def design(self, points: Sequence[Sequence[float]], what: str) -> tuple[Any, list[int]]:
-        """The batch design of some points (distinct points only) and each point's index in it."""
+    def design(self, points: Sequence[Sequence[float]], what: str, replications: int) -> tuple[Any, list[int]]:
+        """The batch design of some points (distinct points only) and each point's index in it.
+
+        Replicate ``i`` has the same seed whatever the number of replicates (``SeedSequence(root).spawn(R)[i]``),
+        so the final evaluations extend the search's replicates rather than replace them.
+        """
         from experiments.calibration.spec import overrides_for
         from experiments.engine.design import Design
 
@@ -144,20 +180,20 @@ class Setup:
         values = [overrides_for(self.params, p, self.list_defaults) for p in distinct]
         keys = list(values[0])
         vary = tuple((key, tuple(v[key] for v in values)) for key in keys)
-        design = Design(scenarios=(self.scenario_name,), root_seed=self.root_seed, replications=self.replications,
+        design = Design(scenarios=(self.scenario_name,), root_seed=self.root_seed, replications=replications,
                         borrowers=self.borrowers, months=self.months, overrides=self.overrides, vary=vary,
                         mode="zip", source="calibrate", description=f"zhudai calibrate: {what}")
         return design, [index[tuple(float(v) for v in p)] for p in points]
 
 
-def _run_points(setup: Setup, points: Sequence[Sequence[float]], out: Path, what: str,
+def _run_points(setup: Setup, points: Sequence[Sequence[float]], out: Path, what: str, replications: int,
                 args: argparse.Namespace, argv: list[str]) -> tuple[pd.DataFrame, list[int]]:
     """Run points through the batch engine into ``out``; per-run moments (``point``, ``replicate``, moments)."""
     from experiments.calibration.spec import point_moments
     from experiments.cli.batch import execute_design
     from experiments.store.batch_dir import read_store
 
-    design, where = setup.design(points, what)
+    design, where = setup.design(points, what, replications)
     outcome, status = execute_design(design.resolve(), out, workers=args.workers, scheduler=args.scheduler,
                                      quiet=args.quiet, argv=argv)
     if outcome is None:
@@ -171,6 +207,13 @@ def _run_points(setup: Setup, points: Sequence[Sequence[float]], out: Path, what
         raise _Stopped(EXIT_RUN_FAILED)
     model = read_store(out)["model"]
     return point_moments(model, setup.moments), where
+
+
+def _derived(kind: str, points: Sequence[Sequence[float]], replications: int) -> str:
+    """The batch directory of a derived evaluation, named by what it evaluates: a search continued with a larger
+    budget (or another --confirm or --grid) confirms and profiles other points, in a directory of their own."""
+    text = json.dumps([kind, [list(map(float, p)) for p in points], replications])
+    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def _point_means(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -198,8 +241,8 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 
     def evaluate(points: Sequence[Sequence[float]], numbers: tuple[int, int]) -> list[tuple[float, dict[str, float]]]:
         label = f"trials-{numbers[0]:04d}-{numbers[1]:04d}"
-        runs, where = _run_points(setup, points, out / "evals" / label, f"trials {numbers[0]}-{numbers[1]}", args,
-                                  argv)
+        runs, where = _run_points(setup, points, out / "evals" / label, f"trials {numbers[0]}-{numbers[1]}",
+                                  setup.replications, args, argv)
         means = _point_means(runs, names)
         results = []
         for i in where:
@@ -220,14 +263,35 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     outputs.write_csv(state.trials, out / "trials.csv")
     outputs.convergence_figure(state.trials, out / "convergence.png")
 
-    # The estimate as the overlay records it, and its profile.
-    estimate = [outputs.round_sig(state.best_values[p.name]) for p in setup.params]
+    # Confirm the best trials with more replicates, at the values the overlay records; the best there is the
+    # estimate.
+    finite = state.trials[state.trials["loss"] < math.inf].sort_values(["loss", "trial"])
+    top = finite.head(args.confirm)
+    candidates = [[outputs.round_sig(float(row[p.name])) for p in setup.params] for _, row in top.iterrows()]
+    say(f"best loss {state.best_loss:.3g} at trial {state.best_trial}; confirming the best {len(candidates)} trials "
+        f"with {setup.final_replications} replicates")
+    try:
+        runs, where = _run_points(setup, candidates, out / _derived("confirm", candidates, setup.final_replications),
+                                  f"the best {len(candidates)} trials", setup.final_replications, args, argv)
+    except _Stopped as stop:
+        return stop.status
+    means = _point_means(runs, names)
+    confirm = top[["trial"]].copy()
+    confirm["search_loss"] = top["loss"].to_numpy()
+    confirm["loss"] = [spec.loss({n: float(means.loc[i, n]) for n in names}, setup.moments) for i in where]
+    outputs.write_csv(confirm, out / "confirm.csv")
+    chosen = int(np.argmin(confirm["loss"].to_numpy()))
+    estimate = candidates[chosen]
+    estimate_trial = int(confirm["trial"].iloc[chosen])
+
+    # The estimate's profiles.
     grid = profile.profile_points(setup.params, args.grid)
     points = [estimate, *[profile.point_values(estimate, j, v) for j, v in grid]]
-    say(f"best loss {state.best_loss:.3g} at trial {state.best_trial}; profiling {len(setup.params)} parameters "
-        f"on {args.grid} points each")
+    say(f"estimate: trial {estimate_trial} (loss {confirm['loss'].iloc[chosen]:.3g} with "
+        f"{setup.final_replications} replicates); profiling {len(setup.params)} parameters on {args.grid} points each")
     try:
-        runs, where = _run_points(setup, points, out / "profile", "the estimate and its profiles", args, argv)
+        runs, where = _run_points(setup, points, out / _derived("profile", points, setup.final_replications),
+                                  "the estimate and its profiles", setup.final_replications, args, argv)
     except _Stopped as stop:
         return stop.status
     means = _point_means(runs, names)
@@ -249,7 +313,10 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     scenario_ref = setup.scenario_name
     if scenario_ref.endswith(".toml") or os.sep in scenario_ref or "/" in scenario_ref:
         scenario_ref = os.path.relpath(Path(scenario_ref).resolve(), out.resolve())
-    values = spec.overrides_for(setup.params, estimate, setup.list_defaults)
+    from model.config import parse_value
+
+    values = {key.strip(): parse_value(text.strip()) for key, _, text in (o.partition("=") for o in setup.overrides)}
+    values.update(spec.overrides_for(setup.params, estimate, setup.list_defaults))
     header = [f"Estimated by: {command}", f"Moments: {args.moments} (sha256 {digest})",
               f"Parameters: {args.params}; loss {estimate_loss:.4g} at the estimate "
               f"({int(fit['within'].sum())} of {len(fit)} moments within tolerance); values to 4 significant digits.",
@@ -265,8 +332,9 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     report = outputs.report_markdown(
         command=command, moments=setup.moments, moments_digest=digest, params=setup.params, trials=state.trials,
         fit=fit, ident=ident, response=response, estimate_loss=estimate_loss, start_loss=start_loss,
-        setup={"replications": setup.replications, "borrowers": setup.borrowers, "root_seed": setup.root_seed,
-               "last_month": setup.last_month})
+        setup={"replications": setup.replications, "final_replications": setup.final_replications,
+               "borrowers": setup.borrowers, "root_seed": setup.root_seed, "last_month": setup.last_month,
+               "estimate_trial": estimate_trial, "confirm": confirm})
     outputs.write_text(report, out / "report.md")
     print(outputs.markdown_table(fit, ["moment", "data", "tolerance", "start", "model", "within"]))
     print()

@@ -382,8 +382,10 @@ files:
 
 outputs in DIR:
   estimate.toml (a scenario overlay: extends SCENARIO), fit.csv, identifiability.csv, profile.csv,
-  moment_response.csv, trials.csv, convergence.png, profiles.png, report.md; the study (study.journal) and
-  one batch directory per generation (evals/) and for the profiles (profile/)
+  moment_response.csv, trials.csv, confirm.csv, convergence.png, profiles.png, report.md; the study
+  (study.journal, moments.csv) and one batch directory per generation (evals/), for the confirmation
+  (confirm-<hash>/) and for the profiles (profile-<hash>/),
+  named by the points they evaluate
 
 exit statuses:
   0    calibrated; outputs written
@@ -416,7 +418,12 @@ def _add_calibrate_command(commands: Any, formatter: Callable[[str], argparse.He
     p.add_argument("--grid", type=lambda t: _int_at_least(t, 3, "at least 3"), default=cal.DEFAULT_GRID,
                    metavar="G", help=f"profile points per parameter (default {cal.DEFAULT_GRID})")
     p.add_argument("--sampler", choices=SAMPLERS, default="cmaes", help="optuna sampler (default cmaes)")
-    _add_paired_run_options(p, cal.DEFAULT_REPLICATIONS, "point")
+    p.add_argument("--confirm", type=positive_int, default=cal.DEFAULT_CONFIRM, metavar="K",
+                   help=f"best trials run again with the final replicates; the best there is the estimate "
+                        f"(default {cal.DEFAULT_CONFIRM})")
+    p.add_argument("--final-replications", type=positive_int, metavar="RF",
+                   help="replicates of the confirmation and the profiles (default 2 x R)")
+    _add_paired_run_options(p, cal.DEFAULT_REPLICATIONS, "point in the search")
     p.add_argument("--scheduler", metavar="ADDRESS", help="'local' or a dask scheduler address (tcp://host:port)")
     p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
                    help="borrowers per run (default 100000)")
