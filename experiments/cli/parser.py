@@ -47,7 +47,8 @@ exit statuses:
   0    every run of the design finished ok
   1    a run failed (error in DIR/runs.parquet) or a worker died; finished runs are kept, and
        rerunning the same command runs only what is missing
-  2    bad input: usage error, invalid design, scenario or override, or --out holds another design;
+  2    bad input: usage error, invalid design, scenario or override, or --out holds another design
+       (named setting by setting; the same design with a larger --replications grows it instead);
        nothing is run or changed
   130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
 """
@@ -210,7 +211,8 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
 
     executor_opts = argparse.ArgumentParser(add_help=False)
     executor_opts.add_argument("--out", required=True, type=Path, metavar="DIR",
-                               help="batch directory (created; rerun the same command on it to resume)")
+                               help="batch directory (created; rerun the same command on it to resume, "
+                                    "or with a larger --replications to add replicates)")
     executor_opts.add_argument("--workers", type=positive_int, metavar="W",
                                help="worker processes (default: number of CPUs; 1 runs in this process)")
     executor_opts.add_argument("--scheduler", metavar="ADDRESS",
