@@ -270,13 +270,14 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     p_batch.set_defaults(handler=cmd_batch)
 
     p_report = _command(
-        commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch directory",
-        "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
+        commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch or run directory",
+        "Read a batch directory (zhudai compare/sweep/batch), or a run directory (zhudai run) as a batch of one "
+        "replicate, and write figures (PNG and the CSV behind each), "
         "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
         "scenario with 95% intervals, report.md, and report.html (one self-contained file).",
         epilog=EPILOG,
     )
-    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory")
+    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory, or a single-run directory")
     p_report.add_argument("--out", type=Path, metavar="REPORT_DIR", help="report directory (default DIR/report)")
     p_report.add_argument("--reference", metavar="SCENARIO",
                           help="scenario the differences are taken against (default baseline-2024 when present)")
