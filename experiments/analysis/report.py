@@ -184,22 +184,29 @@ def _scenario_order(directory: Path, found: Sequence[str]) -> list[str]:
 
 
 def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
-    """Read a batch directory for a report.
+    """Read a batch directory, or a single-run directory as a batch of one replicate, for a report.
 
     Raises:
-        ReportError: if the directory does not exist, holds no batch, or no run finished ok.
+        ReportError: if the directory does not exist, holds no batch or run, or no run finished ok.
     """
     from experiments.store.batch_dir import read_store
+    from experiments.store.run_dir import is_run_directory, read_run_as_store
 
     directory = Path(directory)
     if not directory.is_dir():
         raise ReportError(f"{directory}: no such directory (expected a batch directory from zhudai compare/sweep/"
-                          "batch)")
-    store = read_store(directory)
+                          "batch, or a run directory from zhudai run)")
+    if is_run_directory(directory):
+        try:
+            store = read_run_as_store(directory)
+        except (OSError, ValueError) as err:
+            raise ReportError(f"{directory}: cannot read the run ({err})") from None
+    else:
+        store = read_store(directory)
     runs, model = store["runs"], store["model"]
     if runs.empty and model.empty:
-        raise ReportError(f"{directory}: holds no batch results (no runs.parquet); run zhudai compare, sweep or "
-                          "batch with --out there first")
+        raise ReportError(f"{directory}: holds no batch results (no runs.parquet) and no run (no model.parquet "
+                          "and manifest.json); run zhudai compare, sweep, batch or run with --out there first")
     if model.empty:
         failed = 0 if runs.empty else int((runs["status"] != "ok").sum())
         raise ReportError(f"{directory}: no run finished ok ({failed} failed); nothing to report")

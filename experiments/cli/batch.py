@@ -2,8 +2,9 @@
 (:func:`experiments.engine.batch.run_batch`).
 
 Exit statuses: 1 when a run failed or a worker died (finished runs are kept; rerunning the command resumes),
-2 for a bad design or an ``--out`` that holds another design (nothing is changed), 130 when interrupted
-(finished runs are kept). See :mod:`experiments.engine.batch` and :mod:`experiments.store.batch_dir`.
+2 for a bad design or an ``--out`` that holds another design (nothing is changed; the same design with a larger
+``--replications`` grows it instead), 130 when interrupted (finished runs are kept). See
+:mod:`experiments.engine.batch` and :mod:`experiments.store.batch_dir`.
 """
 
 from __future__ import annotations
@@ -151,6 +152,9 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
                                      quiet=args.quiet, argv=argv)
     if outcome is None:
         return status
+    if outcome.grown_from is not None:
+        print(f"note: grew {args.out} from {outcome.grown_from} to {design.replications} replicates; the runs "
+              "already there were kept as they were", file=sys.stderr)
     if not args.quiet:
         print(render_summary(outcome.summary, resolved))
         print()

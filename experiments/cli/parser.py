@@ -47,7 +47,8 @@ exit statuses:
   0    every run of the design finished ok
   1    a run failed (error in DIR/runs.parquet) or a worker died; finished runs are kept, and
        rerunning the same command runs only what is missing
-  2    bad input: usage error, invalid design, scenario or override, or --out holds another design;
+  2    bad input: usage error, invalid design, scenario or override, or --out holds another design
+       (named setting by setting; the same design with a larger --replications grows it instead);
        nothing is run or changed
   130  interrupted (Ctrl-C); finished runs are kept, rerun the command to resume
 """
@@ -210,7 +211,8 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
 
     executor_opts = argparse.ArgumentParser(add_help=False)
     executor_opts.add_argument("--out", required=True, type=Path, metavar="DIR",
-                               help="batch directory (created; rerun the same command on it to resume)")
+                               help="batch directory (created; rerun the same command on it to resume, "
+                                    "or with a larger --replications to add replicates)")
     executor_opts.add_argument("--workers", type=positive_int, metavar="W",
                                help="worker processes (default: number of CPUs; 1 runs in this process)")
     executor_opts.add_argument("--scheduler", metavar="ADDRESS",
@@ -268,13 +270,14 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     p_batch.set_defaults(handler=cmd_batch)
 
     p_report = _command(
-        commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch directory",
-        "Read a batch directory (zhudai compare/sweep/batch) and write figures (PNG and the CSV behind each), "
+        commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch or run directory",
+        "Read a batch directory (zhudai compare/sweep/batch), or a run directory (zhudai run) as a batch of one "
+        "replicate, and write figures (PNG and the CSV behind each), "
         "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
         "scenario with 95% intervals, report.md, and report.html (one self-contained file).",
         epilog=EPILOG,
     )
-    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory")
+    p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory, or a single-run directory")
     p_report.add_argument("--out", type=Path, metavar="REPORT_DIR", help="report directory (default DIR/report)")
     p_report.add_argument("--reference", metavar="SCENARIO",
                           help="scenario the differences are taken against (default baseline-2024 when present)")

@@ -88,6 +88,7 @@ class BatchOutcome:
         summary: the horizon summary of every ok run in the directory.
         executor: the executor's description.
         seconds: wall time of the session.
+        grown_from: the replications ``out`` held when this session grew it to more (None otherwise).
     """
 
     out: Path
@@ -101,6 +102,7 @@ class BatchOutcome:
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     executor: str = ""
     seconds: float = 0.0
+    grown_from: int | None = None
 
     @property
     def not_run(self) -> int:
@@ -130,7 +132,8 @@ def run_batch(
 
     Args:
         resolved: the validated design.
-        out: the batch directory (created; a rerun of the same design resumes it).
+        out: the batch directory (created; a rerun of the same design resumes it, and the same design with more
+            replications grows it).
         workers: process count (default ``os.cpu_count()``; 1 runs in this process).
         scheduler: ``"local"`` or a dask scheduler address; None for the local process pool.
         progress: show a progress bar on stderr (tqdm disables itself when stderr is not a terminal).
@@ -149,7 +152,8 @@ def run_batch(
     store = open_store(out, resolved, argv)
     done = store.ok_run_ids()
     todo = [spec for spec in resolved.runs if spec.run_id not in done]
-    outcome = BatchOutcome(Path(out), total=len(resolved.runs), skipped=len(resolved.runs) - len(todo))
+    outcome = BatchOutcome(Path(out), total=len(resolved.runs), skipped=len(resolved.runs) - len(todo),
+                           grown_from=store.grown_from)
     executor: Executor | None = None
     bar = tqdm(total=outcome.total, initial=outcome.skipped, unit="run", file=sys.stderr,
                disable=None if progress else True, dynamic_ncols=True, desc="runs")

@@ -26,7 +26,9 @@ together in one :class:`DesignError` (a :class:`model.config.ConfigError`).
 Provenance: a resolved design records every run's fully resolved parameters (:func:`params_tree`, stored once
 per distinct parameter set under its :func:`params_digest`), and its fingerprint covers them. A batch directory
 holding the same runs resolved with other parameters (an edited scenario file, a changed schema default) is
-therefore another design; :meth:`ResolvedDesign.param_changes` names the keys that differ.
+therefore another design; :meth:`ResolvedDesign.param_changes` names the keys that differ, and
+:meth:`ResolvedDesign.setting_changes` the design settings. The one change a batch directory accepts is more
+replications with every stored run unchanged (:meth:`ResolvedDesign.grows`): the directory then grows.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ DEFAULT_REPLICATIONS = 5
 DEFAULT_BORROWERS = 100_000
 MODES = ("grid", "zip")
 DESIGN_KEYS = ("description", "root_seed", "replications", "borrowers", "months", "scenarios", "overrides", "vary")
+#: The settings that define a design's runs (:meth:`Design.fingerprint_data`), in the order a refusal names them.
+SETTINGS = ("scenarios", "replications", "borrowers", "months", "root_seed", "overrides", "vary", "mode")
+#: Stands for a setting a stored design does not record.
+NOT_RECORDED: Any = object()
 
 
 class DesignError(ConfigError):
@@ -234,16 +240,19 @@ class ResolvedDesign:
             stored: a design as recorded by :meth:`to_dict` (a batch manifest's ``design``).
 
         Returns:
-            One line per changed key and change, ``dotted.key: old -> new (runs)``, sorted by key; empty when
-            nothing differs, when the stored design recorded no parameters, or when the two designs do not
-            hold the same runs (then they are different designs, not one design with other parameters).
+            One line per changed key and change, ``dotted.key: old -> new (runs)``, sorted by key, over the
+            stored runs (a design grown to more replicates adds runs that have nothing to compare with); empty
+            when nothing differs, when the stored design recorded no parameters, or when it holds a run this
+            design does not (then they are different designs, not one design with other parameters).
         """
         old_trees = stored.get("params")
         old_runs = {r.get("run_id"): r for r in stored.get("runs") or [] if isinstance(r, Mapping)}
-        if not isinstance(old_trees, Mapping) or set(old_runs) != {r.run_id for r in self.runs}:
+        if not isinstance(old_trees, Mapping) or not old_runs or not set(old_runs) <= {r.run_id for r in self.runs}:
             return []
         changes: dict[tuple[str, str, str], list[RunSpec]] = {}
         for spec in self.runs:
+            if spec.run_id not in old_runs:
+                continue
             old_digest, new_digest = old_runs[spec.run_id].get("params"), self.run_params.get(spec.run_id)
             if old_digest == new_digest:
                 continue
@@ -256,6 +265,49 @@ class ResolvedDesign:
                     changes.setdefault((key, a, b), []).append(spec)
         return [f"{key}: {a} -> {b} ({_runs_label(specs)})" for (key, a, b), specs in sorted(changes.items())]
 
+    def setting_changes(self, stored: Mapping[str, Any]) -> list[str]:
+        """The design settings (:data:`SETTINGS`) in which this design differs from a stored one, described.
+
+        Args:
+            stored: a design as recorded by :meth:`to_dict` (a batch manifest's ``design``).
+
+        Returns:
+            ``setting old -> new`` per differing setting, in :data:`SETTINGS` order (a change of ``replications``
+            says whether it may grow a store); empty when every setting is equal.
+        """
+        return [describe_setting(key, old, new) for key, old, new in
+                setting_differences(stored, self.design.fingerprint_data())]
+
+    def adds_replicates(self, stored: Mapping[str, Any]) -> bool:
+        """Whether ``replications`` is the only design setting that differs from a stored design's, and is
+        larger here (the runs themselves are checked by :meth:`grows`)."""
+        differences = setting_differences(stored, self.design.fingerprint_data())
+        if [key for key, _, _ in differences] != ["replications"]:
+            return False
+        old = differences[0][1]
+        return _is_int(old) and 1 <= old < self.design.replications
+
+    def grows(self, stored: Mapping[str, Any]) -> bool:
+        """Whether this design is a stored design with more replicates, every stored run unchanged.
+
+        True when ``replications`` is the only setting that differs and it is larger here, and every stored run
+        is a run of this design with the same id, keys, seed and resolved parameters (same digest), so a store
+        of the stored design can be grown to this one without mixing parameter sets. Replicate ``i``'s seed
+        (child ``i`` of ``SeedSequence(root_seed).spawn(R)``) is the same for every ``R > i``, so the first
+        replicates keep their run ids.
+        """
+        if not self.adds_replicates(stored):
+            return False
+        old = stored["replications"]
+        if not isinstance(stored.get("params"), Mapping) or stored.get("seeds") != self.seeds[:old]:
+            return False
+        ours = {r["run_id"]: r for r in self.to_dict()["runs"] if r["replicate"] < old}
+        runs = stored.get("runs")
+        if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
+            return False
+        return {r.get("run_id") for r in runs} == set(ours) and len(runs) == len(ours) \
+            and all(ours[r["run_id"]] == dict(r) for r in runs)
+
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of everything that defines the runs, every run's resolved parameters
         included (description excluded)."""
@@ -266,6 +318,54 @@ class ResolvedDesign:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def setting_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(setting, stored value, current value)`` of every design setting that differs, in :data:`SETTINGS`
+    order.
+
+    Values are compared as JSON (so ``1`` and ``1.0`` differ, as they do in the fingerprint); a setting the
+    stored design does not record is :data:`NOT_RECORDED` there.
+    """
+    out = []
+    for key in SETTINGS:
+        old = stored.get(key, NOT_RECORDED)
+        new = current.get(key, NOT_RECORDED)
+        if old is NOT_RECORDED or new is NOT_RECORDED:
+            if old is not new:
+                out.append((key, old, new))
+        elif _canonical(old) != _canonical(new):
+            out.append((key, old, new))
+    return out
+
+
+def _show_setting(key: str, value: Any) -> str:
+    if value is NOT_RECORDED:
+        return "(not recorded)"
+    if key == "months" and value is None:
+        return "(each scenario's own)"
+    if key == "vary" and isinstance(value, list):
+        return "[" + ", ".join(f"{item[0]}={_canonical(item[1])}" if isinstance(item, list) and len(item) == 2
+                               else _canonical(item) for item in value) + "]"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) if isinstance(v, str) else _canonical(v) for v in value) + "]"
+    return str(value) if isinstance(value, str) else _canonical(value)
+
+
+def describe_setting(key: str, old: Any, new: Any) -> str:
+    """One differing design setting as ``key old -> new``, e.g. ``borrowers 20000 -> 50000``.
+
+    A change of ``replications`` also says whether it may grow a store: ``(growing is allowed)`` when it
+    rises, ``(only growing is allowed)`` when it falls.
+    """
+    text = f"{key} {_show_setting(key, old)} -> {_show_setting(key, new)}"
+    if key == "replications" and _is_int(old) and _is_int(new):
+        text += " (growing is allowed)" if new > old else " (only growing is allowed)"
+    return text
+
+
 def params_tree(params: Any) -> dict[str, Any]:
     """Every resolved parameter as nested plain JSON data (sections as objects, lists as arrays)."""
     return json.loads(json.dumps(dataclasses.asdict(params), allow_nan=False))

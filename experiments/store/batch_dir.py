@@ -7,7 +7,8 @@ Layout of a batch directory ``DIR``::
     DIR/model.parquet/run_id=<id>/part-0.parquet        the run's model table
     DIR/platforms.parquet/run_id=<id>/part-0.parquet    the run's platforms table
     DIR/funders.parquet/run_id=<id>/part-0.parquet      the run's funders table
-    DIR/summary.csv                                     horizon outcomes per scenario and sweep point
+    DIR/summary.csv                                     horizon outcomes per scenario and sweep point, with units
+                                                        and paired differences from the reference
 
 The driver writes a run's files as soon as the run finishes, each atomically (hidden temporary name in the
 same directory, then ``os.replace``), and the ``runs`` row last: a run counts as done only once its ``runs``
@@ -16,9 +17,11 @@ finished run at any time. ``run_id`` is stored dictionary-encoded (int32 indices
 hive partition key, so the directory name and the column agree and the datasets read without a schema clash.
 
 A rerun on the same ``DIR`` must describe the same design (same fingerprint: the same runs, each with the same
-fully resolved parameters, recorded in the manifest's ``design.params``); otherwise it is refused and nothing is
-changed, with the keys that differ when only the parameters do. An accepted rerun first removes temporary files
-left by a killed driver and table files of runs that have no ``ok`` row, then runs what is missing.
+fully resolved parameters, recorded in the manifest's ``design.params``), or the same design with more
+replications whose first replicates are exactly the stored runs (the store grows; the manifest then records
+the grown design). Anything else is refused and nothing is changed, with the settings that differ, or the keys
+that differ when only the parameters do. An accepted rerun first removes temporary files left by a killed
+driver and table files of runs that have no ``ok`` row, then runs what is missing.
 """
 
 from __future__ import annotations
@@ -139,10 +142,14 @@ class BatchStore:
     Use :func:`open_store` to create it; it checks the directory and writes the starting manifest.
     """
 
-    def __init__(self, directory: Path, manifest: dict[str, Any]) -> None:
-        """Wrap an already checked directory and its manifest (see :func:`open_store`)."""
+    def __init__(self, directory: Path, manifest: dict[str, Any], grown_from: int | None = None) -> None:
+        """Wrap an already checked directory and its manifest (see :func:`open_store`).
+
+        ``grown_from`` is the replications the directory held when this session grew it, else None.
+        """
         self.directory = directory
         self.manifest = manifest
+        self.grown_from = grown_from
 
     def ok_run_ids(self) -> set[str]:
         """Run ids whose ``runs`` row says ``ok``: the runs a rerun skips."""
@@ -187,8 +194,10 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 def _check_directory(directory: Path, resolved: ResolvedDesign) -> dict[str, Any] | None:
     """The existing manifest of a batch of this design in ``directory`` (None if new); refuse anything else.
 
-    "This design" means the same runs with the same resolved parameters (the fingerprint covers both): a
-    directory of the same runs resolved with other parameters is refused with the keys that differ.
+    "This design" means the same runs with the same resolved parameters (the fingerprint covers both), or the
+    stored design grown to more replicates with every stored run unchanged (:meth:`ResolvedDesign.grows`).
+    Anything else is refused: a different design with the settings that differ, the same runs resolved with
+    other parameters with the keys that differ.
     """
     if directory.exists() and not directory.is_dir():
         raise StoreError(f"--out {directory}: exists and is not a directory")
@@ -211,6 +220,14 @@ def _check_directory(directory: Path, resolved: ResolvedDesign) -> dict[str, Any
     if manifest.get("fingerprint") == fingerprint:
         return manifest
     stored = manifest.get("design") if isinstance(manifest.get("design"), dict) else {}
+    settings = resolved.setting_changes(stored)
+    growing = resolved.adds_replicates(stored)
+    if settings and not growing:
+        raise StoreError(
+            f"--out {directory}: holds results of a different design; refusing to mix results (nothing was "
+            f"changed). It differs in: {', '.join(settings)}. Rerun the original command to resume it (only "
+            "--replications may grow a store), or choose another directory (another --out)"
+        )
     changes = resolved.param_changes(stored)
     if changes:
         shown = changes[:MAX_CHANGES_SHOWN]
@@ -227,11 +244,25 @@ def _check_directory(directory: Path, resolved: ResolvedDesign) -> dict[str, Any
             f"--out {directory}: holds a batch whose manifest records no resolved parameters (an earlier "
             "zhudai), so resuming it could mix parameter sets; start a new directory (another --out)"
         )
+    if growing:
+        if resolved.grows(stored):
+            return manifest
+        raise StoreError(
+            f"--out {directory}: differs only in {', '.join(settings)}, but the runs it holds are not the first "
+            "replicates of this design (other run ids or seeds); refusing to mix results (nothing was changed). "
+            "Choose another directory (another --out)"
+        )
     raise StoreError(
         f"--out {directory}: holds results of a different design (fingerprint "
         f"{str(manifest.get('fingerprint'))[:12]}, this design {fingerprint[:12]}); refusing to mix results. "
         "Rerun the original command to resume it, or choose another directory (another --out)"
     )
+
+
+def _replications(manifest: dict[str, Any] | None) -> int | None:
+    design = manifest.get("design") if manifest else None
+    value = design.get("replications") if isinstance(design, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _clean(directory: Path, ok: set[str]) -> None:
@@ -266,6 +297,8 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
 
     directory = Path(directory)
     previous = _check_directory(directory, resolved)
+    grown_from = _replications(previous)
+    grown_from = grown_from if grown_from is not None and grown_from < resolved.design.replications else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -274,6 +307,8 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
         raise StoreError(f"--out {directory}: not writable")
     session = {"started_at": now_iso(), "finished_at": None, "status": "running", "argv": list(argv),
                "host": socket.gethostname()}
+    if grown_from is not None:
+        session["grown_from_replications"] = grown_from
     git = project_git()
     manifest = {
         "kind": MANIFEST_KIND,
@@ -289,7 +324,7 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
         "sessions": [*(previous.get("sessions", []) if previous else []), session],
         "tables": {name: f"{dataset}/run_id=<id>/{PART_FILE}" for name, dataset in DATASETS.items()},
     }
-    store = BatchStore(directory, manifest)
+    store = BatchStore(directory, manifest, grown_from)
     if previous is not None:
         _clean(directory, store.ok_run_ids())
     store.write_manifest()

@@ -37,6 +37,57 @@ def existing_run_files(out_dir: str | os.PathLike[str]) -> list[str]:
     return [name for name in names if (directory / name).exists()]
 
 
+def is_run_directory(directory: str | os.PathLike[str]) -> bool:
+    """Whether ``directory`` holds a complete single run (``manifest.json`` beside a ``model.parquet`` file,
+    where a batch directory has a ``model.parquet`` dataset directory)."""
+    directory = Path(directory)
+    return (directory / MANIFEST_FILE).is_file() and (directory / TABLE_FILES["model"]).is_file()
+
+
+#: The run id a single run's rows carry when read as a one-run store.
+SINGLE_RUN_ID = "run"
+
+
+def read_run_as_store(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """A single-run directory as a batch store of one replicate, shaped like
+    :func:`experiments.store.batch_dir.read_store`.
+
+    Every table gets the key columns of a batch run in front (``run_id``, ``scenario``, ``point`` 0,
+    ``replicate`` 0, ``seed``), and ``runs`` one ``ok`` row with the run's overrides. ``scenario`` is the
+    manifest's scenario name when the run used the shipped file of that name, else the scenario file it ran.
+
+    Raises:
+        ValueError: if the manifest is not a JSON object naming the scenario and seed.
+        OSError: if a file cannot be read.
+    """
+    from model.config import scenario_dir
+
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{MANIFEST_FILE} is not valid JSON ({err})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), str) \
+            or not isinstance(manifest.get("seed"), int):
+        raise ValueError(f"{MANIFEST_FILE} does not describe a run (no scenario and seed)")
+    name, source = manifest["scenario"], manifest.get("source")
+    shipped = scenario_dir() / f"{name}.toml"
+    label = name
+    if isinstance(source, str) and source and not (shipped.is_file() and Path(source).resolve() == shipped.resolve()):
+        label = source
+    keys = {"run_id": SINGLE_RUN_ID, "scenario": label, "point": 0, "replicate": 0, "seed": manifest["seed"]}
+    out: dict[str, pd.DataFrame] = {}
+    for table_name, filename in TABLE_FILES.items():
+        table = pd.read_parquet(directory / filename)
+        front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
+        out[table_name] = pd.concat([front, table.drop(columns=[c for c in keys if c in table.columns])], axis=1)
+    overrides = manifest.get("overrides") if isinstance(manifest.get("overrides"), list) else []
+    out["runs"] = pd.DataFrame([{**keys, "overrides": json.dumps([str(o) for o in overrides], ensure_ascii=False),
+                                 "borrowers": manifest.get("borrowers"), "months": manifest.get("months"),
+                                 "status": "ok", "error": ""}])
+    return out
+
+
 def write_run(
     out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]
 ) -> dict[str, Path]:

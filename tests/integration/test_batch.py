@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -201,11 +202,62 @@ def test_killed_pool_worker_loses_only_unfinished_runs(tmp_path):
 
 def test_different_design_on_existing_dir_is_refused_and_nothing_changes(reference, tmp_path):
     before = snapshot(reference)
-    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "3", *SMALL, "--workers", "1",
-                             "--out", str(reference)])
+    # Fewer replicates, more borrowers, other overrides: each setting that differs is named.
+    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "1", "--borrowers", "2000", "--months", "4",
+                             "--set", "run.burn_in=1", "--workers", "1", "--out", str(reference)])
     assert code == 2
-    assert "different design" in err and "Traceback" not in err
+    assert "different design" in err and "Traceback" not in err and err.count("zhudai:") == 1
+    assert ("differs in: replications 2 -> 1 (only growing is allowed), borrowers 1500 -> 2000, "
+            "overrides [run.burn_in=0] -> [run.burn_in=1]") in err
+    # More replicates are allowed, but not together with another change.
+    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "3", "--borrowers", "2000", "--months", "4",
+                             "--set", "run.burn_in=0", "--workers", "1", "--out", str(reference)])
+    assert code == 2
+    assert "differs in: replications 2 -> 3 (growing is allowed), borrowers 1500 -> 2000." in err
     assert snapshot(reference) == before
+
+
+def test_more_replications_grow_a_store_without_touching_its_runs(tmp_path):
+    out = tmp_path / "grow"
+    tiny = ["--borrowers", "2000", "--months", "6", "--set", "run.burn_in=0", "--workers", "1"]
+    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "1", *tiny, "--quiet", "--out", str(out)])
+    assert code == 0, err
+    first = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("run_id=*/part-0.parquet"))}
+    assert len(first) == 2 * 4
+    first_manifest = json.loads((out / "manifest.json").read_text())
+
+    code, stdout, err = run_main(["compare", *SCENARIOS, "--replications", "2", *tiny, "--out", str(out)])
+    assert code == 0, err
+    assert "note: grew" in err and "from 1 to 2 replicates" in err
+    assert "2 this session, 2 already there" in stdout
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in first} == first
+    manifest = json.loads((out / "manifest.json").read_text())
+    design = manifest["design"]
+    assert design["replications"] == 2 and len(design["runs"]) == 4 and manifest["status"] == "complete"
+    assert design["seeds"][:1] == first_manifest["design"]["seeds"]
+    assert [r for r in design["runs"] if r["replicate"] == 0] == first_manifest["design"]["runs"]
+    assert manifest["sessions"][-1]["grown_from_replications"] == 1
+    # The end-of-batch summary: units and the paired difference from baseline-2024.
+    assert "minus baseline-2024 [95% interval]" in stdout
+    assert re.search(r"\n  head_share +% +[0-9.]+ ± [0-9.]+ +[+-][0-9.]+ pp \[", stdout)
+    assert re.search(r"\n  shadow_volume +yuan +", stdout)
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary["runs"] == 2).all()
+    assert set(summary.loc[summary["scenario"] == SCENARIOS[1], "pairs"]) == {2}
+
+    # The grown store holds what a 2-replicate batch made in one go holds.
+    fresh = tmp_path / "fresh"
+    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "2", *tiny, "--quiet", "--out", str(fresh)])
+    assert code == 0, err
+    for name in ("model", "platforms", "funders"):
+        pd.testing.assert_frame_equal(read_store(out)[name], read_store(fresh)[name])
+    assert json.loads((fresh / "manifest.json").read_text())["fingerprint"] == manifest["fingerprint"]
+
+    # Shrinking back is refused, and nothing changes.
+    before = snapshot(out)
+    code, _, err = run_main(["compare", *SCENARIOS, "--replications", "1", *tiny, "--quiet", "--out", str(out)])
+    assert code == 2 and "replications 2 -> 1 (only growing is allowed)" in err
+    assert snapshot(out) == before
 
 
 def test_single_run_directory_is_not_taken_over(tmp_path):

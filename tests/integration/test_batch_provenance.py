@@ -129,3 +129,43 @@ def test_store_refuses_a_manifest_without_recorded_parameters(tmp_path):
     with pytest.raises(StoreError, match="records no resolved parameters"):
         open_store(tmp_path / "b", design)
     assert snapshot(tmp_path / "b") == before
+
+
+def test_growing_a_store_with_edited_parameters_is_refused_and_names_the_key(tmp_path):
+    scenario = tmp_path / "grow.toml"
+    scenario.write_text('description = "g"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    out = tmp_path / "b"
+    assert _compare(out, scenario)[0] == 0
+    before = snapshot(out)
+    scenario.write_text('description = "g"\nextends = "new-rules-2025"\n[policy.rate_cap]\napr = 0.12\n',
+                        encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["compare", str(scenario), "--replications", "2", "--borrowers", "1500", "--months", "2",
+                     "--set", "run.burn_in=0", "--workers", "1", "--quiet", "--out", str(out)])
+    assert code == 2
+    text = err.getvalue()
+    assert f"policy.rate_cap.apr: 0.24 -> 0.12 (run {scenario} r0)" in text
+    assert "Traceback" not in text and text.count("zhudai:") == 1
+    assert snapshot(out) == before
+
+
+
+def test_growing_is_refused_when_the_stored_runs_are_not_the_first_replicates(tmp_path):
+    design = Design(scenarios=("new-rules-2025",), replications=1, borrowers=1500, months=2)
+    store = open_store(tmp_path / "b", design.resolve())
+    store.manifest["design"]["runs"][0]["seed"] = 1
+    store.manifest["fingerprint"] = "0" * 64
+    store.write_manifest()
+    before = snapshot(tmp_path / "b")
+    grown = dataclasses.replace(design, replications=2).resolve()
+    with pytest.raises(StoreError, match=r"differs only in replications 1 -> 2 \(growing is allowed\), but the "
+                                         "runs it holds are not the first replicates"):
+        open_store(tmp_path / "b", grown)
+    assert snapshot(tmp_path / "b") == before
+    # Untampered, the same growth is accepted and the manifest records the grown design.
+    other = open_store(tmp_path / "c", design.resolve())
+    other.finish({}, "complete")
+    grown_store = open_store(tmp_path / "c", grown)
+    assert grown_store.grown_from == 1 and grown_store.manifest["design"]["replications"] == 2
+    assert grown_store.manifest["fingerprint"] == grown.fingerprint()

@@ -229,3 +229,38 @@ def test_compare_report_in_one_go(tmp_path: Path) -> None:
     assert manifest["status"] == "complete"
     md = (out / "report" / "report.md").read_text(encoding="utf-8")
     assert "do not reach 2026-09" in md
+
+
+def test_report_of_a_single_run_directory_equals_a_one_replicate_batch(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    batch = _batch(tmp_path / "batch", ("new-rules-2025",), 1)
+    seed = Design(scenarios=("new-rules-2025",), replications=1, root_seed=7).seeds()[0]
+    single = tmp_path / "single"
+    sets = [arg for override in OVERRIDES for arg in ("--set", override)]
+    assert main(["run", "new-rules-2025", "--seed", str(seed), "--borrowers", str(BORROWERS), "--months",
+                 str(MONTHS), *sets, "--quiet", "--out", str(single)]) == 0
+    assert main(["report", str(single)]) == 0
+    assert "wrote report to" in capsys.readouterr().out
+    write_report(batch)
+    got, expected = single / "report", batch / "report"
+    pd.testing.assert_frame_equal(pd.read_csv(got / "summary.csv"), pd.read_csv(expected / "summary.csv"))
+    for name in FIGURES:
+        pd.testing.assert_frame_equal(pd.read_csv(got / "figures" / f"{name}.csv"),
+                                      pd.read_csv(expected / "figures" / f"{name}.csv"), obj=name)
+    md, batch_md = ((d / "report.md").read_text(encoding="utf-8") for d in (got, expected))
+    assert "Only one replication per scenario" in md and pd.read_csv(got / "summary.csv")["low"].isna().all()
+    assert md.split("## Notes")[1] == batch_md.split("## Notes")[1]
+
+
+def test_report_of_a_broken_run_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"step": [1], "date": ["2024-01"]}).to_parquet(run / "model.parquet")
+    (run / "manifest.json").write_text("{", encoding="utf-8")
+    assert main(["report", str(run)]) == 2
+    (run / "manifest.json").write_text('{"scenario": "new-rules-2025"}', encoding="utf-8")
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the run (manifest.json is not valid JSON" in err
+    assert "manifest.json does not describe a run (no scenario and seed)" in err
+    assert "Traceback" not in err and not (run / "report").exists()

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.engine.design import Design, DesignError, design_from_mapping, load_design, parse_vary
+from experiments.engine.design import (
+    Design,
+    DesignError,
+    describe_setting,
+    design_from_mapping,
+    load_design,
+    parse_vary,
+    setting_differences,
+)
 from model.config import ConfigError
 
 TINY = ("run.burn_in=0",)
@@ -144,3 +152,46 @@ def test_shipped_example_design_is_valid():
     resolved = load_design(example).resolve()
     assert {r.scenario for r in resolved.runs} == {"baseline-2024", "new-rules-2025"}
     assert len(resolved.seeds) == 3
+
+
+# ------------------------------------------------------------------------------------ growing a store
+def test_replicate_seeds_and_run_ids_do_not_change_when_replications_grow():
+    two, five = small(replications=2).resolve(), small(replications=5).resolve()
+    assert five.seeds[:2] == two.seeds
+    assert [r.run_id for r in five.runs if r.replicate < 2] == [r.run_id for r in two.runs]
+
+
+def test_setting_differences_name_each_setting_in_order():
+    stored = {"scenarios": ["a", "b"], "replications": 2, "borrowers": 20000, "months": None, "root_seed": 1,
+              "overrides": [], "vary": [], "mode": "grid"}
+    current = {**stored, "replications": 5, "borrowers": 50000, "months": 6,
+               "vary": [["policy.rate_cap.apr", [0.2, 0.24]]]}
+    assert [describe_setting(*d) for d in setting_differences(stored, current)] == [
+        "replications 2 -> 5 (growing is allowed)", "borrowers 20000 -> 50000",
+        "months (each scenario's own) -> 6", "vary [] -> [policy.rate_cap.apr=[0.2,0.24]]",
+    ]
+    assert setting_differences(stored, dict(stored)) == []
+    assert describe_setting("replications", 5, 2) == "replications 5 -> 2 (only growing is allowed)"
+    assert describe_setting("scenarios", ["a"], ["a", "b"]) == "scenarios [a] -> [a, b]"
+    # Compared as JSON, like the fingerprint; a setting an older manifest lacks is named too.
+    assert [d[0] for d in setting_differences({**stored, "root_seed": 1.0}, stored)] == ["root_seed"]
+    missing = {k: v for k, v in stored.items() if k != "mode"}
+    assert [describe_setting(*d) for d in setting_differences(missing, stored)] == ["mode (not recorded) -> grid"]
+
+
+def test_a_grown_design_is_checked_run_by_run():
+    design = small(scenarios=("new-rules-2025",), replications=1)
+    stored = design.resolve().to_dict()
+    grown = small(scenarios=("new-rules-2025",), replications=3).resolve()
+    assert grown.adds_replicates(stored) and grown.grows(stored)
+    assert grown.setting_changes(stored) == ["replications 1 -> 3 (growing is allowed)"]
+    assert grown.param_changes(stored) == []
+    # A stored run that is not this design's first replicate (another seed, say) is not grown over.
+    tampered = {**stored, "runs": [{**stored["runs"][0], "seed": 1}]}
+    assert grown.adds_replicates(tampered) and not grown.grows(tampered)
+    # Nor is a store whose manifest records no parameters, nor one with another setting changed too.
+    assert not grown.grows({k: v for k, v in stored.items() if k != "params"})
+    other = small(scenarios=("new-rules-2025",), replications=3, borrowers=1600).resolve()
+    assert not other.adds_replicates(stored) and not other.grows(stored)
+    # Shrinking is not growing.
+    assert not design.resolve().adds_replicates(grown.to_dict())
