@@ -14,8 +14,13 @@ Conventions shared by every figure:
 * a *series* is a scenario (``scenario [point k]`` when a store has several sweep points of a scenario); each
   has one colour from :func:`series_colours`, the same in every figure;
 * time series show the mean over replications per month and a 95% band mean ± t(0.975, R-1)·sd/√R (no band
-  with one replication); dates are calendar months;
-* dashed vertical lines mark the dates on which a rule of the scenarios shown takes effect.
+  with one replication), clipped to the metric's valid range (:func:`valid_ranges`: shares 0-1, counts from 0
+  to the tier's size, HHI 0-10000); dates are calendar months;
+* dashed vertical lines mark the dates on which a rule of the scenarios shown takes effect, lettered; the key
+  under each figure says which scenarios carry which rule (:func:`event_key`);
+* the reference scenario is drawn on top before the rules; every other scenario is drawn thin, without a band,
+  before its or the reference's first rule (announcement included, :func:`first_rule_month`), where paired runs
+  match the reference's.
 
 Differences against the reference scenario pair runs by ``replicate`` (common random numbers: replicate i has
 the same seed in every scenario): per replicate, outcome minus the reference's outcome, then mean ± t·sd/√n.
@@ -38,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis.stats import mean_interval
-from model.output import TABLES
+from experiments.analysis.stats import mean_interval, t_quantile
+from model.output import COLUMN_DOCS, TABLES
 
 DEFAULT_REFERENCE = "baseline-2024"
 #: The month 12 months after the last dated rule of the shipped scenarios.
@@ -96,6 +101,20 @@ _POLICY_LABELS = {
 }
 
 
+#: A tier's margin is not drawn in a month whose tier volume (pooled over replications) is below this share of the
+#: tier's volume in the first month: profit over so little new lending is no margin (such months put the waist
+#: and tail panels of the reference report at ±2000-4000%).
+MARGIN_MIN_VOLUME_SHARE = 0.05
+
+#: Units of ``model.output.COLUMN_DOCS`` that count things or measure amounts and rates: never below 0.
+_NON_NEGATIVE_UNITS = frozenset({"platforms", "funders", "borrowers", "yuan", "1/yr", "share of income", "log SD"})
+#: Columns that go below 0 (or above 1) whatever their unit says: profit and capital (losses), and the margins
+#: profit / volume (``platform_margin`` is documented as "share 0-1" but is negative in a loss-making month).
+_SIGNED_COLUMNS = frozenset({"profit", "capital", "margin", "platform_margin"})
+
+Range = tuple[float, float]
+
+
 class ReportError(Exception):
     """The directory holds no results a report can be made of (the CLI exits 2 with this message)."""
 
@@ -113,6 +132,7 @@ class ReportData:
         series_scenario: series name -> scenario.
         colours: series name -> colour.
         notes: messages about what the report could not show.
+        design: the store's design from its manifest (``{}`` without one).
     """
 
     directory: Path
@@ -124,6 +144,18 @@ class ReportData:
     series_scenario: dict[str, str]
     colours: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    design: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def ranges(self) -> dict[str, Range]:
+        """Valid range of every model column with a bounded unit, counts of platforms and funders bounded by the
+        store's population (:func:`valid_ranges`, :func:`population_ranges`)."""
+        return {**valid_ranges("model"), **population_ranges(self.platforms, self.funders)}
+
+    @functools.cached_property
+    def policies(self) -> dict[str, dict[str, Any] | None]:
+        """Series -> its resolved policy table (:func:`_series_policies`), loaded once."""
+        return _series_policies(self)
 
     @functools.cached_property
     def rules_month(self) -> str:
@@ -172,14 +204,20 @@ def series_colours(series: Sequence[str], scenarios: dict[str, str] | None = Non
     return out
 
 
-def _scenario_order(directory: Path, found: Sequence[str]) -> list[str]:
-    """Scenarios in the order of the design (manifest), then any others in order found."""
-    order: list[str] = []
+def _read_design(directory: Path) -> dict[str, Any]:
+    """The design recorded in the store's manifest; {} without a readable one."""
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-        order = [str(s) for s in manifest.get("design", {}).get("scenarios", [])]
-    except (OSError, ValueError, AttributeError):
-        order = []
+    except (OSError, ValueError):
+        return {}
+    design = manifest.get("design") if isinstance(manifest, dict) else None
+    return design if isinstance(design, dict) else {}
+
+
+def _scenario_order(design: dict[str, Any], found: Sequence[str]) -> list[str]:
+    """Scenarios in the order of the design (manifest), then any others in order found."""
+    scenarios = design.get("scenarios")
+    order = [str(s) for s in scenarios] if isinstance(scenarios, list) else []
     return [s for s in order if s in found] + [s for s in found if s not in order]
 
 
@@ -215,7 +253,8 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
         raise ReportError(f"{directory}: the model table lacks the key column(s) {', '.join(missing)}")
     if "point" not in model.columns:
         model = model.assign(point=0)
-    scenarios = _scenario_order(directory, list(dict.fromkeys(model["scenario"])))
+    design = _read_design(directory)
+    scenarios = _scenario_order(design, list(dict.fromkeys(model["scenario"])))
     points = model.groupby("scenario")["point"].nunique()
 
     def name(scenario: str, point: int) -> str:
@@ -237,7 +276,75 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
             df = df.assign(series=[name(s, int(p)) for s, p in zip(df["scenario"], df["point"], strict=True)])
         tables[key] = df
     return ReportData(directory, tables["model"], tables["platforms"], tables["funders"], runs, series,
-                      series_scenario, series_colours(series, series_scenario))
+                      series_scenario, series_colours(series, series_scenario), design=design)
+
+
+# ------------------------------------------------------------------------------------- valid ranges
+def unit_range(unit: str) -> Range | None:
+    """The valid range a column's unit implies (``model.output.COLUMN_DOCS``), or None when it bounds nothing.
+
+    ``share 0-1`` (also ``... per month``) -> [0, 1]; ``0-10000`` (HHI) -> [0, 10000]; counts (platforms, funders,
+    borrowers), yuan, rates (1/yr), debt service to income and log SDs -> [0, inf); anything else -> None.
+    """
+    if unit.startswith("share 0-1"):
+        return (0.0, 1.0)
+    if unit == "0-10000":
+        return (0.0, 10000.0)
+    if unit in _NON_NEGATIVE_UNITS:
+        return (0.0, math.inf)
+    return None
+
+
+def valid_ranges(table: str = "model") -> dict[str, Range]:
+    """Column -> valid range of one output table, from the units in ``model.output.COLUMN_DOCS``.
+
+    Columns whose unit bounds nothing (labels, ids, dates, plain shares) and the signed columns (profit, capital,
+    margins) are left out: they take any value.
+    """
+    ranges = {}
+    for column, (unit, _meaning) in COLUMN_DOCS[table].items():
+        bounds = unit_range(unit)
+        if bounds is not None and column not in _SIGNED_COLUMNS:
+            ranges[column] = bounds
+    return ranges
+
+
+def population_ranges(platforms: pd.DataFrame, funders: pd.DataFrame) -> dict[str, Range]:
+    """Upper bounds of the model's counts from the store's population: a tier's active platforms and cumulative
+    exits lie in [0, platforms of the tier]; funders in platform lending and lenders of a kind in [0, funders (of
+    the kind)]. Counts are the largest over runs; a table without the columns gives no bounds.
+    """
+    out: dict[str, Range] = {}
+    if not platforms.empty and {"run_id", "platform_id", "tier"} <= set(platforms.columns):
+        per_tier = platforms.groupby(["run_id", "tier"])["platform_id"].nunique().groupby("tier").max()
+        for tier, n in per_tier.items():
+            out[f"active_platforms_{tier}"] = out[f"platform_exits_{tier}"] = (0.0, float(n))
+        total = float(platforms.groupby("run_id")["platform_id"].nunique().max())
+        out["active_platforms"] = out["platform_exits"] = (0.0, total)
+    if not funders.empty and {"run_id", "funder_id", "kind"} <= set(funders.columns):
+        per_kind = funders.groupby(["run_id", "kind"])["funder_id"].nunique().groupby("kind").max()
+        for kind, n in per_kind.items():
+            out[f"lenders_{kind}"] = (0.0, float(n))
+        out["funders_in_platform_lending"] = (0.0, float(funders.groupby("run_id")["funder_id"].nunique().max()))
+    return out
+
+
+def clip_bands(bands: pd.DataFrame, ranges: dict[str, Range], low: str = "low", high: str = "high") -> pd.DataFrame:
+    """A band table with ``low`` and ``high`` clipped to each metric's valid range (metrics not in ``ranges``
+    and NaNs are left as they are; the mean and sd are not changed)."""
+    if bands.empty:
+        return bands.copy()
+    lo = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[0]).astype(float)
+    hi = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[1]).astype(float)
+    out = bands.copy()
+    for column in (low, high):
+        out[column] = out[column].astype(float).clip(lower=lo, upper=hi)
+    return out
+
+
+def difference_ranges(ranges: dict[str, Range]) -> dict[str, Range]:
+    """Valid ranges of the difference of two values of each metric: [lo - hi, hi - lo]."""
+    return {m: (lo - hi, hi - lo) for m, (lo, hi) in ranges.items()}
 
 
 # ------------------------------------------------------------------------------------- aggregates
@@ -261,20 +368,64 @@ def monthly_bands(per_run: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     return out.sort_values(["metric", "series", "date"], kind="stable").reset_index(drop=True)
 
 
-def tier_margins(platforms: pd.DataFrame) -> pd.DataFrame:
-    """Volume-weighted platform margin per run, month and tier: sum(margin·volume) / sum(volume).
+def tier_profit_volume(platforms: pd.DataFrame) -> pd.DataFrame:
+    """Profit and new volume of each tier per run and month, summed over the tier's platforms.
+
+    A platform's profit is ``margin × volume`` (the platforms table records margin = profit / volume, and 0 with
+    no volume, so a platform without new loans in a month adds nothing to either sum).
 
     Returns:
-        ``series, run_id, date`` and one column ``margin_<tier>`` per tier (NaN where the tier had no volume).
+        ``series, run_id, date, tier, profit, volume``.
     """
-    df = platforms.assign(_mv=platforms["margin"].astype(float) * platforms["volume"].astype(float))
-    sums = df.groupby(["series", "run_id", "date", "tier"], sort=False)[["_mv", "volume"]].sum().reset_index()
-    sums["margin"] = np.where(sums["volume"] > 0, sums["_mv"] / sums["volume"].where(sums["volume"] > 0), np.nan)
-    wide = sums.pivot_table(index=["series", "run_id", "date"], columns="tier", values="margin", dropna=False,
-                            sort=False)
-    wide = wide.reindex(columns=list(TIERS))
-    wide.columns = [f"margin_{t}" for t in wide.columns]
-    return wide.reset_index()
+    volume = platforms["volume"].astype(float)
+    df = platforms.assign(profit=platforms["margin"].astype(float) * volume, volume=volume)
+    return df.groupby(["series", "run_id", "date", "tier"], sort=False)[["profit", "volume"]].sum().reset_index()
+
+
+def ratio_interval(numerators: np.ndarray, denominators: np.ndarray) -> tuple[int, float, float, float, float]:
+    """``(n, ratio, sd, low, high)`` of the pooled ratio sum(numerators) / sum(denominators) over n runs.
+
+    The ratio weights each run by its denominator. Its 95% interval is ratio ± t(0.975, n-1)·sd/√n with sd the
+    standard deviation of the linearised residuals (numerator - ratio·denominator) / mean(denominator) (the ratio
+    estimator's usual first-order variance). NaN ratio without a positive denominator; no interval with one run.
+    """
+    num = np.asarray(numerators, dtype=float)
+    den = np.asarray(denominators, dtype=float)
+    n = len(num)
+    total = float(den.sum())
+    if n == 0 or not total > 0:
+        return n, math.nan, math.nan, math.nan, math.nan
+    ratio = float(num.sum()) / total
+    if n < 2:
+        return n, ratio, math.nan, math.nan, math.nan
+    sd = float(np.std((num - ratio * den) / den.mean(), ddof=1))
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
+    return n, ratio, sd, ratio - half, ratio + half
+
+
+def tier_margins(platforms: pd.DataFrame, min_volume_share: float = MARGIN_MIN_VOLUME_SHARE) -> pd.DataFrame:
+    """Volume-weighted platform margin per tier and month: sum(profit) / sum(volume) over the tier's platforms and
+    the replications (:func:`tier_profit_volume`, :func:`ratio_interval`), not a mean of per-platform or per-run
+    ratios, so a platform or a run with little volume weighs little.
+
+    A month whose pooled tier volume is below ``min_volume_share`` of the tier's pooled volume in the series'
+    first month gets NaN (a ratio over almost no new lending is not a margin).
+
+    Returns:
+        ``series, date, metric (margin_<tier>), runs, mean, sd, low, high``.
+    """
+    sums = tier_profit_volume(platforms)
+    first = sums[sums["date"] == sums.groupby("series")["date"].transform("min")]
+    base = first.groupby(["series", "tier"])["volume"].sum()
+    rows = []
+    for (series, date, tier), group in sums.groupby(["series", "date", "tier"], sort=False):
+        n, mean, sd, low, high = ratio_interval(group["profit"].to_numpy(), group["volume"].to_numpy())
+        if group["volume"].sum() < min_volume_share * base.get((series, tier), 0.0):
+            mean = sd = low = high = math.nan
+        rows.append({"series": series, "date": date, "metric": f"margin_{tier}", "runs": n, "mean": mean, "sd": sd,
+                     "low": low, "high": high})
+    out = pd.DataFrame(rows, columns=["series", "date", "metric", "runs", "mean", "sd", "low", "high"])
+    return out.sort_values(["metric", "series", "date"], kind="stable").reset_index(drop=True)
 
 
 def partners_by_kind(funders: pd.DataFrame) -> pd.DataFrame:
@@ -344,18 +495,31 @@ def lorenz_table(platforms: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------- policy
-def policy_events(scenario: str, overrides: Sequence[str] = ()) -> dict[str, list[str]]:
-    """Dates on which a rule of the scenario takes effect: ``{YYYY-MM: [short labels]}``; {} if it cannot load."""
+def _load_policy(scenario: str, overrides: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The resolved ``policy`` table of a scenario; None if it cannot load."""
     from model.config import ConfigError, load_scenario
 
     try:
         policy = load_scenario(scenario, list(overrides)).to_dict()["policy"]
     except (ConfigError, OSError, KeyError):
-        return {}
+        return None
+    return policy if isinstance(policy, dict) else None
+
+
+def _is_month(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 7 and value[4] == "-" and (value[:4] + value[5:]).isdigit()
+
+
+def events_of_policy(policy: dict[str, Any]) -> dict[str, list[str]]:
+    """Dates on which the rules of a policy table take effect: ``{YYYY-MM: [short labels]}``, sorted by date.
+
+    The all-in rate cap's label carries its level (``rate cap 24%``), so scenarios that differ only in the cap
+    tell apart in the key; the stock clean-up is dated by its deadline.
+    """
     events: dict[str, list[str]] = {}
 
     def add(date: Any, label: str) -> None:
-        if isinstance(date, str) and label not in events.setdefault(date, []):
+        if _is_month(date) and label not in events.setdefault(date, []):
             events[date].append(label)
 
     for key, value in policy.items():
@@ -369,14 +533,39 @@ def policy_events(scenario: str, overrides: Sequence[str] = ()) -> dict[str, lis
             label = _POLICY_LABELS.get(key, key.replace("_", " "))
             if key == "new_business_ban" and value.get("regions") == ["east"]:
                 label = "eastern ban"
+            if key == "rate_cap" and isinstance(value.get("apr"), (int, float)):
+                label = f"rate cap {value['apr']:.0%}"
             add(value.get("deadline") if key == "stock_cleanup" else value.get("start"), label)
-    return events
+    return dict(sorted(events.items()))
 
 
-def _scenario_overrides(data: ReportData, scenario: str) -> list[str]:
+def first_rule_month(policy: dict[str, Any]) -> str | None:
+    """The first month a policy table's rules can change behaviour: the earliest start, deadline or announcement
+    of an enabled rule (lenders act on an announced rule before it binds); None without enabled rules."""
+    months = []
+    rules = [v for k, v in policy.items() if k != "kind_caps" and isinstance(v, dict)]
+    kind_caps = policy.get("kind_caps")
+    if isinstance(kind_caps, dict):
+        rules += [v for v in kind_caps.values() if isinstance(v, dict)]
+    for rule in rules:
+        if rule.get("enabled"):
+            months += [rule.get(k) for k in ("start", "deadline", "announced") if _is_month(rule.get(k))]
+    return min(months) if months else None
+
+
+def policy_events(scenario: str, overrides: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Dates on which a rule of the scenario takes effect (:func:`events_of_policy`); {} if it cannot load."""
+    policy = _load_policy(scenario, overrides)
+    return events_of_policy(policy) if policy is not None else {}
+
+
+def _scenario_overrides(data: ReportData, scenario: str, point: int | None = None) -> list[str]:
+    """The overrides of a scenario's ok runs (of one sweep point when ``point`` is given)."""
     if data.runs.empty or "overrides" not in data.runs.columns:
         return []
     rows = data.runs[(data.runs["scenario"] == scenario) & (data.runs["status"] == "ok")]
+    if point is not None and "point" in rows.columns:
+        rows = rows[rows["point"] == point]
     if rows.empty:
         return []
     try:
@@ -386,15 +575,75 @@ def _scenario_overrides(data: ReportData, scenario: str) -> list[str]:
     return [str(o) for o in overrides] if isinstance(overrides, list) else []
 
 
-def all_policy_events(data: ReportData) -> dict[str, list[str]]:
-    """Policy dates of every scenario in the report, merged and sorted by date."""
-    merged: dict[str, list[str]] = {}
-    for scenario in dict.fromkeys(data.series_scenario.values()):
-        for date, labels in policy_events(scenario, _scenario_overrides(data, scenario)).items():
-            for label in labels:
-                if label not in merged.setdefault(date, []):
-                    merged[date].append(label)
-    return dict(sorted(merged.items()))
+def _series_policies(data: ReportData) -> dict[str, dict[str, Any] | None]:
+    """Series -> its resolved policy table (with its sweep point's overrides), None if it cannot load."""
+    points = data.model.groupby("series", sort=False)["point"].first() if "point" in data.model.columns else {}
+    return {name: _load_policy(data.series_scenario[name],
+                               _scenario_overrides(data, data.series_scenario[name],
+                                                   int(points[name]) if name in points else None))
+            for name in data.series}
+
+
+def series_events(data: ReportData) -> dict[str, dict[str, list[str]]]:
+    """Series -> the dates of its rules (:func:`events_of_policy`); {} for a series without rules."""
+    return {name: events_of_policy(policy) if policy is not None else {} for name, policy in data.policies.items()}
+
+
+EventKey = dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
+
+
+def event_key(events_by_series: dict[str, dict[str, list[str]]]) -> EventKey:
+    """Which series carries which rule on each date.
+
+    Args:
+        events_by_series: series -> ``{YYYY-MM: [labels]}`` (:func:`series_events`), in display order.
+
+    Returns:
+        ``{date: [(labels, series), ...]}`` sorted by date: each date's labels grouped by the exact set of series
+        that carry them (series in display order, groups in order of first appearance).
+    """
+    dates = sorted({date for events in events_by_series.values() for date in events})
+    key: EventKey = {}
+    for date in dates:
+        carriers: dict[str, list[str]] = {}
+        for name, events in events_by_series.items():
+            for label in events.get(date, []):
+                carriers.setdefault(label, []).append(name)
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for label, names in carriers.items():
+            groups.setdefault(tuple(names), []).append(label)
+        key[date] = [(tuple(labels), names) for names, labels in groups.items()]
+    return key
+
+
+def series_set_label(names: Sequence[str], all_series: Sequence[str]) -> str:
+    """A set of series in words: ``all scenarios``, ``all but X`` (when at most two and fewer than half are left
+    out) or the names."""
+    left_out = [s for s in all_series if s not in names]
+    if not left_out:
+        return "all scenarios"
+    if len(left_out) <= 2 and len(left_out) < len(names):
+        return "all but " + ", ".join(left_out)
+    return ", ".join(names)
+
+
+def event_letters(key: EventKey) -> dict[str, str]:
+    """Date -> the letter of its dashed line (A, B, ... in date order)."""
+    return {date: _event_letter(i) for i, date in enumerate(key)}
+
+
+def event_key_items(key: EventKey, all_series: Sequence[str], letters: bool = True) -> list[str]:
+    """The key as text, one item per date: ``A 2025-10: rate cap 24%, whitelist [new-rules-2025], ...``."""
+    items = []
+    for letter, (date, groups) in zip(event_letters(key).values(), key.items(), strict=True):
+        text = ", ".join(f"{', '.join(labels)} [{series_set_label(names, all_series)}]" for labels, names in groups)
+        items.append(f"{letter + ' ' if letters else ''}{date}: {text}")
+    return items
+
+
+def first_rule_months(data: ReportData) -> dict[str, str | None]:
+    """Series -> :func:`first_rule_month` of its policy (None without rules or when it cannot load)."""
+    return {name: first_rule_month(policy) if policy is not None else None for name, policy in data.policies.items()}
 
 
 def scenario_caps(scenario: str, overrides: Sequence[str] = ()) -> list[tuple[float, str]]:
@@ -445,24 +694,136 @@ def _event_letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else str(i + 1)
 
 
-def _draw_events(ax: Any, events: dict[str, list[str]]) -> None:
-    """Dashed lines at the policy dates, lettered A, B, ... (explained by :func:`_event_legend`)."""
-    for i, (date, _labels) in enumerate(zip(_to_dates(list(events)), events.values(), strict=True)):
-        ax.axvline(date, color="#555555", linestyle="--", linewidth=0.8, zorder=1)
+@dataclass(frozen=True)
+class Rules:
+    """The rules the time-series figures mark, and where each series' own line starts.
+
+    Attributes:
+        key: :func:`event_key` of the series shown.
+        series: every series shown, in display order.
+        first_rule: series -> :func:`first_rule_month` (None: no rules).
+        anchor: the series drawn on top before the rules (the reference scenario, else the first series).
+    """
+
+    key: EventKey = field(default_factory=dict)
+    series: tuple[str, ...] = ()
+    first_rule: dict[str, str | None] = field(default_factory=dict)
+    anchor: str | None = None
+
+    @property
+    def letters(self) -> dict[str, str]:
+        return event_letters(self.key)
+
+    def dates_of(self, name: str) -> list[str]:
+        """The dates on which ``name`` has a rule."""
+        return [date for date, groups in self.key.items() if any(name in names for _, names in groups)]
+
+    def thin_until(self, name: str) -> str | None:
+        """The month from which ``name`` is drawn in full (thin, without band, before it): the first rule or
+        announcement of the series or of the anchor, before which their paired runs are the same; None for the
+        anchor, or when neither has rules (drawn in full throughout)."""
+        if name == self.anchor:
+            return None
+        months = [m for m in (self.first_rule.get(name), self.first_rule.get(self.anchor or "")) if m]
+        return min(months) if months else None
+
+    @property
+    def anchor_on_top_until(self) -> str | None:
+        """The anchor is drawn on top of the others up to the first month any other series is drawn in full."""
+        months = [m for m in (self.thin_until(s) for s in self.series) if m]
+        return min(months) if months else None
+
+    def footer(self, width_chars: int, thin: bool = True) -> list[str]:
+        """The key under a figure: the lettered rules, then (``thin``) what the thin lines are, wrapped."""
+        import textwrap
+
+        lines: list[str] = []
+        if self.key:
+            lines += textwrap.wrap("Rules (dashed lines): " + "; ".join(event_key_items(self.key, self.series)),
+                                   width_chars, break_on_hyphens=False)
+        starts: dict[str, list[str]] = {}
+        for name in self.series:
+            month = self.thin_until(name)
+            if month:
+                starts.setdefault(month, []).append(name)
+        if thin and starts and self.anchor:
+            text = "; ".join(f"{m} [{series_set_label(names, self.series)}]" for m, names in sorted(starts.items()))
+            lines += textwrap.wrap(f"Thin lines, no band: a scenario before the first rule or announcement of it or "
+                                   f"of {self.anchor} ({text}), where the two match; {self.anchor} is drawn on top.",
+                                   width_chars, break_on_hyphens=False)
+        return lines
+
+
+def make_rules(data: ReportData, reference: str | None = None) -> Rules:
+    """The :class:`Rules` of a report; the anchor is the reference scenario's series, else the first series."""
+    anchor = next((s for s in data.series if data.series_scenario[s] == reference), None) if reference else None
+    return Rules(event_key(series_events(data)), tuple(data.series), first_rule_months(data),
+                 anchor or (data.series[0] if data.series else None))
+
+
+def _draw_events(ax: Any, rules: Rules, dates: Sequence[str] | None = None) -> None:
+    """Dashed lines at the rules' dates (``dates``: only these), lettered as in the key (:meth:`Rules.footer`)."""
+    for i, (date, letter) in enumerate(rules.letters.items()):
+        if dates is not None and date not in dates:
+            continue
+        x = _to_dates([date])[0]
+        ax.axvline(x, color="#555555", linestyle="--", linewidth=0.8, zorder=1)
         # Alternate heights: rules a month apart would otherwise print their letters on top of each other.
-        ax.text(date, 0.985 if i % 2 == 0 else 0.915, _event_letter(i), transform=ax.get_xaxis_transform(),
-                fontsize=6, va="top", ha="center", color="#333333",
+        ax.text(x, 0.985 if i % 2 == 0 else 0.915, letter, transform=ax.get_xaxis_transform(),
+                fontsize=6, va="top", ha="center", color="#333333", zorder=5,
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
-def _event_legend(events: dict[str, list[str]], width_chars: int) -> list[str]:
-    """The key of the lettered policy lines, wrapped to ``width_chars``."""
-    import textwrap
+def _draw_series(ax: Any, s: pd.DataFrame, colour: str, label: str, thin_until: str | None,
+                 on_top_until: str | None, band: bool = True) -> Any:
+    """One series' mean line and band; thin and without band before ``thin_until``; the part up to
+    ``on_top_until`` drawn again on top of every other line. Returns the full line (for the legend)."""
+    if thin_until:
+        pre = s[s["date"] <= thin_until]
+        if len(pre) > 1:
+            ax.plot(_to_dates(pre["date"]), pre["mean"].to_numpy(), color=colour, linewidth=0.7, alpha=0.55,
+                    zorder=2)
+        s = s[s["date"] >= thin_until]
+    x = _to_dates(s["date"])
+    (line,) = ax.plot(x, s["mean"].to_numpy(), color=colour, linewidth=1.3, label=label, zorder=3)
+    if band and len(s) and s["runs"].max() > 1:
+        ax.fill_between(x, s["low"].to_numpy(dtype=float), s["high"].to_numpy(dtype=float), color=colour,
+                        alpha=0.18, linewidth=0, zorder=2)
+    if on_top_until:
+        top = s[s["date"] <= on_top_until]
+        ax.plot(_to_dates(top["date"]), top["mean"].to_numpy(), color=colour, linewidth=1.5, zorder=4)
+    return line
 
-    if not events:
-        return []
-    items = [f"{_event_letter(i)} {date}: {', '.join(labels)}" for i, (date, labels) in enumerate(events.items())]
-    return textwrap.wrap("Rules (dashed lines): " + "; ".join(items), width_chars)
+
+def axis_around_means(means: np.ndarray, limits: tuple[float, float], min_span: float = 0.05,
+                      room: float = 0.5) -> tuple[float, float] | None:
+    """Y limits that follow the means rather than wide bands: the means' range widened by ``room`` times its span
+    (at least ``min_span``) on each side, within the current ``limits``; None without finite means."""
+    x = np.asarray(means, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    pad = room * max(hi - lo, min_span)
+    return max(limits[0], lo - pad), min(limits[1], hi + pad)
+
+
+def _set_axis(ax: Any, panel: Panel, bounds: Range | None) -> None:
+    """Keep the y axis inside the metric's valid range; a count panel runs from 0 (to the tier's size when
+    known) with integer ticks."""
+    from matplotlib.ticker import MaxNLocator
+
+    low, high = ax.get_ylim()
+    if panel.count:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+        lo = bounds[0] if bounds else 0.0
+        hi = bounds[1] if bounds and math.isfinite(bounds[1]) else max(high, lo + 1.0)
+        pad = 0.04 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+    elif bounds:
+        lo, hi = bounds
+        pad = 0.04 * (min(high, hi) - max(low, lo))
+        ax.set_ylim(max(low, lo - pad), min(high, hi + pad))
 
 
 def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
@@ -486,20 +847,25 @@ def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str],
 
 @dataclass(frozen=True)
 class Panel:
-    """One panel of a time-series figure: model column (or derived metric), title, y-axis label, percent?"""
+    """One panel of a time-series figure: model column (or derived metric), title, y-axis label, percent?,
+    whether it counts platforms or funders (axis from 0, integer ticks), and whether the axis follows the means
+    (:func:`axis_around_means`) rather than the bands."""
 
     metric: str
     title: str
     ylabel: str
     percent: bool = False
+    count: bool = False
+    fit_means: bool = False
 
 
 def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel], colours: dict[str, str],
-                       series: Sequence[str], events: dict[str, list[str]], ncols: int = 3,
+                       series: Sequence[str], rules: Rules, ranges: dict[str, Range] | None = None, ncols: int = 3,
                        legend_title: str | None = None) -> None:
     plt = _plt()
     from matplotlib.ticker import PercentFormatter
 
+    ranges = ranges or {}
     nrows = math.ceil(len(panels) / ncols)
     ncols = min(ncols, len(panels))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows + 0.6), squeeze=False, sharex=True)
@@ -511,16 +877,17 @@ def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel],
             s = sub[sub["series"] == name]
             if s.empty:
                 continue
-            x = _to_dates(s["date"])
-            (line,) = ax.plot(x, s["mean"].to_numpy(), color=colours[name], linewidth=1.3, label=name, zorder=3)
-            handles.setdefault(name, line)
-            if s["runs"].max() > 1:
-                ax.fill_between(x, s["low"].to_numpy(), s["high"].to_numpy(), color=colours[name], alpha=0.18,
-                                linewidth=0, zorder=2)
-        _draw_events(ax, events)
+            on_top = rules.anchor_on_top_until if name == rules.anchor else None
+            handles.setdefault(name, _draw_series(ax, s, colours[name], name, rules.thin_until(name), on_top))
+        _draw_events(ax, rules)
         ax.set_title(panel.title, fontsize=8.5)
         ax.set_ylabel(panel.ylabel, fontsize=7.5)
         ax.tick_params(labelsize=7)
+        _set_axis(ax, panel, ranges.get(panel.metric))
+        if panel.fit_means:
+            limits = axis_around_means(sub["mean"].to_numpy(dtype=float), ax.get_ylim())
+            if limits:
+                ax.set_ylim(*limits)
         if panel.percent:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
         _format_date_axis(ax)
@@ -528,8 +895,7 @@ def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel],
         axes[j // ncols][j % ncols].set_visible(False)
     for ax in axes[-1]:
         ax.tick_params(labelbottom=True)
-    _finish(fig, path, list(handles.values()), list(handles), legend_title,
-            _event_legend(events, int(fig.get_figwidth() * 17)))
+    _finish(fig, path, list(handles.values()), list(handles), legend_title, rules.footer(int(fig.get_figwidth() * 17)))
 
 
 # ---------------------------------------------------------------------------------------- figures
@@ -559,40 +925,46 @@ def _needs(df: pd.DataFrame, table: str, columns: Sequence[str]) -> str | None:
 
 
 def _model_ts(data: ReportData, fig_dir: Path, name: str, title: str, caption: str, panels: Sequence[Panel],
-              events: dict[str, list[str]], ncols: int = 3) -> Figure:
+              rules: Rules, ncols: int = 3) -> Figure:
     figure = Figure(name, title, caption)
     figure.skipped = _needs(data.model, "model", [p.metric for p in panels])
     if figure.skipped:
         return figure
-    bands = monthly_bands(data.model, [p.metric for p in panels])
+    bands = clip_bands(monthly_bands(data.model, [p.metric for p in panels]), data.ranges)
     figure.write_data(bands, fig_dir)
-    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events, ncols)
+    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, rules, data.ranges, ncols)
     return figure
 
 
-def _fig_margins(data: ReportData, fig_dir: Path, events: dict[str, list[str]]) -> Figure:
+def _fig_margins(data: ReportData, fig_dir: Path, rules: Rules) -> Figure:
+    band = "95% band of the pooled ratio" if data.replications > 1 else "one replication, no band"
     figure = Figure("platform_margin_by_tier", "Platform margin by tier",
-                    "Volume-weighted platform margin per tier: sum(margin × volume) / sum(volume) over the tier's "
-                    "platforms each month (platforms table), mean over replications with 95% band.")
+                    "Volume-weighted platform margin per tier: the tier's profit over its new loans, sum(profit) / "
+                    "sum(volume) over the tier's platforms and the replications each month (platforms table; profit "
+                    f"= margin × volume), with a {band}. A platform or replication with little volume weighs "
+                    "little. Months in which a tier's volume is below "
+                    f"{MARGIN_MIN_VOLUME_SHARE:.0%} of its first month's are left blank: profit over so little new "
+                    "lending is no margin. The axis follows the means; a band that runs past it is cut at the edge.")
     figure.skipped = _needs(data.platforms, "platforms", ["tier", "margin", "volume"])
     if figure.skipped:
         return figure
-    per_run = tier_margins(data.platforms)
-    bands = monthly_bands(per_run, [f"margin_{t}" for t in TIERS])
+    bands = tier_margins(data.platforms)
     figure.write_data(bands, fig_dir)
-    panels = [Panel(f"margin_{t}", f"{t} platforms", "profit / volume", percent=True) for t in TIERS]
-    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, events)
+    panels = [Panel(f"margin_{t}", f"{t} platforms", "profit / new volume", percent=True, fit_means=True)
+              for t in TIERS]
+    _timeseries_figure(figure.png, bands, panels, data.colours, data.series, rules)
     return figure
 
 
-def _fig_partners_by_kind(data: ReportData, fig_dir: Path, events: dict[str, list[str]]) -> Figure:
+def _fig_partners_by_kind(data: ReportData, fig_dir: Path, rules: Rules) -> Figure:
     figure = Figure("partners_by_funder_kind", "Whitelist size by funder kind",
                     "Mean number of platform partners per funder of each kind (funders table), one panel per "
-                    "scenario, mean over replications with 95% band.")
+                    "scenario, mean over replications with 95% band; each panel marks its own scenario's rules.")
     figure.skipped = _needs(data.funders, "funders", ["kind", "partners"])
     if figure.skipped:
         return figure
     bands = partners_by_kind(data.funders)
+    bands = clip_bands(bands, {kind: valid_ranges("funders")["partners"] for kind in set(bands["metric"])})
     figure.write_data(bands, fig_dir)
     plt = _plt()
     ncols = min(3, len(data.series))
@@ -613,7 +985,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, events: dict[str, lis
             handles.setdefault(kind, line)
             if s["runs"].max() > 1:
                 ax.fill_between(x, s["low"].to_numpy(), s["high"].to_numpy(), color=colour, alpha=0.15, linewidth=0)
-        _draw_events(ax, events)
+        _draw_events(ax, rules, rules.dates_of(name))
         ax.set_title(name, fontsize=8.5, color=data.colours[name])
         ax.set_ylabel("partners per funder", fontsize=7.5)
         ax.tick_params(labelsize=7)
@@ -621,7 +993,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, events: dict[str, lis
     for j in range(len(data.series), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
     _finish(fig, figure.png, list(handles.values()), list(handles), "funder kind",
-            _event_legend(events, int(fig.get_figwidth() * 17)))
+            rules.footer(int(fig.get_figwidth() * 17), thin=False))
     return figure
 
 
@@ -767,46 +1139,54 @@ def _fig_segments(data: ReportData, fig_dir: Path) -> Figure:
     return figure
 
 
-def make_figures(data: ReportData, fig_dir: Path) -> list[Figure]:
-    """Draw every figure into ``fig_dir`` (PNG + CSV); figures whose data is missing are returned as skipped."""
+def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) -> list[Figure]:
+    """Draw every figure into ``fig_dir`` (PNG + CSV); figures whose data is missing are returned as skipped.
+
+    ``reference`` (a scenario) is drawn on top before the rules (:func:`make_rules`).
+    """
     fig_dir.mkdir(parents=True, exist_ok=True)
-    events = all_policy_events(data)
-    band_note = "mean over replications with 95% band" if data.replications > 1 else \
+    rules = make_rules(data, reference)
+    band_note = "mean over replications with 95% band, clipped to the valid range" if data.replications > 1 else \
         "one replication: the line is that run, no band"
     figures = [
         _model_ts(data, fig_dir, "active_platforms_by_tier", "Active platforms by tier",
-                  f"Active platforms in each tier at the end of each month ({band_note}).",
-                  [Panel(f"active_platforms_{t}", f"{t} platforms", "active platforms") for t in TIERS], events),
+                  f"Active platforms in each tier at the end of each month ({band_note}); the axis runs from 0 to "
+                  "the tier's size.",
+                  [Panel(f"active_platforms_{t}", f"{t} platforms", "active platforms", count=True) for t in TIERS],
+                  rules),
         _model_ts(data, fig_dir, "exits_by_tier", "Cumulative exits by tier",
-                  f"Cumulative platform exits (failure, wind-down or abroad) per tier ({band_note}).",
-                  [Panel(f"platform_exits_{t}", f"{t} platforms", "cumulative exits") for t in TIERS], events),
+                  f"Cumulative platform exits (failure, wind-down or abroad) per tier ({band_note}); the axis runs "
+                  "from 0 to the tier's size.",
+                  [Panel(f"platform_exits_{t}", f"{t} platforms", "cumulative exits", count=True) for t in TIERS],
+                  rules),
         _model_ts(data, fig_dir, "concentration", "Concentration: head share, HHI and CR5",
                   f"Head tier's share of platform volume, Herfindahl-Hirschman index (0-10000) and the five "
                   f"largest platforms' share ({band_note}).",
                   [Panel("head_share", "head share", "share of platform volume", True),
                    Panel("hhi", "HHI", "index (0-10000)"),
-                   Panel("cr5", "CR5", "share of platform volume", True)], events),
+                   Panel("cr5", "CR5", "share of platform volume", True)], rules),
         _model_ts(data, fig_dir, "funders_whitelists", "Whitelists and funders in platform lending",
                   f"Mean whitelist size (partners per funder that lent through platforms at the start, zeros "
                   f"included) and the number of funders still in platform lending ({band_note}).",
                   [Panel("mean_whitelist_size", "mean whitelist size", "partners per funder"),
-                   Panel("funders_in_platform_lending", "funders in platform lending", "funders")], events, 2),
-        _fig_partners_by_kind(data, fig_dir, events),
+                   Panel("funders_in_platform_lending", "funders in platform lending", "funders", count=True)],
+                  rules, 2),
+        _fig_partners_by_kind(data, fig_dir, rules),
         _fig_apr(data, fig_dir),
         _model_ts(data, fig_dir, "rationing_shadow", "Rationing and shadow lending",
                   f"Share of credit seekers who got no licensed loan, and new shadow-lender loans per month "
                   f"({band_note}).",
                   [Panel("rationed_share", "rationed share", "share of applicants", True),
-                   Panel("shadow_volume", "shadow volume", "yuan per month")], events, 2),
+                   Panel("shadow_volume", "shadow volume", "yuan per month")], rules, 2),
         _model_ts(data, fig_dir, "credit_risk", "Defaults, NPLs, multi-borrowing and debt spirals",
                   f"Monthly default rate (new 90+ days past due / indebted borrowers), NPL ratio, share of "
                   f"indebted borrowers with 3+ lenders, and share in a debt spiral ({band_note}).",
                   [Panel("default_rate", "default rate", "per month", True),
                    Panel("npl_ratio", "NPL ratio", "90+ dpd / balance", True),
                    Panel("multi_lender_share", "multi-lender share", "indebted borrowers", True),
-                   Panel("spiral_share", "spiral share", "indebted borrowers", True)], events, 2),
+                   Panel("spiral_share", "spiral share", "indebted borrowers", True)], rules, 2),
         _fig_segments(data, fig_dir),
-        _fig_margins(data, fig_dir, events),
+        _fig_margins(data, fig_dir, rules),
         _fig_lorenz(data, fig_dir),
     ]
     return figures
@@ -821,6 +1201,9 @@ def _values_at(model: pd.DataFrame, when: str) -> pd.DataFrame:
 
 def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     """Outcomes at the horizon and at :data:`AFTER_RULES_MONTH` with paired differences against a reference.
+
+    Intervals are clipped to the outcome's valid range (:attr:`ReportData.ranges`), differences to the range of
+    a difference of two valid values.
 
     Returns:
         ``series, scenario, when, date, metric, runs, mean, sd, low, high, reference, pairs, diff_mean,
@@ -854,7 +1237,8 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
                 rows.append(row)
     columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
                "pairs", "diff_mean", "diff_low", "diff_high"]
-    return pd.DataFrame(rows, columns=columns)
+    out = clip_bands(pd.DataFrame(rows, columns=columns), data.ranges)
+    return clip_bands(out, difference_ranges(data.ranges), "diff_low", "diff_high")
 
 
 def _fmt(value: float, kind: str, signed: bool = False) -> str:
@@ -937,15 +1321,16 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
     failed = data.runs[data.runs["status"] != "ok"] if not data.runs.empty else pd.DataFrame()
     dates = sorted(data.model["date"].unique())
     blocks: list[Block] = [
-        ("h", 1, f"Report: {data.directory.name}"),
-        ("p", f"Batch directory `{data.directory}`: {ok} run(s) ok, {len(failed)} failed; "
+        ("h", 1, report_title(data)),
+        ("p", f"Batch directory `{display_path(data.directory)}`: {ok} run(s) ok, {len(failed)} failed; "
               f"{len(data.series)} scenario(s); {data.replications} replication(s) per scenario (fewest); months "
               f"{dates[0]} to {dates[-1]}."),
     ]
-    events = all_policy_events(data)
-    if events:
-        blocks.append(("p", "Rules of the scenarios shown (dashed lines in the figures): "
-                            + "; ".join(f"{d}: {', '.join(labels)}" for d, labels in events.items()) + "."))
+    key = event_key(series_events(data))
+    if key:
+        blocks.append(("p", "Rules of the scenarios shown (dashed lines in the figures, lettered in date order; "
+                            "the scenarios that carry each rule in brackets): "
+                            + "; ".join(event_key_items(key, data.series)) + "."))
     notes = list(data.notes)
     if data.replications <= 1:
         notes.append("Only one replication per scenario: figures show single runs without bands, and the tables "
@@ -984,6 +1369,49 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
                  str(r.get("seed", "")), str(r.get("error", ""))[:200]] for _, r in failed.iterrows()]
         blocks.append(("table", ["run_id", "scenario", "replicate", "seed", "error"], rows))
     return blocks
+
+
+def title_from_design(design: dict[str, Any], scenarios: Sequence[str], replications: int,
+                      borrowers: int | None = None) -> str:
+    """The report's title from the store's design: scenarios (named when at most three), the sweep, replications,
+    borrowers and root seed, e.g. ``Report: baseline-2024, new-rules-2025 (5 replications, 100,000 borrowers, root
+    seed 20251001)``. Values missing from ``design`` come from the arguments (the stored runs); no paths.
+    """
+    names = [str(s) for s in design.get("scenarios") or scenarios]
+    what = ", ".join(names) if len(names) <= 3 else f"{len(names)} scenarios"
+    vary = [v for v in design.get("vary") or [] if isinstance(v, list | tuple) and v]
+    points = design.get("points")
+    if vary:
+        count = len(points) if isinstance(points, list) else None
+        what += f", a sweep of {', '.join(str(v[0]) for v in vary)}" + (f" ({count} points)" if count else "")
+    reps = design.get("replications") or replications
+    details = [f"{reps} replication{'s' if reps != 1 else ''}"]
+    people = design.get("borrowers") or borrowers
+    if people:
+        details.append(f"{int(people):,} borrowers")
+    if design.get("root_seed") is not None:
+        details.append(f"root seed {design['root_seed']}")
+    return f"Report: {what} ({', '.join(details)})"
+
+
+def report_title(data: ReportData) -> str:
+    """:func:`title_from_design` of a store (its manifest's design, else what its runs record)."""
+    borrowers = None
+    if not data.runs.empty and "borrowers" in data.runs.columns:
+        sizes = set(data.runs["borrowers"].dropna())
+        borrowers = int(sizes.pop()) if len(sizes) == 1 else None
+    scenarios = list(dict.fromkeys(data.series_scenario.values()))
+    return title_from_design(data.design, scenarios, data.replications, borrowers)
+
+
+def display_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> str:
+    """A directory as the report prints it: relative to the working directory (``cwd``) when strictly inside it,
+    else its name only; never an absolute path (a store in a temporary directory prints as its name)."""
+    resolved = Path(path).resolve()
+    base = Path(cwd if cwd is not None else Path.cwd()).resolve()
+    if base != Path(base.anchor) and base in resolved.parents:
+        return resolved.relative_to(base).as_posix()
+    return resolved.name or resolved.anchor.strip("/\\") or "."
 
 
 def _md_cell(text: str) -> str:
@@ -1100,7 +1528,7 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
         raise ReportError(f"--out {out}: cannot create it ({err.strerror or err})") from None
     say = progress or (lambda _msg: None)
     say("drawing figures")
-    figures = make_figures(data, out / "figures")
+    figures = make_figures(data, out / "figures", reference)
     summary = outcome_summary(data, reference)
     summary_path = out / "summary.csv"
     atomic_write_text(summary.to_csv(index=False), summary_path)
@@ -1108,5 +1536,6 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
     notes = next((list(b[1]) for b in blocks if b[0] == "ul"), [])
     md_path = atomic_write_text(render_markdown(blocks), out / "report.md")
     say("writing report.html")
-    html_path = atomic_write_text(render_html(blocks, f"zhudai report: {data.directory.name}"), out / "report.html")
+    title = report_title(data).replace("Report:", "zhudai report:", 1)
+    html_path = atomic_write_text(render_html(blocks, title), out / "report.html")
     return ReportResult(out, Path(md_path), Path(html_path), summary_path, figures, notes)

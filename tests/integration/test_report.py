@@ -67,6 +67,45 @@ def test_report_writes_every_file(report: Path) -> None:
     assert "2025-10: rate cap" in md
 
 
+def test_title_from_the_design_and_no_temporary_path(store: Path, report: Path) -> None:
+    md = (report / "report.md").read_text(encoding="utf-8")
+    html = (report / "report.html").read_text(encoding="utf-8")
+    title = "Report: baseline-2024, new-rules-2025 (2 replications, 1,500 borrowers, root seed 7)"
+    assert md.splitlines()[0] == f"# {title}"
+    assert "<title>zhudai report: baseline-2024, new-rules-2025 (2 replications" in html
+    for text in (md, html):
+        assert str(store) not in text and str(store.parent) not in text
+        assert "Batch directory `batch`" in text or "Batch directory <code>batch</code>" in text
+    # The rule key names the scenario that carries each rule.
+    assert "rate cap 24%, whitelist, no outsourcing [new-rules-2025]" in md
+
+
+def test_bands_and_intervals_stay_in_the_valid_range(store: Path, report: Path) -> None:
+    tables = read_store(store)
+    sizes = tables["platforms"].groupby("tier")["platform_id"].nunique()
+    bounds = {"head_share": (0, 1), "cr5": (0, 1), "hhi": (0, 10000), "rationed_share": (0, 1),
+              "default_rate": (0, 1), "npl_ratio": (0, 1), "multi_lender_share": (0, 1), "spiral_share": (0, 1),
+              "shadow_volume": (0, math.inf), "mean_whitelist_size": (0, math.inf),
+              "funders_in_platform_lending": (0, tables["funders"]["funder_id"].nunique())}
+    for tier, n in sizes.items():
+        bounds[f"active_platforms_{tier}"] = bounds[f"platform_exits_{tier}"] = (0, n)
+    seen = set()
+    for name in ("active_platforms_by_tier", "exits_by_tier", "concentration", "funders_whitelists",
+                 "rationing_shadow", "credit_risk", "partners_by_funder_kind"):
+        data = pd.read_csv(report / "figures" / f"{name}.csv")
+        for metric, rows in data.groupby("metric"):
+            lo, hi = bounds.get(metric, (0, math.inf))  # partners per funder kind: from 0
+            assert (rows["low"].dropna() >= lo).all() and (rows["high"].dropna() <= hi).all(), (name, metric)
+            seen.add(metric)
+    assert set(bounds) <= seen
+    summary = pd.read_csv(report / "summary.csv")
+    for metric, rows in summary.groupby("metric"):
+        if metric in bounds:
+            lo, hi = bounds[metric]
+            assert (rows["low"].dropna() >= lo).all() and (rows["high"].dropna() <= hi).all(), metric
+            assert (rows["diff_low"].dropna() >= lo - hi).all() and (rows["diff_high"].dropna() <= hi - lo).all()
+
+
 def test_time_series_data_equal_store_aggregates(store: Path, report: Path) -> None:
     model = read_store(store)["model"]
     for figure, metrics in (("concentration", ["head_share", "hhi", "cr5"]),
@@ -80,27 +119,26 @@ def test_time_series_data_equal_store_aggregates(store: Path, report: Path) -> N
             got = data[data["metric"] == metric].set_index(["series", "date"])["mean"]
             got.index.names = ["scenario", "date"]
             pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
-    # The band of one cell, recomputed by hand.
+    # The band of one cell, recomputed by hand and clipped to HHI's range 0-10000.
     data = pd.read_csv(report / "figures" / "concentration.csv")
     row = data[(data["metric"] == "hhi") & (data["series"] == "new-rules-2025") & (data["date"] == "2026-03")].iloc[0]
     x = model[(model["scenario"] == "new-rules-2025") & (model["date"] == "2026-03")]["hhi"].to_numpy()
     _, low, high = _band(x)
     assert row["runs"] == 2
-    assert row["low"] == pytest.approx(low) and row["high"] == pytest.approx(high)
+    assert row["low"] == pytest.approx(max(low, 0.0)) and row["high"] == pytest.approx(min(high, 10000.0))
 
 
 def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report: Path) -> None:
     tables = read_store(store)
     platforms, funders = tables["platforms"], tables["funders"]
-    # Margin by tier: sum(margin*volume)/sum(volume) per run, then mean over runs.
+    # Margin by tier: sum(profit)/sum(volume) over the tier's platforms and the runs (profit = margin*volume).
     margins = pd.read_csv(report / "figures" / "platform_margin_by_tier.csv")
     sub = platforms[(platforms["scenario"] == "baseline-2024") & (platforms["date"] == "2026-01")
                     & (platforms["tier"] == "head")]
-    per_run = sub.groupby("run_id").apply(lambda g: (g["margin"] * g["volume"]).sum() / g["volume"].sum(),
-                                          include_groups=False)
     row = margins[(margins["metric"] == "margin_head") & (margins["series"] == "baseline-2024")
                   & (margins["date"] == "2026-01")].iloc[0]
-    assert row["mean"] == pytest.approx(per_run.mean())
+    assert row["mean"] == pytest.approx((sub["margin"] * sub["volume"]).sum() / sub["volume"].sum())
+    assert row["runs"] == 2 and row["low"] <= row["mean"] <= row["high"]
     # Partners per funder kind.
     kinds = pd.read_csv(report / "figures" / "partners_by_funder_kind.csv")
     sub = funders[(funders["scenario"] == "new-rules-2025") & (funders["date"] == "2026-06")
@@ -150,7 +188,9 @@ def test_summary_levels_and_paired_differences(store: Path, report: Path) -> Non
     assert row["mean"] == pytest.approx(mine.mean())
     mean, low, high = _band((mine - ref).to_numpy())
     assert row["pairs"] == 2
-    assert (row["diff_mean"], row["diff_low"], row["diff_high"]) == pytest.approx((mean, low, high))
+    # A difference of two shares lies in [-1, 1]; the interval is clipped to it.
+    assert (row["diff_mean"], row["diff_low"], row["diff_high"]) == pytest.approx((mean, max(low, -1.0),
+                                                                                   min(high, 1.0)))
     ref_row = summary[(summary["scenario"] == "baseline-2024") & (summary["metric"] == "rationed_share")].iloc[0]
     assert math.isnan(ref_row["diff_mean"])
 
