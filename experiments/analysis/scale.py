@@ -66,7 +66,7 @@ REL_TOL = 0.10
 SHARE_TOL = 0.03
 #: The smallest population at which the shipped scale check (README, "Outputs") found the model's answers
 #: independent of the population size, and at which the main job runs. Smaller runs print a warning.
-SUPPORTED_MIN_BORROWERS = 100_000
+SUPPORTED_MIN_BORROWERS = 200_000
 
 
 def small_population_warning(borrowers: int) -> str | None:

@@ -34,7 +34,7 @@ exit statuses:
 
 BATCH_EPILOG = """\
 defaults:
-  --replications 5, --borrowers 100000, --months: each scenario's own, --seed 20251001 (root of the
+  --replications 5, --borrowers 200000, --months: each scenario's own, --seed 20251001 (root of the
   replicate seeds: SeedSequence(ROOT).spawn(R); replicate i has the same seed in every scenario and sweep
   point), --workers: the number of CPUs (1 runs in this process)
 
@@ -56,7 +56,7 @@ exit statuses:
 
 VALIDATE_EPILOG = """\
 defaults:
-  --replications 5, --borrowers 100000, --seed 20251001, --out results/validation/run,
+  --replications 5, --borrowers 200000, --seed 20251001, --out results/validation/run,
   --targets experiments/targets.toml, --workers: the number of CPUs. With --robustness N: an N-point
   Latin-hypercube sample over the parameters flagged uncertainty=True (ranges in the targets file's
   [robustness] table); each point runs every needed scenario with --replications and --borrowers.
@@ -341,8 +341,10 @@ def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.Hel
         epilog=VALIDATE_EPILOG,
     )
     _add_paired_run_options(p, 5, "scenario")
-    p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
-                   help="borrowers per run (default 100000)")
+    from experiments.engine.design import DEFAULT_BORROWERS
+
+    p.add_argument("--borrowers", type=non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                   help=f"borrowers per run (default {DEFAULT_BORROWERS})")
     p.add_argument("--out", type=Path, default=Path("results/validation/run"), metavar="DIR",
                    help="batch directory and outputs (default results/validation/run)")
     p.add_argument("--targets", type=Path, default=None, metavar="FILE",
@@ -428,8 +430,10 @@ def _add_calibrate_command(commands: Any, formatter: Callable[[str], argparse.He
                    help="replicates of the confirmation and the profiles (default 2 x R)")
     _add_paired_run_options(p, cal.DEFAULT_REPLICATIONS, "point in the search")
     p.add_argument("--scheduler", metavar="ADDRESS", help="'local' or a dask scheduler address (tcp://host:port)")
-    p.add_argument("--borrowers", type=non_negative_int, default=100_000, metavar="N",
-                   help="borrowers per run (default 100000)")
+    from experiments.engine.design import DEFAULT_BORROWERS
+
+    p.add_argument("--borrowers", type=non_negative_int, default=DEFAULT_BORROWERS, metavar="N",
+                   help=f"borrowers per run (default {DEFAULT_BORROWERS})")
     p.add_argument("--set", dest="overrides", action="append", default=[], type=override, metavar="dotted.key=value",
                    help="override one parameter in every run (repeatable)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",

@@ -11,7 +11,7 @@ Design file keys::
     description = "..."               # free text
     root_seed = 20251001              # int >= 0 (default 20251001)
     replications = 5                  # int >= 1 (default 5)
-    borrowers = 100000                # int >= 0 (default 100000)
+    borrowers = 200000                # int >= 0 (default 200000)
     months = 24                       # int >= 1 (default: each scenario's own)
     scenarios = ["baseline-2024"]     # shipped names or paths to .toml files (required, non-empty)
     overrides = ["run.burn_in=0"]     # dotted.key=value applied to every run (optional)
@@ -49,7 +49,8 @@ from model.config import ConfigError, load_scenario, parse_value, toml_value
 
 DEFAULT_ROOT_SEED = 20251001
 DEFAULT_REPLICATIONS = 5
-DEFAULT_BORROWERS = 100_000
+#: The smallest population the shipped scale check supports (experiments/analysis/scale.py).
+DEFAULT_BORROWERS = 200_000
 MODES = ("grid", "zip")
 DESIGN_KEYS = ("description", "root_seed", "replications", "borrowers", "months", "scenarios", "overrides", "vary")
 #: The settings that define a design's runs (:meth:`Design.fingerprint_data`), in the order a refusal names them.

@@ -2,7 +2,7 @@
 
 The facts are defined once, as validation targets (``experiments/targets.toml``, metrics in
 ``experiments/analysis/validation.py``); ``zhudai validate`` evaluates them over paired replicates (committed:
-``results/validation/validation.md``). This test evaluates the core facts on one seed at 100k borrowers (the
+``results/validation/validation.md``). This test evaluates the core facts on one seed at 200k borrowers (the
 smallest size the scale check supports): new-rules-2025 against baseline-2024 on the same seed (common random
 numbers), and the crackdown in full-tightening-2026; and checks that the paired facts fail with the two
 scenarios swapped, so that they are effects of the rules rather than of the model's drift.
@@ -18,7 +18,7 @@ import pytest
 from experiments.analysis.validation import evaluate, load_targets
 from experiments.engine.run import resolve_scenario, run_model
 
-BORROWERS = 100_000
+BORROWERS = 200_000
 SEED = 1
 SCENARIOS = ("baseline-2024", "new-rules-2025", "full-tightening-2026")
 FACTS = ("matthew_head_share", "matthew_hhi", "tail_exits_far_more_than_head", "tail_exits_rise_vs_counterfactual",
@@ -26,10 +26,10 @@ FACTS = ("matthew_head_share", "matthew_hhi", "tail_exits_far_more_than_head", "
          "no_price_above_cap", "shadow_rises_after_cap", "multi_lender_defaults",
          "withdrawal_raises_short_run_defaults", "shadow_falls_after_crackdown")
 #: Facts the model does not produce today (README, "Status and open work"; results/validation/validation.md).
-#: The test requires them to fail, so that it says when one starts to hold and can leave this list. Empty since
-#: funders answer for each partner under a whitelist regime and borrowers priced out by the cap turn to shadow
-#: lenders.
-KNOWN_FAILURES: tuple[str, ...] = ()
+#: The test requires them to fail, so that it says when one starts to hold and can leave this list. With the
+#: calibrated parameters (docs/calibration.md) no city or rural bank leaves platform lending on this seed (0.8 of
+#: them on average over the 5 validation replicates: WARN in results/validation/validation.md).
+KNOWN_FAILURES: tuple[str, ...] = ("small_banks_stop_platform_lending",)
 #: Paired facts that must not hold when the rules and the counterfactual trade places.
 EFFECTS = ("matthew_head_share", "tail_exits_rise_vs_counterfactual", "small_banks_stop_platform_lending",
            "shadow_rises_after_cap", "withdrawal_raises_short_run_defaults")

@@ -103,3 +103,10 @@ def test_small_population_warning_below_the_supported_size_only():
     assert low is not None and low.startswith("warning: ")
     assert f"{scale.SUPPORTED_MIN_BORROWERS - 1:,}" in low and f"{scale.SUPPORTED_MIN_BORROWERS:,}" in low
     assert scale.small_population_warning(scale.SUPPORTED_MIN_BORROWERS) is None
+
+
+def test_the_batch_commands_default_to_the_supported_population():
+    """compare, batch, validate and calibrate run at the smallest population the scale check supports."""
+    from experiments.engine.design import DEFAULT_BORROWERS
+
+    assert DEFAULT_BORROWERS == scale.SUPPORTED_MIN_BORROWERS

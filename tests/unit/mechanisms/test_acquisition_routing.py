@@ -56,14 +56,14 @@ def demand(seeking, refinancing=None, amount=100.0):
                         delinquent_need=np.zeros(n, dtype=bool))
 
 
-def route(dem, *, spend, direct_budget, bk=None, seed=0, bp=BP1, reach=None):
+def route(dem, *, spend, direct_budget, bk=None, seed=0, bp=BP1, reach=None, channels=PARAMS.channels):
     n = dem.seeking.size
     bk = bk if bk is not None else book(n=0)
     spend = np.asarray(spend, dtype=float)
     reach = np.ones(spend.shape[0]) if reach is None else np.asarray(reach, dtype=float)
     return route_applications(np.random.default_rng(seed), dem, spend=spend, reach=reach,
                               direct_budget=np.asarray(direct_budget, dtype=float), risk_z=np.zeros(n),
-                              n_licensed=np.zeros(n, dtype=np.int64), bp=bp, channels=PARAMS.channels,
+                              n_licensed=np.zeros(n, dtype=np.int64), bp=bp, channels=channels,
                               book_borrower=bk.borrower, book_desk=bk.desk, book_shadow=bk.shadow)
 
 
@@ -164,13 +164,12 @@ def test_a_platform_spending_in_proportion_to_its_weight_keeps_its_share():
     spend = np.zeros((2, 4))
     spend[:, int(Channel.INFO_FLOW)] = [4.0, 1.0]
     bp = dataclasses.replace(BP1, direct_share=0.0)
-    reach = platform_reach(weight=np.array([0.8, 0.2]), tier=np.zeros(2, dtype=int),
-                           spend_returns=PARAMS.channels.spend_returns)
-    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp, reach=reach)
+    half = dataclasses.replace(PARAMS.channels, spend_returns=0.5)  # the arithmetic of the docstring
+    reach = platform_reach(weight=np.array([0.8, 0.2]), tier=np.zeros(2, dtype=int), spend_returns=0.5)
+    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp, reach=reach, channels=half)
     got = np.bincount(apps.desk, minlength=2)
-    assert PARAMS.channels.spend_returns == 0.5
     assert got[0] / got[1] == pytest.approx(4.0, rel=0.05)
-    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp)
+    apps, _ = route(dem, spend=spend, direct_budget=[0.0], bp=bp, channels=half)
     got = np.bincount(apps.desk, minlength=2)
     assert got[0] / got[1] == pytest.approx(2.0, rel=0.05)
 
