@@ -5,3 +5,6 @@
 identifiability and the fit; :mod:`~experiments.calibration.outputs` writes the overlay, tables, figures and report.
 The shipped inputs are ``moments-2024.toml`` and ``params-2024.toml`` beside this file.
 """
+
+#: optuna samplers a calibration can use (``zhudai calibrate --sampler``; :func:`.search.open_study`).
+SAMPLERS = ("cmaes", "tpe")

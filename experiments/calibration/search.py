@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.calibration import SAMPLERS
 from experiments.calibration.spec import CalParam
 
-SAMPLERS = ("cmaes", "tpe")
 STUDY_FILE = "study.journal"
 STUDY_NAME = "zhudai-calibrate"
 MOMENTS_LEDGER = "moments.csv"
@@ -75,7 +75,7 @@ def open_study(out: Path, params: Sequence[CalParam], start: Sequence[float], sa
     elif sampler == "tpe":
         chosen = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
     else:
-        raise ValueError(f"unknown sampler {sampler!r}")
+        raise ValueError(f"unknown sampler {sampler!r} (one of {', '.join(SAMPLERS)})")
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=chosen, direction="minimize",
                                 load_if_exists=True)
     if not study.trials:

@@ -34,12 +34,12 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from experiments.cli.exits import EXIT_OK, EXIT_RUN_FAILED, UsageError, error, warn_small_population
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IDENTITY_FILE = "calibration.json"
 IDENTITY_KIND = "zhudai-calibration"
@@ -221,6 +221,8 @@ def _point_means(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 
 def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    import pandas as pd
+
     from experiments.calibration import outputs, profile, search, spec
 
     if args.scheduler is not None and args.scheduler != "local" and args.workers is not None:
@@ -280,7 +282,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     confirm["search_loss"] = top["loss"].to_numpy()
     confirm["loss"] = [spec.loss({n: float(means.loc[i, n]) for n in names}, setup.moments) for i in where]
     outputs.write_csv(confirm, out / "confirm.csv")
-    chosen = int(np.argmin(confirm["loss"].to_numpy()))
+    chosen = int(confirm["loss"].to_numpy().argmin())
     estimate = candidates[chosen]
     estimate_trial = int(confirm["trial"].iloc[chosen])
 

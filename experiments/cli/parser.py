@@ -402,11 +402,11 @@ exit statuses:
 
 def _add_calibrate_command(commands: Any, formatter: Callable[[str], argparse.HelpFormatter]) -> None:
     """The ``calibrate`` subcommand: estimate parameters against the moments of the pre-rule industry."""
-    from experiments.calibration.search import SAMPLERS
+    from experiments.calibration import SAMPLERS
 
     p = _command(
         commands, formatter, "calibrate", "estimate parameters against the pre-rule industry's moments",
-        "Method of simulated moments on optuna (CMA-ES by default, started from the scenario's own values): "
+        "Method of simulated moments on optuna (CMA-ES by default; the scenario's own values are evaluated first): "
         "every candidate point runs R replicates with the same seeds through the batch engine (resumable, "
         "local pool or dask), its loss is the weighted sum of squared distances from the moments in "
         "tolerances. Then the estimate's fit and a loss profile of every parameter (identifiability). Rerun "
