@@ -8,6 +8,7 @@ assertion is about results, never about timing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -261,3 +262,23 @@ def test_recovers_known_parameters_from_their_own_moments(tmp_path, write):
     assert markup["verdict"] == "identified" and markup["interval_low"] > start["platforms.head.markup"]
     fit = pd.read_csv(out / "fit.csv")
     assert fit["within"].all(), fit
+
+
+@pytest.mark.slow
+def test_a_calibration_on_a_dask_cluster_equals_the_in_process_one(tiny_calibration, tmp_path):
+    """The same calibration with ``--scheduler local`` (a dask LocalCluster of 2 single-threaded workers) finds the
+    same trials, moments and estimate as in-process: every run goes through the batch engine, on any executor."""
+    argv = [a for a in tiny_calibration["argv"][:-1]]
+    i = argv.index("--workers")
+    argv[i:i + 2] = ["--scheduler", "local", "--workers", "2"]
+    out = tmp_path / "dask"
+    code, _stdout, stderr = run_main([*argv, str(out)])
+    assert code == 0, stderr
+    ours = pd.read_csv(out / "trials.csv")
+    theirs = pd.read_csv(tiny_calibration["out"] / "trials.csv")
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert (out / "estimate.toml").read_text().split("\n# Moments")[1] == \
+        (tiny_calibration["out"] / "estimate.toml").read_text().split("\n# Moments")[1]
+    # The runs ran in the cluster's worker processes, not in this one.
+    workers = pd.concat([pd.read_parquet(d / "runs.parquet", columns=["worker"]) for d in (out / "evals").iterdir()])
+    assert not workers["worker"].str.endswith(f"/{os.getpid()}").any()
