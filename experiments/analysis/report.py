@@ -5,7 +5,8 @@
 
     report.md              the report: store, notes, outcome tables, figures (relative paths)
     report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
-    summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference
+    summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference,
+                           and the short-run and speed measures from each scenario's first rule date
     figures/<name>.png     one figure per question (200 dpi)
     figures/<name>.csv     the numbers drawn in that figure
 
@@ -1200,14 +1201,16 @@ def _values_at(model: pd.DataFrame, when: str) -> pd.DataFrame:
 
 
 def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
-    """Outcomes at the horizon and at :data:`AFTER_RULES_MONTH` with paired differences against a reference.
+    """Outcomes at the horizon and at :data:`AFTER_RULES_MONTH` with paired differences against a reference,
+    then the short-run and speed measures (:func:`short_run_summary`, ``when`` = :data:`SHORT_RUN`).
 
     Intervals are clipped to the outcome's valid range (:attr:`ReportData.ranges`), differences to the range of
     a difference of two valid values.
 
     Returns:
         ``series, scenario, when, date, metric, runs, mean, sd, low, high, reference, pairs, diff_mean,
-        diff_low, diff_high`` (difference columns empty for the reference itself or without a reference).
+        diff_low, diff_high, window_start, window_basis, reached`` (difference columns empty for the reference
+        itself or without a reference; the last three empty except in the short-run rows).
     """
     metrics = [m for m, _, _ in OUTCOMES if m in data.model.columns]
     ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
@@ -1238,7 +1241,300 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
                "pairs", "diff_mean", "diff_low", "diff_high"]
     out = clip_bands(pd.DataFrame(rows, columns=columns), data.ranges)
-    return clip_bands(out, difference_ranges(data.ranges), "diff_low", "diff_high")
+    out = clip_bands(out, difference_ranges(data.ranges), "diff_low", "diff_high")
+    out = out.assign(window_start="", window_basis="", reached=math.nan)
+    short = short_run_summary(data, reference)
+    return pd.concat([out, short], ignore_index=True) if len(short) else out
+
+
+# --------------------------------------------------------------------------------- short run and speed
+#: ``when`` of the short-run and speed rows in summary.csv.
+SHORT_RUN = "short-run"
+#: Length of the windows of the short-run default measures, from the window's start month included.
+SHORT_RUN_MONTHS = 12
+#: Head-share levels whose first crossing after the first rule date the speed measures time.
+HEAD_SHARE_THRESHOLDS = (0.75, 0.80, 0.90)
+#: Cumulative exit columns counted from the first rule date: all platforms, then by tier.
+EXIT_COLUMNS = ("platform_exits", *(f"platform_exits_{t}" for t in TIERS))
+#: Anchors of the short-run windows: the first month any rule is announced or takes effect, and the first month
+#: a rule takes effect (the same month when no rule is announced ahead).
+FIRST_RULE, IN_EFFECT = "first rule", "in effect"
+#: Columns summary.csv adds for the short-run rows (empty in the other rows).
+SHORT_RUN_COLUMNS = ("window_start", "window_basis", "reached")
+
+
+def add_months(month: str, k: int) -> str:
+    """``YYYY-MM`` shifted by ``k`` months (``k`` may be negative)."""
+    total = int(month[:4]) * 12 + int(month[5:7]) - 1 + k
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def months_between(start: str, end: str) -> int:
+    """Whole months from ``start`` to ``end`` (``YYYY-MM``); 0 for the same month, negative when ``end`` is
+    earlier."""
+    return (int(end[:4]) - int(start[:4])) * 12 + int(end[5:7]) - int(start[5:7])
+
+
+def rule_dates(policy: dict[str, Any]) -> dict[str, str | None]:
+    """The earliest announcement and the earliest effective date of a policy table's enabled rules.
+
+    Returns:
+        ``{"announced": YYYY-MM or None, "takes effect": YYYY-MM or None}``: an announcement counts when it is a
+        month (``""`` means not announced ahead); a rule takes effect at its ``start`` (the stock clean-up at its
+        ``deadline``). The earlier of the two is :func:`first_rule_month`.
+    """
+    rules = [v for k, v in policy.items() if k != "kind_caps" and isinstance(v, dict)]
+    kind_caps = policy.get("kind_caps")
+    if isinstance(kind_caps, dict):
+        rules += [v for v in kind_caps.values() if isinstance(v, dict)]
+    announced, effect = [], []
+    for rule in rules:
+        if rule.get("enabled"):
+            announced += [rule["announced"]] if _is_month(rule.get("announced")) else []
+            effect += [rule[k] for k in ("start", "deadline") if _is_month(rule.get(k))]
+    return {"announced": min(announced) if announced else None, "takes effect": min(effect) if effect else None}
+
+
+def first_rule_date(dates: dict[str, str | None]) -> tuple[str, str] | None:
+    """The first month any rule is announced or takes effect, and which: ``(YYYY-MM, "announced" | "takes
+    effect")`` from :func:`rule_dates`; a rule announced in the month it takes effect counts as taking effect.
+    None without rules."""
+    announced, effect = dates.get("announced"), dates.get("takes effect")
+    if announced and (effect is None or announced < effect):
+        return announced, "announced"
+    return (effect, "takes effect") if effect else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a series' short-run window starts and why: ``basis`` is ``announced`` or ``takes effect`` for a
+    series with rules, else says whose date it borrows."""
+
+    start: str
+    basis: str
+
+
+def short_run_windows(dates: dict[str, dict[str, str | None]], reference: str | None,
+                      fallback: str) -> dict[str, dict[str, Window]]:
+    """The start of each series' short-run windows.
+
+    Args:
+        dates: series -> :func:`rule_dates` of its policy (``{}`` when it cannot load), in display order.
+        reference: the reference series (None without one).
+        fallback: the month used when no series has rules (the schema's rate-cap start).
+
+    Returns:
+        series -> ``{FIRST_RULE: Window, IN_EFFECT: Window}``. A series with rules starts its windows at its own
+        first rule date (:func:`first_rule_date`) and at the first month a rule of it takes effect. A series
+        without rules takes the reference's dates when the reference has rules; otherwise (the reference itself,
+        or a series compared with a reference without rules) the earliest date among the series with rules.
+    """
+    own: dict[str, dict[str, tuple[str, str] | None]] = {}
+    for name, d in dates.items():
+        effect = d.get("takes effect")
+        own[name] = {FIRST_RULE: first_rule_date(d), IN_EFFECT: (effect, "takes effect") if effect else None}
+    out: dict[str, dict[str, Window]] = {}
+    for name in dates:
+        windows = {}
+        for anchor in (FIRST_RULE, IN_EFFECT):
+            mine = own[name][anchor]
+            ref = own[reference][anchor] if reference in own and reference != name else None
+            others = {o: own[o][anchor] for o in dates if o != name and own[o][anchor]}
+            if mine:
+                windows[anchor] = Window(*mine)
+            elif ref:
+                windows[anchor] = Window(ref[0], f"no rules; {ref[1]} in {reference}")
+            elif others:
+                month, basis = min(others.values())
+                with_it = [o for o, (m, b) in others.items() if (m, b) == (month, basis)]
+                windows[anchor] = Window(month, f"no rules; {basis} in {', '.join(with_it)}")
+            else:
+                windows[anchor] = Window(fallback, "no rules in any scenario; the rate cap's default start")
+        out[name] = windows
+    return out
+
+
+def _run_rows(run: pd.DataFrame) -> pd.DataFrame:
+    return run.sort_values("date", kind="stable")
+
+
+def default_window(run: pd.DataFrame, start: str, months: int = SHORT_RUN_MONTHS) -> dict[str, float]:
+    """Peak and cumulative new defaults of one run in the ``months`` months from ``start`` (included).
+
+    Args:
+        run: one run's model rows with ``date``, ``default_rate`` and ``indebted_borrowers``.
+        start: the window's first month.
+
+    Returns:
+        ``months`` (months of the window the run covers), ``peak`` (highest monthly ``default_rate``),
+        ``defaults`` (sum of ``default_rate × indebted_borrowers``: new defaults, modelled borrowers) and
+        ``share`` (``defaults`` over ``indebted_borrowers`` in the window's first covered month, the rule date
+        when the run covers it); NaN when the run covers no month of the window.
+    """
+    end = add_months(start, months - 1)
+    rows = _run_rows(run)
+    rows = rows[(rows["date"] >= start) & (rows["date"] <= end)]
+    if rows.empty:
+        return {"months": 0.0, "peak": math.nan, "defaults": math.nan, "share": math.nan}
+    rate = rows["default_rate"].to_numpy(dtype=float)
+    indebted = rows["indebted_borrowers"].to_numpy(dtype=float)
+    defaults = float(np.sum(rate * indebted))
+    return {"months": float(len(rows)), "peak": float(rate.max()), "defaults": defaults,
+            "share": defaults / indebted[0] if indebted[0] > 0 else math.nan}
+
+
+def months_to_threshold(run: pd.DataFrame, start: str, threshold: float, column: str = "head_share") -> float:
+    """Months from ``start`` to the first month from ``start`` on in which ``column`` is at or above
+    ``threshold`` (0: already there in the start month); NaN when it never gets there before the run ends."""
+    rows = _run_rows(run)
+    rows = rows[rows["date"] >= start]
+    hit = rows[rows[column].to_numpy(dtype=float) >= threshold]
+    return float(months_between(start, hit["date"].iloc[0])) if len(hit) else math.nan
+
+
+def exits_since(run: pd.DataFrame, start: str, columns: Sequence[str] = EXIT_COLUMNS) -> dict[str, float]:
+    """Platform exits of one run from ``start`` (included) to its last month: the cumulative count at the end
+    minus the count at the end of the month before ``start``; when the run begins at or after ``start``, every
+    recorded exit counts. NaN when the run ends before ``start``; columns missing from ``run`` are left out."""
+    rows = _run_rows(run)
+    present = [c for c in columns if c in rows.columns]
+    if rows.empty or rows["date"].iloc[-1] < start:
+        return {c: math.nan for c in present}
+    before = rows[rows["date"] < start]
+    last = rows.iloc[-1]
+    return {c: float(last[c]) - (float(before[c].iloc[-1]) if len(before) else 0.0) for c in present}
+
+
+def short_run_metrics(thresholds: Sequence[float] = HEAD_SHARE_THRESHOLDS) -> list[tuple[str, str, str, str]]:
+    """The short-run and speed measures: ``(metric, label, kind, anchor)`` in table order; ``kind`` picks the
+    number format (:func:`_fmt`), ``anchor`` the window (:data:`FIRST_RULE` or :data:`IN_EFFECT`)."""
+    n = SHORT_RUN_MONTHS
+    metrics = []
+    for anchor, suffix, when in ((FIRST_RULE, "", "from the first rule date"),
+                                 (IN_EFFECT, "_in_effect", "from the first rule in effect")):
+        metrics += [(f"default_rate_peak_{n}m{suffix}", f"peak monthly default rate, {n} months {when}", "share",
+                     anchor),
+                    (f"defaults_{n}m{suffix}", f"new defaults, {n} months {when} (modelled borrowers)", "count",
+                     anchor),
+                    (f"defaults_{n}m_share{suffix}", f"new defaults, {n} months {when} / indebted borrowers at "
+                     "its start", "share", anchor)]
+    metrics.append(("head_share_at_rule", "head share at the first rule date", "share", FIRST_RULE))
+    metrics += [(f"months_to_head_share_{t:.2f}", f"months from the first rule date until head share ≥ {t:.0%}",
+                 "months", FIRST_RULE) for t in thresholds]
+    metrics += [(f"{c}_since_rule", f"{'platform' if c == 'platform_exits' else c.rsplit('_', 1)[1]} exits from "
+                 "the first rule date to the horizon", "count", FIRST_RULE) for c in EXIT_COLUMNS]
+    return metrics
+
+
+def short_run_measures(model: pd.DataFrame, windows: dict[str, Window],
+                       thresholds: Sequence[float] = HEAD_SHARE_THRESHOLDS) -> pd.DataFrame:
+    """Every short-run and speed measure of every run of one series, for given window starts.
+
+    Args:
+        model: the model rows of one series (``replicate``, ``run_id``, ``date`` and the model columns).
+        windows: ``{FIRST_RULE: Window, IN_EFFECT: Window}`` (:func:`short_run_windows`).
+
+    Returns:
+        One row per replicate (the index), one column per metric of :func:`short_run_metrics` whose model
+        columns are present.
+    """
+    n = SHORT_RUN_MONTHS
+    rows = {}
+    has_defaults = {"default_rate", "indebted_borrowers"} <= set(model.columns)
+    for replicate, run in model.groupby("replicate", sort=True):
+        row: dict[str, float] = {}
+        if has_defaults:
+            for anchor, suffix in ((FIRST_RULE, ""), (IN_EFFECT, "_in_effect")):
+                d = default_window(run, windows[anchor].start)
+                row.update({f"default_rate_peak_{n}m{suffix}": d["peak"],
+                            f"defaults_{n}m{suffix}": d["defaults"], f"defaults_{n}m_share{suffix}": d["share"]})
+        start = windows[FIRST_RULE].start
+        if "head_share" in run.columns:
+            at = run[run["date"] == start]
+            row["head_share_at_rule"] = float(at["head_share"].iloc[0]) if len(at) else math.nan
+            for t in thresholds:
+                row[f"months_to_head_share_{t:.2f}"] = months_to_threshold(run, start, t)
+        row.update({f"{c}_since_rule": v for c, v in exits_since(run, start).items()})
+        rows[int(replicate)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def short_run_ranges(ranges: dict[str, Range]) -> dict[str, Range]:
+    """Valid ranges of the short-run measures from those of the model columns they come from (:attr:`ReportData
+    .ranges`): the peak default rate and the head share in [0, 1], defaults and months from 0, exits since the
+    rule in [0, the tier's size]."""
+    out: dict[str, Range] = {}
+    for metric, *_ in short_run_metrics():
+        if metric.endswith("_since_rule"):
+            out[metric] = ranges.get(metric.removesuffix("_since_rule"), (0.0, math.inf))
+        elif metric.startswith(("default_rate_peak", "head_share")):
+            out[metric] = (0.0, 1.0)
+        else:
+            out[metric] = (0.0, math.inf)
+    return out
+
+
+def short_run_summary(data: ReportData, reference: str | None,
+                      thresholds: Sequence[float] = HEAD_SHARE_THRESHOLDS) -> pd.DataFrame:
+    """The short-run and speed rows of summary.csv (``when`` = :data:`SHORT_RUN`).
+
+    Each series' windows start at its own rule dates (:func:`short_run_windows`): the default measures over the
+    :data:`SHORT_RUN_MONTHS` months from its first rule date and from its first rule in effect, the head-share
+    thresholds and the exits from its first rule date to the horizon. A difference against the reference pairs
+    the runs by replicate with the reference measured over the *same* window as the row (its own series'); the
+    reference's own row uses its window (:func:`short_run_windows`). For the months to a threshold, ``mean``,
+    ``sd``, ``low`` and ``high`` are over the replicates that reach it (``reached`` of ``runs``, the replicates
+    whose runs reach the window's start), and ``pairs`` counts the replicates in which both scenarios reach it.
+
+    Returns:
+        The columns of :func:`outcome_summary` plus ``window_start``, ``window_basis`` and ``reached`` (the
+        latter NaN except for the months to a threshold); ``date`` is the window (``start..end``).
+    """
+    columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
+               "pairs", "diff_mean", "diff_low", "diff_high", *SHORT_RUN_COLUMNS]
+    if data.model.empty:
+        return pd.DataFrame(columns=columns)
+    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    dates = {name: rule_dates(policy) if policy is not None else {} for name, policy in data.policies.items()}
+    windows = short_run_windows(dates, ref_series, data.rules_month)
+    cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+
+    def measures(name: str, w: dict[str, Window]) -> pd.DataFrame:
+        key = (name, w[FIRST_RULE].start, w[IN_EFFECT].start)
+        if key not in cache:
+            cache[key] = short_run_measures(data.model[data.model["series"] == name], w, thresholds)
+        return cache[key]
+
+    rows = []
+    for name in data.series:
+        mine_all = measures(name, windows[name])
+        last_month = data.model[data.model["series"] == name].groupby("replicate")["date"].max()
+        horizon = str(last_month.max())
+        ref_all = measures(ref_series, windows[name]) if ref_series and name != ref_series else None
+        for metric, _, kind, anchor in short_run_metrics(thresholds):
+            if metric not in mine_all.columns:
+                continue
+            window = windows[name][anchor]
+            end = add_months(window.start, SHORT_RUN_MONTHS - 1) if metric.startswith(("default", "defaults")) \
+                else horizon
+            mine = mine_all[metric].astype(float)
+            n, mean, sd, low, high = mean_interval(mine.to_numpy())
+            # A run that ends before the window starts has no months to a threshold, rather than not reaching it.
+            runs = int((last_month >= window.start).sum()) if kind == "months" else n
+            row = {"series": name, "scenario": data.series_scenario[name], "when": SHORT_RUN,
+                   "date": f"{window.start}..{end}", "metric": metric, "runs": runs, "mean": mean, "sd": sd,
+                   "low": low, "high": high, "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan,
+                   "diff_low": math.nan, "diff_high": math.nan, "window_start": window.start,
+                   "window_basis": window.basis, "reached": float(n) if kind == "months" else math.nan}
+            if ref_all is not None and metric in ref_all.columns:
+                diff = (mine - ref_all[metric].astype(float).reindex(mine.index)).dropna()
+                pairs, dmean, _, dlow, dhigh = mean_interval(diff.to_numpy())
+                row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=columns)
+    ranges = short_run_ranges(data.ranges)
+    out = clip_bands(out, ranges)
+    return clip_bands(out, difference_ranges(ranges), "diff_low", "diff_high")
 
 
 def _fmt(value: float, kind: str, signed: bool = False) -> str:
@@ -1314,6 +1610,121 @@ def _outcome_tables(summary: pd.DataFrame, data: ReportData, when: str) -> list[
     return blocks
 
 
+def _window_notes(data: ReportData, sub: pd.DataFrame) -> list[str]:
+    """Windows the runs do not cover in full: a default window that starts before the runs' first month or ends
+    after their last, and exits counted from a rule date before the runs' first month."""
+    notes = []
+    n = SHORT_RUN_MONTHS
+    for name in data.series:
+        got = set(data.model.loc[data.model["series"] == name, "date"])
+        if not got:
+            continue
+        first = min(got)
+        rows = sub[(sub["series"] == name) & sub["metric"].str.startswith("defaults_")]
+        for start in dict.fromkeys(rows["window_start"]):
+            covered = len([d for d in got if start <= d <= add_months(start, n - 1)])
+            if covered < n:
+                notes.append(f"{name}: the runs cover {covered} of the {n} months from {start}.")
+        exits = sub[(sub["series"] == name) & sub["metric"].str.endswith("_since_rule")]
+        if len(exits) and exits["window_start"].iloc[0] < first:
+            notes.append(f"{name}: the runs begin at {first}, after the first rule date "
+                         f"{exits['window_start'].iloc[0]}; exits count from {first}.")
+    return notes
+
+
+def _short_run_tables(summary: pd.DataFrame, data: ReportData) -> list[Block]:
+    """The "Short run and speed" block: levels per scenario, then differences from the reference."""
+    sub = summary[summary["when"] == SHORT_RUN]
+    if sub.empty:
+        return []
+    n = SHORT_RUN_MONTHS
+    series = [s for s in data.series if s in set(sub["series"])]
+    metrics = [m for m in short_run_metrics() if m[0] in set(sub["metric"])]
+    cell = {(r["series"], r["metric"]): r for _, r in sub.iterrows()}
+
+    def group(metric: str, anchor: str) -> str:
+        """Rows that share a window: the default windows of each anchor, and the first rule date to the horizon."""
+        return anchor if metric.startswith(("default_rate_peak", "defaults_")) else "horizon"
+
+    labels = {FIRST_RULE: f"window: {n} months from the first rule date",
+              IN_EFFECT: f"window: {n} months from the first rule in effect",
+              "horizon": "window: first rule date to the horizon"}
+
+    def window_cell(name: str, key: str) -> str:
+        r = next((cell[(name, m)] for m, _, _, a in metrics if group(m, a) == key and (name, m) in cell), None)
+        return "" if r is None else f"{r['date']} ({r['window_basis']})"
+
+    both = not all(cell[(s, m)]["window_start"] == cell[(s, f"{m}_in_effect")]["window_start"]
+                   for s in series for m, _, _, a in metrics
+                   if a == FIRST_RULE and (s, m) in cell and (s, f"{m}_in_effect") in cell)
+    rows_of = [(m, label, kind, anchor) for m, label, kind, anchor in metrics if both or anchor == FIRST_RULE]
+    thresholds = ", ".join(f"{float(m.rsplit('_', 1)[1]):.0%}" for m, _, k, _ in metrics if k == "months")
+    in_effect = ", and from the first month a rule of it takes effect" if both else ""
+    blocks: list[Block] = [
+        ("h", 2, "Short run and speed"),
+        ("p", f"Each scenario is measured from its own first rule date: the first month a rule of it is announced "
+              f"or takes effect (which one is stated){in_effect}. "
+              f"Defaults: the highest monthly default rate and the new defaults summed over the {n} months from "
+              f"that month (default_rate × indebted_borrowers each month, in modelled borrowers, and as a share of "
+              f"the indebted borrowers in that month). Speed: months from the first rule date until the head share "
+              f"of platform volume first reaches {thresholds} (0: already there at the rule date), the mean over "
+              f"the replicates that reach it (how many in parentheses; 'not reached' when none does before the "
+              f"horizon). Exits: platforms that exit from the first rule date (included) to the horizon, not from "
+              f"the runs' start. A scenario without rules is measured over the window of the rules it is "
+              f"compared with. Mean over replications [95% interval: mean ± t·sd/√R]; shares in percent."),
+    ]
+    notes = _window_notes(data, sub)
+    if notes:
+        blocks.append(("ul", notes))
+
+    def level(name: str, metric: str, kind: str) -> str:
+        r = cell.get((name, metric))
+        if r is None:
+            return ""
+        if kind != "months":
+            return _fmt(r["mean"], kind) + _interval(r["low"], r["high"], kind)
+        reached, runs = int(r["reached"]), int(r["runs"])
+        if runs == 0:
+            return "n/a"
+        if reached == 0:
+            return f"not reached (0/{runs})"
+        return _fmt(r["mean"], kind) + _interval(r["low"], r["high"], kind) + f" ({reached}/{runs})"
+
+    def with_window_rows(names: Sequence[str], cells: Callable[[str, str, str], str],
+                         code: bool) -> list[list[str]]:
+        rows, last = [], None
+        for metric, label, kind, anchor in rows_of:
+            key = group(metric, anchor)
+            if key != last:
+                rows.append([labels[key], *(window_cell(s, key) for s in names)])
+                last = key
+            rows.append([f"{label} (`{metric}`)" if code else label, *(cells(s, metric, kind) for s in names)])
+        return rows
+
+    rows = with_window_rows(series, level, True)
+    blocks += [("h", 3, "Short run and speed: levels"), ("table", ["measure", *series], rows)]
+    ref = sub["reference"].iloc[0]
+    others = [s for s in series if s != ref]
+    if not (ref and others):
+        return blocks
+
+    def difference(name: str, metric: str, kind: str) -> str:
+        r = cell.get((name, metric))
+        if r is None or r["pairs"] == 0:
+            return "n/a (no pair reaches it)" if kind == "months" and r is not None else "n/a"
+        text = _fmt(r["diff_mean"], kind, True) + _interval(r["diff_low"], r["diff_high"], kind, True)
+        return text + (f" ({int(r['pairs'])} pairs)" if kind == "months" else "")
+
+    rows = with_window_rows(others, difference, False)
+    blocks += [("h", 3, f"Short run and speed: difference from {ref}"),
+               ("p", f"Scenario minus {ref}, paired by replicate (same seed), both measured over the scenario's "
+                     f"window (the column's window start), mean [95% interval]; shares in percentage points (pp). "
+                     f"Months to a threshold: over the pairs in which both reach it. An interval that excludes 0 "
+                     f"is a difference the replications resolve."),
+               ("table", ["measure", *others], rows)]
+    return blocks
+
+
 def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame, reference: str | None,
                  out: Path) -> list[Block]:
     """The report as a list of blocks (heading, paragraph, list, table, figure) for both renderers."""
@@ -1354,6 +1765,7 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
         blocks.append(("p", f"Reference scenario for differences: {reference}."))
     blocks += _outcome_tables(summary, data, "horizon")
     blocks += _outcome_tables(summary, data, AFTER_RULES_MONTH)
+    blocks += _short_run_tables(summary, data)
     blocks.append(("h", 2, "Figures"))
     for figure in figures:
         if figure.png is None:

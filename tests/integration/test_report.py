@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.analysis.report import AFTER_RULES_MONTH, write_report
+from experiments.analysis.report import AFTER_RULES_MONTH, SHORT_RUN, write_report
 from experiments.analysis.stats import t_quantile
 from experiments.cli.main import main
 from experiments.engine.batch import run_batch
@@ -179,7 +179,7 @@ def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report:
 def test_summary_levels_and_paired_differences(store: Path, report: Path) -> None:
     model = read_store(store)["model"]
     summary = pd.read_csv(report / "summary.csv")
-    assert set(summary["when"]) == {"horizon", AFTER_RULES_MONTH}
+    assert set(summary["when"]) == {"horizon", AFTER_RULES_MONTH, SHORT_RUN}
     last = model[model["date"] == model["date"].max()]
     row = summary[(summary["when"] == "horizon") & (summary["scenario"] == "new-rules-2025")
                   & (summary["metric"] == "rationed_share")].iloc[0]
@@ -193,6 +193,52 @@ def test_summary_levels_and_paired_differences(store: Path, report: Path) -> Non
                                                                                    min(high, 1.0)))
     ref_row = summary[(summary["scenario"] == "baseline-2024") & (summary["metric"] == "rationed_share")].iloc[0]
     assert math.isnan(ref_row["diff_mean"])
+
+
+def test_short_run_and_speed_equal_store_aggregates(store: Path, report: Path) -> None:
+    model = read_store(store)["model"].sort_values("date")
+    summary = pd.read_csv(report / "summary.csv", keep_default_na=False, na_values=[""])
+    short = summary[summary["when"] == SHORT_RUN]
+
+    def row(scenario: str, metric: str) -> pd.Series:
+        return short[(short["scenario"] == scenario) & (short["metric"] == metric)].iloc[0]
+
+    def per_replicate(scenario: str, f) -> pd.Series:
+        return model[model["scenario"] == scenario].groupby("replicate").apply(f, include_groups=False)
+
+    # new-rules-2025's rules are announced in 2025-04 and take effect in 2025-10; baseline-2024 has none and is
+    # measured over new-rules-2025's windows.
+    r = row("new-rules-2025", "defaults_12m_in_effect")
+    assert (r["window_start"], r["window_basis"], r["date"]) == ("2025-10", "takes effect", "2025-10..2026-09")
+    assert row("new-rules-2025", "defaults_12m")["window_basis"] == "announced"
+    assert row("baseline-2024", "defaults_12m")["window_start"] == "2025-04"
+
+    def cum(g: pd.DataFrame) -> float:
+        w = g[(g["date"] >= "2025-10") & (g["date"] <= "2026-09")]
+        return float((w["default_rate"] * w["indebted_borrowers"]).sum())
+
+    mine, ref = per_replicate("new-rules-2025", cum), per_replicate("baseline-2024", cum)
+    assert r["mean"] == pytest.approx(mine.mean())
+    mean, low, high = _band((mine - ref).to_numpy())
+    assert r["pairs"] == 2 and (r["diff_mean"], r["diff_low"], r["diff_high"]) == pytest.approx((mean, low, high))
+    peak = per_replicate("new-rules-2025", lambda g: g.loc[g["date"] >= "2025-10", "default_rate"].max())
+    assert row("new-rules-2025", "default_rate_peak_12m_in_effect")["mean"] == pytest.approx(peak.mean())
+    # The runs start in 2025-06, after the announcement: every recorded exit is an exit from the rule date.
+    last = model[model["date"] == model["date"].max()]
+    for scenario in ("baseline-2024", "new-rules-2025"):
+        exits = last[last["scenario"] == scenario]["platform_exits_tail"]
+        assert row(scenario, "platform_exits_tail_since_rule")["mean"] == pytest.approx(exits.mean())
+    # Months to a threshold: the mean over the replicates that reach it, and how many do.
+    r = row("new-rules-2025", "months_to_head_share_0.90")
+    reach = per_replicate("new-rules-2025", lambda g: g.loc[g["head_share"] >= 0.9, "date"].min())
+    months = [12 * (int(d[:4]) - 2025) + int(d[5:]) - 4 for d in reach.dropna()]
+    assert r["reached"] == len(months) and r["runs"] == 2
+    assert (math.isnan(r["mean"]) if not months else r["mean"] == pytest.approx(np.mean(months)))
+    md = (report / "report.md").read_text(encoding="utf-8")
+    assert "## Short run and speed" in md and "### Short run and speed: difference from baseline-2024" in md
+    assert "| window: 12 months from the first rule date | 2025-04..2026-03 (no rules; announced in new-rules-2025)" \
+        in md
+    assert "new-rules-2025: the runs cover 10 of the 12 months from 2025-04." in md
 
 
 def test_html_is_self_contained(report: Path) -> None:
