@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.analysis.stats import mean_interval, t_quantile
+from model.calendar import add_months, parse_month
 from model.output import COLUMN_DOCS, TABLES
 
 DEFAULT_REFERENCE = "baseline-2024"
@@ -1263,16 +1264,10 @@ FIRST_RULE, IN_EFFECT = "first rule", "in effect"
 SHORT_RUN_COLUMNS = ("window_start", "window_basis", "reached")
 
 
-def add_months(month: str, k: int) -> str:
-    """``YYYY-MM`` shifted by ``k`` months (``k`` may be negative)."""
-    total = int(month[:4]) * 12 + int(month[5:7]) - 1 + k
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
-
-
 def months_between(start: str, end: str) -> int:
     """Whole months from ``start`` to ``end`` (``YYYY-MM``); 0 for the same month, negative when ``end`` is
     earlier."""
-    return (int(end[:4]) - int(start[:4])) * 12 + int(end[5:7]) - int(start[5:7])
+    return parse_month(end) - parse_month(start)
 
 
 def rule_dates(policy: dict[str, Any]) -> dict[str, str | None]:

@@ -19,7 +19,6 @@ from experiments.analysis.report import (
     ReportData,
     Window,
     _short_run_tables,
-    add_months,
     default_window,
     exits_since,
     first_rule_date,
@@ -33,6 +32,7 @@ from experiments.analysis.report import (
     short_run_windows,
 )
 from experiments.analysis.stats import mean_interval
+from model.calendar import add_months
 
 MONTHS = [add_months("2025-01", k) for k in range(18)]  # 2025-01 .. 2026-06
 
