@@ -6,7 +6,8 @@
     report.md              the report: store, notes, outcome tables, figures (relative paths)
     report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
     summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference,
-                           and the short-run and speed measures from each scenario's first rule date
+                           the short-run and speed measures from each scenario's first rule date, and the
+                           Concentration section's four measures (also at the rule date)
     figures/<name>.png     one figure per question (200 dpi)
     figures/<name>.csv     the numbers drawn in that figure
 
@@ -44,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.analysis import concentration as conc
 from experiments.analysis.stats import mean_interval, t_quantile
 from model.calendar import add_months, parse_month
 from model.output import COLUMN_DOCS, TABLES
@@ -173,6 +175,20 @@ class ReportData:
             except (ConfigError, OSError):
                 continue
         return min(months) if months else rules_start()
+
+    @functools.cached_property
+    def concentration(self) -> pd.DataFrame:
+        """Head share, CR5, HHI and Gini per run and month over every platform of the first month
+        (:func:`experiments.analysis.concentration.concentration_table`); empty without the platforms' volumes."""
+        if _needs(self.platforms, "platforms", ["run_id", "step", "date", "platform_id", "tier", "volume"]):
+            return pd.DataFrame()
+        return conc.concentration_table(self.platforms)
+
+    @property
+    def concentration_whens(self) -> list[tuple[str, str]]:
+        """(when, label) of the Concentration section: the rule date, :data:`AFTER_RULES_MONTH`, the horizon."""
+        whens = {self.rules_month: "rule date", AFTER_RULES_MONTH: "12 months after the rules", "horizon": "horizon"}
+        return list(whens.items())
 
     @property
     def replications(self) -> int:
@@ -480,7 +496,8 @@ def lorenz(volumes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def lorenz_table(platforms: pd.DataFrame) -> pd.DataFrame:
-    """Lorenz curves of active platforms' monthly volume in the first and the last month, pooled over runs.
+    """Lorenz curves of platform volume in the first and the last month, pooled over runs, over the population of
+    :data:`experiments.analysis.concentration.POPULATION` (every platform of the first month; an exited one at zero).
 
     Returns:
         ``series, month (first/last), date, gini, population_share, volume_share``.
@@ -489,7 +506,7 @@ def lorenz_table(platforms: pd.DataFrame) -> pd.DataFrame:
     for series, group in platforms.groupby("series", sort=False):
         dates = sorted(group["date"].unique())
         for label, date in (("first", dates[0]), ("last", dates[-1])):
-            at = group[(group["date"] == date) & group["active"].astype(bool)]
+            at = group[(group["date"] == date) & conc.in_start_population(group)]
             pop, cum, gini = lorenz(at["volume"].to_numpy(dtype=float))
             rows += [{"series": series, "month": label, "date": date, "gini": gini, "population_share": p,
                       "volume_share": c} for p, c in zip(pop, cum, strict=True)]
@@ -1057,9 +1074,11 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
 
 def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
     figure = Figure("lorenz_platform_volume", "Concentration of platform volume (Lorenz curves)",
-                    "Lorenz curve of active platforms' monthly volume in the first and the last month, platforms of "
-                    "every replication pooled; the diagonal is equal shares. Gini in the legend.")
-    figure.skipped = _needs(data.platforms, "platforms", ["volume", "active"])
+                    "Lorenz curve of platforms' monthly volume in the first and the last month over every platform "
+                    "of the first month, an exited one at zero volume (the population of the Concentration section), "
+                    "platforms of every replication pooled; the diagonal is equal shares. Gini of the pooled curve in "
+                    "the legend (the Concentration section gives the mean of each replication's Gini).")
+    figure.skipped = _needs(data.platforms, "platforms", ["run_id", "step", "platform_id", "volume"])
     if figure.skipped:
         return figure
     table = lorenz_table(data.platforms)
@@ -1078,7 +1097,7 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
             ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
                     label=f"{name} (Gini {gini:.2f})")
         ax.set_title(f"{month} month ({date})", fontsize=8.5)
-        ax.set_xlabel("share of active platforms (smallest first)", fontsize=7.5)
+        ax.set_xlabel("share of platforms (smallest first; exited at zero)", fontsize=7.5)
         ax.set_ylabel("share of platform volume", fontsize=7.5)
         ax.tick_params(labelsize=7)
         ax.set_xlim(0, 1)
@@ -1208,6 +1227,10 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     Intervals are clipped to the outcome's valid range (:attr:`ReportData.ranges`), differences to the range of
     a difference of two valid values.
 
+    The four measures of the Concentration section follow as metrics ``conc_head_share, conc_cr5, conc_hhi,
+    conc_gini`` at the rule date, :data:`AFTER_RULES_MONTH` and the horizon
+    (:func:`experiments.analysis.concentration.concentration_summary`).
+
     Returns:
         ``series, scenario, when, date, metric, runs, mean, sd, low, high, reference, pairs, diff_mean,
         diff_low, diff_high, window_start, window_basis, reached`` (difference columns empty for the reference
@@ -1245,7 +1268,10 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     out = clip_bands(out, difference_ranges(data.ranges), "diff_low", "diff_high")
     out = out.assign(window_start="", window_basis="", reached=math.nan)
     short = short_run_summary(data, reference)
-    return pd.concat([out, short], ignore_index=True) if len(short) else out
+    out = pd.concat([out, short], ignore_index=True) if len(short) else out
+    extra = conc.concentration_summary(data.concentration, data.series, data.series_scenario, ref_series,
+                                       [w for w, _ in data.concentration_whens])
+    return pd.concat([out, extra], ignore_index=True) if not extra.empty else out
 
 
 # --------------------------------------------------------------------------------- short run and speed
@@ -1559,10 +1585,10 @@ Block = tuple[Any, ...]
 
 
 def _outcome_tables(summary: pd.DataFrame, data: ReportData, when: str) -> list[Block]:
-    sub = summary[summary["when"] == when]
+    kinds = {m: k for m, _, k in OUTCOMES}
+    sub = summary[(summary["when"] == when) & summary["metric"].isin(kinds)]  # conc_* rows: the Concentration section
     if sub.empty:
         return []
-    kinds = {m: k for m, _, k in OUTCOMES}
     labels = {m: label for m, label, _ in OUTCOMES}
     series = [s for s in data.series if s in set(sub["series"])]
     metrics = list(dict.fromkeys(sub["metric"]))
@@ -1748,6 +1774,9 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
                      "no differences are shown.")
     if AFTER_RULES_MONTH not in set(dates):
         notes.append(f"The runs do not reach {AFTER_RULES_MONTH}: the table 12 months after the rules is left out.")
+    missing = _needs(data.platforms, "platforms", ["run_id", "step", "date", "platform_id", "tier", "volume"])
+    if missing:
+        notes.append(f"Section 'Concentration' skipped: {missing}.")
     for figure in figures:
         if figure.skipped:
             notes.append(f"Figure '{figure.title}' skipped: {figure.skipped}.")
@@ -1761,6 +1790,9 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
     blocks += _outcome_tables(summary, data, "horizon")
     blocks += _outcome_tables(summary, data, AFTER_RULES_MONTH)
     blocks += _short_run_tables(summary, data)
+    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    blocks += conc.concentration_blocks(summary, data.concentration, data.series, ref_series,
+                                        data.concentration_whens)
     blocks.append(("h", 2, "Figures"))
     for figure in figures:
         if figure.png is None:

@@ -164,13 +164,14 @@ def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report:
     assert row["served_share"] == pytest.approx(after["served_share_subprime"].mean())
     assert row["apr_paid"] == pytest.approx(after["apr_paid_subprime"].mean())
     assert set(seg["segment"]) == {"prime", "near_prime", "subprime"}
-    # Lorenz: ends at (1, 1); Gini of the last month from the pooled active platforms.
+    # Lorenz: ends at (1, 1); Gini of the last month from every platform of the runs, pooled (exited ones at 0).
     lor = pd.read_csv(report / "figures" / "lorenz_platform_volume.csv")
     last = lor[(lor["series"] == "baseline-2024") & (lor["month"] == "last")]
     assert last["population_share"].iloc[-1] == pytest.approx(1.0)
     assert last["volume_share"].iloc[-1] == pytest.approx(1.0)
-    vols = np.sort(platforms[(platforms["scenario"] == "baseline-2024") & (platforms["date"] == last["date"].iloc[0])
-                             & platforms["active"]]["volume"].to_numpy(dtype=float))
+    vols = np.sort(platforms[(platforms["scenario"] == "baseline-2024")
+                             & (platforms["date"] == last["date"].iloc[0])]["volume"].to_numpy(dtype=float))
+    assert len(vols) == 2 * platforms["platform_id"].nunique()
     n = len(vols)
     gini = (2 * np.sum(np.arange(1, n + 1) * vols) / (n * vols.sum())) - (n + 1) / n
     assert last["gini"].iloc[0] == pytest.approx(gini)
@@ -179,7 +180,9 @@ def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report:
 def test_summary_levels_and_paired_differences(store: Path, report: Path) -> None:
     model = read_store(store)["model"]
     summary = pd.read_csv(report / "summary.csv")
-    assert set(summary["when"]) == {"horizon", AFTER_RULES_MONTH, SHORT_RUN}
+    conc = summary["metric"].str.startswith("conc_")
+    assert set(summary.loc[~conc, "when"]) == {"horizon", AFTER_RULES_MONTH, SHORT_RUN}
+    assert set(summary.loc[conc, "when"]) == {"2025-10", AFTER_RULES_MONTH, "horizon"}
     last = model[model["date"] == model["date"].max()]
     row = summary[(summary["when"] == "horizon") & (summary["scenario"] == "new-rules-2025")
                   & (summary["metric"] == "rationed_share")].iloc[0]
@@ -239,6 +242,44 @@ def test_short_run_and_speed_equal_store_aggregates(store: Path, report: Path) -
     assert "| window: 12 months from the first rule date | 2025-04..2026-03 (no rules; announced in new-rules-2025)" \
         in md
     assert "new-rules-2025: the runs cover 10 of the 12 months from 2025-04." in md
+
+
+def test_concentration_over_every_platform_of_the_first_month(store: Path, report: Path) -> None:
+    from experiments.analysis.concentration import concentration_table
+
+    tables = read_store(store)
+    model, platforms = tables["model"], tables["platforms"]
+    # Head share, CR5 and HHI over the start population equal the model table's columns in every run and month.
+    conc = concentration_table(platforms)
+    merged = model.merge(conc, on=["run_id", "step"], suffixes=("", "_conc"), validate="one_to_one")
+    assert len(merged) == len(model)
+    for column in ("head_share", "cr5", "hhi"):
+        np.testing.assert_allclose(merged[f"{column}_conc"], merged[column], rtol=1e-12, atol=1e-9)
+    assert (conc["platforms"] == platforms.groupby("run_id")["platform_id"].nunique().max()).all()
+    # summary.csv: the four measures at the rule date, 12 months after and the horizon; the Gini counts every
+    # platform (exited ones at zero volume), per run, then the mean over replications.
+    summary = pd.read_csv(report / "summary.csv")
+    last = platforms[platforms["step"] == platforms.groupby("run_id")["step"].transform("max")]
+    ginis = []
+    for _, run in last[last["scenario"] == "new-rules-2025"].groupby("run_id"):
+        v = run["volume"].to_numpy(dtype=float)
+        ginis.append(np.abs(v[:, None] - v[None, :]).sum() / (2 * len(v) ** 2 * v.mean()))
+    row = summary[(summary["metric"] == "conc_gini") & (summary["when"] == "horizon")
+                  & (summary["scenario"] == "new-rules-2025")].iloc[0]
+    assert row["mean"] == pytest.approx(np.mean(ginis)) and row["pairs"] == 2
+    for when in ("2025-10", AFTER_RULES_MONTH, "horizon"):
+        at = summary[summary["when"] == when]
+        assert set(at.loc[at["metric"].str.startswith("conc_"), "metric"]) == {"conc_head_share", "conc_cr5",
+                                                                                 "conc_hhi", "conc_gini"}
+    for measure in ("head_share", "cr5", "hhi"):
+        ours = summary[summary["metric"] == f"conc_{measure}"].set_index(["series", "when"])[["mean", "diff_mean"]]
+        model_rows = summary[summary["metric"] == measure].set_index(["series", "when"])[["mean", "diff_mean"]]
+        pd.testing.assert_frame_equal(ours.loc[model_rows.index], model_rows, check_exact=False, rtol=1e-12)
+    md = (report / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Concentration")[1].split("\n## ")[0]
+    assert "every platform of the run's first month" in section and "rule date (2025-10)" in section
+    assert "| measure | when | baseline-2024 | new-rules-2025 |" in section
+    assert "| measure | when | new-rules-2025 |" in section
 
 
 def test_html_is_self_contained(report: Path) -> None:
