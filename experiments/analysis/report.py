@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.analysis import brief
 from experiments.analysis import concentration as conc
 from experiments.analysis.stats import mean_interval, t_quantile
 from model.calendar import add_months, parse_month
@@ -1758,6 +1759,7 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
               f"{len(data.series)} scenario(s); {data.replications} replication(s) per scenario (fewest); months "
               f"{dates[0]} to {dates[-1]}."),
     ]
+    blocks += brief.brief_blocks(summary, store_borrowers(data))
     key = event_key(series_events(data))
     if key:
         blocks.append(("p", "Rules of the scenarios shown (dashed lines in the figures, lettered in date order; "
@@ -1833,14 +1835,23 @@ def title_from_design(design: dict[str, Any], scenarios: Sequence[str], replicat
     return f"Report: {what} ({', '.join(details)})"
 
 
-def report_title(data: ReportData) -> str:
-    """:func:`title_from_design` of a store (its manifest's design, else what its runs record)."""
-    borrowers = None
+def _run_borrowers(data: ReportData) -> int | None:
     if not data.runs.empty and "borrowers" in data.runs.columns:
         sizes = set(data.runs["borrowers"].dropna())
-        borrowers = int(sizes.pop()) if len(sizes) == 1 else None
+        return int(sizes.pop()) if len(sizes) == 1 else None
+    return None
+
+
+def store_borrowers(data: ReportData) -> int | None:
+    """Modelled borrowers per run: the store's design, else what its runs record (None when they differ)."""
+    people = data.design.get("borrowers")
+    return int(people) if people else _run_borrowers(data)
+
+
+def report_title(data: ReportData) -> str:
+    """:func:`title_from_design` of a store (its manifest's design, else what its runs record)."""
     scenarios = list(dict.fromkeys(data.series_scenario.values()))
-    return title_from_design(data.design, scenarios, data.replications, borrowers)
+    return title_from_design(data.design, scenarios, data.replications, _run_borrowers(data))
 
 
 def display_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> str:
@@ -1876,6 +1887,8 @@ def render_markdown(blocks: Sequence[Block]) -> str:
             lines.append("")
         elif kind == "fig":
             lines += [f"![{block[3]}]({block[2]})", ""]
+        elif kind == "box":
+            lines += [f"> **{block[1]}**", ">"] + [f"> - {item}" for item in block[2]] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -1888,6 +1901,10 @@ table{border-collapse:collapse;font-size:.82em;margin:.6em 0;display:block;overf
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 img{max-width:100%;height:auto;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
+table.scorecard{display:table;table-layout:fixed;width:100%;max-width:100%}
+table.scorecard th,table.scorecard td{white-space:normal;overflow-wrap:anywhere;font-size:.92em}
+.box{border:1px solid #e0b252;border-left:6px solid #e0b252;background:#fff8e6;padding:.4em 1em;margin:1em 0;
+max-width:100%;box-sizing:border-box;overflow-wrap:anywhere}.box h3{margin-top:.3em}
 """
 
 
@@ -1911,7 +1928,11 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
         elif kind == "table":
             head = "".join(f"<th>{_inline(h)}</th>" for h in block[1])
             rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block[2])
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            cls = f' class="{html.escape(block[3])}"' if len(block) > 3 else ""
+            body.append(f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "box":
+            items = "".join(f"<li>{_inline(i)}</li>" for i in block[2])
+            body.append(f'<div class="box"><h3>{_inline(block[1])}</h3><ul>{items}</ul></div>')
         elif kind == "fig":
             data = base64.b64encode(Path(block[1]).read_bytes()).decode("ascii")
             body.append(f'<figure><img alt="{html.escape(block[3])}" src="data:image/png;base64,{data}"></figure>')
@@ -1972,7 +1993,8 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
     summary_path = out / "summary.csv"
     atomic_write_text(summary.to_csv(index=False), summary_path)
     blocks = build_blocks(data, figures, summary, reference, out)
-    notes = next((list(b[1]) for b in blocks if b[0] == "ul"), [])
+    notes = next((list(b[1]) for i, b in enumerate(blocks)
+                  if b[0] == "ul" and i and blocks[i - 1] == ("h", 2, "Notes")), [])
     md_path = atomic_write_text(render_markdown(blocks), out / "report.md")
     say("writing report.html")
     title = report_title(data).replace("Report:", "zhudai report:", 1)

@@ -67,6 +67,16 @@ def test_report_writes_every_file(report: Path) -> None:
     assert "2025-10: rate cap" in md
 
 
+def test_report_starts_with_at_a_glance(report: Path) -> None:
+    md = (report / "report.md").read_text(encoding="utf-8")
+    sections = [line for line in md.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## At a glance" and sections.index("## Outcomes") > 0
+    assert "### Scorecard" in md and "> **Caveats**" in md
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert page.index("<h2>At a glance</h2>") < page.index("<h2>Outcomes</h2>")
+    assert '<div class="box"><h3>Caveats</h3>' in page
+
+
 def test_title_from_the_design_and_no_temporary_path(store: Path, report: Path) -> None:
     md = (report / "report.md").read_text(encoding="utf-8")
     html = (report / "report.html").read_text(encoding="utf-8")
