@@ -1129,32 +1129,91 @@ def segment_table(model: pd.DataFrame, rules_month: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["series", "segment", "served_share", "apr_paid"])
 
 
-def _fig_segments(data: ReportData, fig_dir: Path) -> Figure:
+def national_measures(data: ReportData) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Every run's borrower-side measures in national terms over the 12 months from :attr:`ReportData.rules_month`
+    and at the horizon (:func:`experiments.analysis.borrowers.measures_table`), with the runs' scale factors."""
+    from experiments.analysis import borrowers as bor
+
+    scales = bor.run_scales(data.design, data.runs)
+    needed = ["applicants", "rationed_share", "indebted_borrowers", "shadow_borrowers", "origination_volume",
+              "outstanding_balance", "avg_apr_new", "shadow_volume",
+              *(f"{c}_{s}" for s in SEGMENTS for c in ("served_share", "apr_paid", "shadow_share"))]
+    if _needs(data.model, "model", needed):
+        return pd.DataFrame(), scales
+    return bor.measures_table(data.model, scales, data.rules_month), scales
+
+
+def _ref_series(data: ReportData, reference: str | None) -> str | None:
+    return next((s for s in data.series if data.series_scenario[s] == reference), None)
+
+
+def national_summary_rows(data: ReportData, reference: str | None) -> pd.DataFrame:
+    """The ``nat_*`` rows of summary.csv (:func:`experiments.analysis.borrowers.national_summary`)."""
+    from experiments.analysis import borrowers as bor
+
+    table, _ = national_measures(data)
+    if table.empty:
+        return pd.DataFrame()
+    return bor.national_summary(table, data.series, data.series_scenario, _ref_series(data, reference),
+                                data.rules_month)
+
+
+def _national_blocks(summary: pd.DataFrame, data: ReportData, reference: str | None) -> list[Block]:
+    """The section "Borrowers in national terms" (:func:`experiments.analysis.borrowers.national_blocks`)."""
+    from experiments.analysis import borrowers as bor
+
+    _, scales = national_measures(data)
+    return bor.national_blocks(summary, data.series, _ref_series(data, reference), scales, data.rules_month)
+
+
+def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None) -> Figure:
+    from experiments.analysis import borrowers as bor
+
+    start = data.rules_month
+    end = add_months(start, bor.WINDOW_MONTHS - 1)
+    ref = _ref_series(data, reference)
+    others = [s for s in data.series if s != ref] if ref else list(data.series)
+    what = (f"change from {ref}, paired by replicate, mean with 95% interval (percentage points)" if ref
+            else "levels, mean with 95% interval (no reference scenario)")
+    if data.replications <= 1:
+        what += "; one replication, so no interval"
     figure = Figure("borrowers_by_segment", "Who loses access and who pays less",
-                    f"By borrower segment, means from {data.rules_month} to the horizon over months and replications: "
-                    "the share of credit seekers who got a licensed loan, and the volume-weighted all-in APR of "
-                    "their new licensed loans.")
+                    f"By borrower segment, over the 12 months from the rules' start ({start}..{end}), {what}: the "
+                    "share of credit seekers who got a licensed loan (below 0: the segment loses access) and the "
+                    "volume-weighted all-in APR of its new licensed loans (below 0: it pays less; months without "
+                    "such loans left out). Each run's value is its mean over the window's months.")
     needed = [f"{c}_{s}" for s in SEGMENTS for c in ("served_share", "apr_paid")]
     figure.skipped = _needs(data.model, "model", needed)
-    if figure.skipped:
+    table, _ = national_measures(data)
+    if figure.skipped or table.empty:
+        figure.skipped = figure.skipped or "the model table lacks the columns of the national measures"
         return figure
-    table = segment_table(data.model, data.rules_month)
-    figure.write_data(table, fig_dir)
-    from matplotlib.ticker import PercentFormatter
+    changes = bor.segment_changes(table, data.series, ref)
+    figure.write_data(changes, fig_dir)
+    from matplotlib.ticker import FuncFormatter
 
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.4), squeeze=False)
-    width = 0.8 / max(len(data.series), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), squeeze=False)
+    width = 0.8 / max(len(others), 1)
     x = np.arange(len(SEGMENTS))
-    for ax, (column, label) in zip(axes[0], (("served_share", "share of seekers served"),
-                                             ("apr_paid", "APR paid on new loans")), strict=True):
-        for i, name in enumerate(data.series):
-            s = table[table["series"] == name].set_index("segment").reindex(list(SEGMENTS))
-            ax.bar(x + (i - (len(data.series) - 1) / 2) * width, s[column], width, color=data.colours[name],
-                   label=name)
+    cols = ("diff_mean", "diff_low", "diff_high") if ref else ("mean", "low", "high")
+    for ax, (measure, label) in zip(axes[0], (("served_share", "share of seekers served"),
+                                              ("apr_paid", "APR paid on new licensed loans")), strict=True):
+        for i, name in enumerate(others):
+            s = changes[(changes["series"] == name) & (changes["measure"] == measure)]
+            s = s.set_index("segment").reindex(list(SEGMENTS))
+            mean, low, high = (s[c].to_numpy(dtype=float) for c in cols)
+            err = np.vstack([mean - low, high - mean])
+            ax.bar(x + (i - (len(others) - 1) / 2) * width, mean, width, color=data.colours[name], label=name,
+                   yerr=None if np.isnan(err).all() else err, capsize=3, error_kw={"lw": 0.8})
         ax.set_xticks(x, [s.replace("_", "-") for s in SEGMENTS], fontsize=7.5)
         ax.set_title(label, fontsize=8.5)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_ylabel(f"pp, minus {ref}" if ref else "percent", fontsize=7.5)
+        ax.grid(False, axis="x")
+        if ref:
+            ax.axhline(0, color="#444", lw=0.7)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{round(v * 100, 4):+g}" if ref
+                                                   else f"{round(v * 100, 4):g}%"))
         ax.tick_params(labelsize=7)
     handles, labels = axes[0][0].get_legend_handles_labels()
     _finish(fig, figure.png, handles, labels)
@@ -1207,7 +1266,7 @@ def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) 
                    Panel("npl_ratio", "NPL ratio", "90+ dpd / balance", True),
                    Panel("multi_lender_share", "multi-lender share", "indebted borrowers", True),
                    Panel("spiral_share", "spiral share", "indebted borrowers", True)], rules, 2),
-        _fig_segments(data, fig_dir),
+        _fig_segments(data, fig_dir, reference),
         _fig_margins(data, fig_dir, rules),
         _fig_lorenz(data, fig_dir),
     ]
@@ -1272,7 +1331,9 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     out = pd.concat([out, short], ignore_index=True) if len(short) else out
     extra = conc.concentration_summary(data.concentration, data.series, data.series_scenario, ref_series,
                                        [w for w, _ in data.concentration_whens])
-    return pd.concat([out, extra], ignore_index=True) if not extra.empty else out
+    out = pd.concat([out, extra], ignore_index=True) if not extra.empty else out
+    national = national_summary_rows(data, reference)
+    return pd.concat([out, national], ignore_index=True) if not national.empty else out
 
 
 # --------------------------------------------------------------------------------- short run and speed
@@ -1791,6 +1852,7 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
         blocks.append(("p", f"Reference scenario for differences: {reference}."))
     blocks += _outcome_tables(summary, data, "horizon")
     blocks += _outcome_tables(summary, data, AFTER_RULES_MONTH)
+    blocks += _national_blocks(summary, data, reference)
     blocks += _short_run_tables(summary, data)
     ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
     blocks += conc.concentration_blocks(summary, data.concentration, data.series, ref_series,

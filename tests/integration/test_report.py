@@ -166,14 +166,19 @@ def test_platform_and_funder_figures_equal_store_aggregates(store: Path, report:
     got = hist[(hist["series"] == "new-rules-2025") & (hist["period"] == "after")]["volume_share"].to_numpy()
     np.testing.assert_allclose(got, counts / counts.sum())
     assert set(hist["period"]) == {"before", "after"}
-    # Borrowers by segment: means over the months from the rules' start and over replications.
+    # Borrowers by segment: change from the reference over the 12 months from the rules' start, paired by
+    # replicate (each run's mean over the window's months).
     seg = pd.read_csv(report / "figures" / "borrowers_by_segment.csv")
     model = tables["model"]
-    after = model[(model["scenario"] == "new-rules-2025") & (model["date"] >= "2025-10")]
-    row = seg[(seg["series"] == "new-rules-2025") & (seg["segment"] == "subprime")].iloc[0]
-    assert row["served_share"] == pytest.approx(after["served_share_subprime"].mean())
-    assert row["apr_paid"] == pytest.approx(after["apr_paid_subprime"].mean())
+    window = model[(model["date"] >= "2025-10") & (model["date"] <= "2026-09")]
+    per_run = window.groupby(["scenario", "replicate"])["served_share_subprime"].mean()
+    diffs = (per_run["new-rules-2025"] - per_run["baseline-2024"]).to_numpy()
+    row = seg[(seg["series"] == "new-rules-2025") & (seg["segment"] == "subprime")
+              & (seg["measure"] == "served_share")].iloc[0]
+    assert row["diff_mean"] == pytest.approx(diffs.mean())
+    assert (row["diff_low"], row["diff_high"]) == pytest.approx(_band(diffs)[1:])
     assert set(seg["segment"]) == {"prime", "near_prime", "subprime"}
+    assert set(seg["measure"]) == {"served_share", "apr_paid"}
     # Lorenz: ends at (1, 1); Gini of the last month from every platform of the runs, pooled (exited ones at 0).
     lor = pd.read_csv(report / "figures" / "lorenz_platform_volume.csv")
     last = lor[(lor["series"] == "baseline-2024") & (lor["month"] == "last")]
@@ -191,7 +196,8 @@ def test_summary_levels_and_paired_differences(store: Path, report: Path) -> Non
     model = read_store(store)["model"]
     summary = pd.read_csv(report / "summary.csv")
     conc = summary["metric"].str.startswith("conc_")
-    assert set(summary.loc[~conc, "when"]) == {"horizon", AFTER_RULES_MONTH, SHORT_RUN}
+    nat = summary["metric"].str.startswith("nat_")
+    assert set(summary.loc[~conc & ~nat, "when"]) == {"horizon", AFTER_RULES_MONTH, SHORT_RUN}
     assert set(summary.loc[conc, "when"]) == {"2025-10", AFTER_RULES_MONTH, "horizon"}
     last = model[model["date"] == model["date"].max()]
     row = summary[(summary["when"] == "horizon") & (summary["scenario"] == "new-rules-2025")
@@ -401,3 +407,30 @@ def test_report_of_a_broken_run_directory_exits_2(tmp_path: Path, capsys: pytest
     assert "cannot read the run (manifest.json is not valid JSON" in err
     assert "manifest.json does not describe a run (no scenario and seed)" in err
     assert "Traceback" not in err and not (run / "report").exists()
+
+
+def test_borrowers_in_national_terms(store: Path, report: Path) -> None:
+    """summary.csv's nat_* rows scale the sample by population / borrowers; served + excluded = applicants."""
+    summary = pd.read_csv(report / "summary.csv")
+    nat = summary[summary["metric"].str.startswith("nat_")]
+    assert set(nat["when"]) == {"rules+12m", "horizon"}
+    model = read_store(store)["model"]
+    scale = 1e8 / BORROWERS
+    last = model.loc[model.groupby("run_id")["step"].idxmax()]
+    base = last[last["scenario"] == "baseline-2024"]
+
+    def value(series: str, when: str, metric: str, column: str = "mean") -> float:
+        return float(nat[(nat["series"] == series) & (nat["when"] == when) & (nat["metric"] == metric)][column].iloc[0])
+
+    served = base["applicants"] * (1 - base["rationed_share"]) * scale
+    assert value("baseline-2024", "horizon", "nat_served") == pytest.approx(served.mean())
+    assert value("baseline-2024", "horizon", "nat_outstanding_balance") == pytest.approx(
+        (base["outstanding_balance"] * scale).mean())
+    for when in ("rules+12m", "horizon"):
+        assert value("new-rules-2025", when, "nat_served") + value("new-rules-2025", when, "nat_excluded") == \
+            pytest.approx(value("new-rules-2025", when, "nat_applicants"))
+    assert value("new-rules-2025", "rules+12m", "nat_excluded", "pairs") == 2
+    md = (report / "report.md").read_text(encoding="utf-8")
+    assert "## Borrowers in national terms" in md
+    assert f"stands for {scale:,.0f} real ones" in md
+
