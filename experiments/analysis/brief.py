@@ -148,7 +148,12 @@ def finding(row: pd.Series, criterion: Criterion) -> str | None:
         return None
     size, unit, lo, hi = format_difference(float(mean), float(low), float(high), criterion.kind)
     direction = "higher" if mean > 0 else "lower"
-    amount = (f"{size}{unit[:-4]} yuan" if unit.endswith("yuan") else f"{size} {unit}").strip()
+    if unit.endswith("yuan"):
+        # Amounts carry their scale (k, M) on the size and on both bounds, so the interval reads in yuan too.
+        scale = unit[:-4].strip()
+        amount, lo, hi = f"{size}{scale} yuan", f"{lo}{scale}", f"{hi}{scale}"
+    else:
+        amount = f"{size} {unit}".strip()
     return (f"Under {row['series']}, {criterion.subject} is {amount} {direction} than under {row['reference']} "
             f"(95% interval {lo} to {hi}).")
 

@@ -44,7 +44,7 @@ def test_finding_with_its_numbers_when_the_interval_excludes_zero() -> None:
     assert ("Under new-rules-2025, the number of tail platforms exiting from the first rule date to the horizon is "
             "96 higher than under baseline-2024 (95% interval +82 to +110).") in found
     assert ("Under new-rules-2025, shadow-credit volume at the horizon (yuan/month) is 300k yuan lower than under "
-            "baseline-2024 (95% interval -500 to -100).") in found
+            "baseline-2024 (95% interval -500k to -100k).") in found
     assert not any(s.startswith(f"Under {REF},") for s in found)  # the reference is never compared with itself
 
 
