@@ -1814,9 +1814,13 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
     ok = data.model["run_id"].nunique()
     failed = data.runs[data.runs["status"] != "ok"] if not data.runs.empty else pd.DataFrame()
     dates = sorted(data.model["date"].unique())
+    from experiments.store.run_dir import is_run_directory
+
+    kind = "Run directory (zhudai run, read as a batch of one replicate)" if is_run_directory(data.directory) \
+        else "Batch directory"
     blocks: list[Block] = [
         ("h", 1, report_title(data)),
-        ("p", f"Batch directory `{display_path(data.directory)}`: {ok} run(s) ok, {len(failed)} failed; "
+        ("p", f"{kind} `{display_path(data.directory)}`: {ok} run(s) ok, {len(failed)} failed; "
               f"{len(data.series)} scenario(s); {data.replications} replication(s) per scenario (fewest); months "
               f"{dates[0]} to {dates[-1]}."),
     ]

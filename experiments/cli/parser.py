@@ -273,8 +273,10 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
         commands, formatter, "report", "write figures, tables and an HTML/Markdown report of a batch or run directory",
         "Read a batch directory (zhudai compare/sweep/batch), or a run directory (zhudai run) as a batch of one "
         "replicate, and write figures (PNG and the CSV behind each), "
-        "summary.csv with outcomes at the horizon and at 2026-09 and paired differences against a reference "
-        "scenario with 95% intervals, report.md, and report.html (one self-contained file).",
+        "summary.csv (outcomes at the horizon and at 2026-09, short-run and speed measures from each scenario's "
+        "first rule date, the concentration measures and borrowers in national terms, each with paired "
+        "differences against a reference scenario and 95% intervals), report.md with a front page (key findings, "
+        "scorecard, caveats), and report.html (one self-contained file).",
         epilog=EPILOG,
     )
     p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory, or a single-run directory")

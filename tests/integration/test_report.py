@@ -393,6 +393,7 @@ def test_report_of_a_single_run_directory_equals_a_one_replicate_batch(tmp_path:
     md, batch_md = ((d / "report.md").read_text(encoding="utf-8") for d in (got, expected))
     assert "Only one replication per scenario" in md and pd.read_csv(got / "summary.csv")["low"].isna().all()
     assert md.split("## Notes")[1] == batch_md.split("## Notes")[1]
+    assert "Run directory (zhudai run" in md and "Batch directory" in batch_md and "Batch directory" not in md
 
 
 def test_report_of_a_broken_run_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
