@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis.stats import mean_interval
+from experiments.analysis.stats import mean_interval, paired_difference
 from model.calendar import add_months
 
 #: ``when`` of the rows over the 12 months from the rules' start.
@@ -167,13 +167,6 @@ def measures_table(model: pd.DataFrame, scales: Mapping[str, float], start: str,
     return pd.DataFrame(rows, columns=["series", "replicate", "run_id", "when", "date", "metric", "value"])
 
 
-def paired_difference(values: pd.Series, reference: pd.Series) -> tuple[int, float, float, float, float]:
-    """Mean and 95% interval (:func:`experiments.analysis.stats.mean_interval`) of ``values − reference``
-    paired by index (replicate); unpaired and NaN entries dropped."""
-    diff = (values.astype(float) - reference.astype(float).reindex(values.index)).dropna()
-    return mean_interval(diff.to_numpy())
-
-
 def national_summary(table: pd.DataFrame, series: Sequence[str], series_scenario: Mapping[str, str],
                      ref_series: str | None, start: str) -> pd.DataFrame:
     """Rows of summary.csv (:data:`SUMMARY_COLUMNS`) from :func:`measures_table`: per series, ``when`` and
@@ -197,7 +190,7 @@ def national_summary(table: pd.DataFrame, series: Sequence[str], series_scenario
                        "window_start": start if when == WINDOW else "", "window_basis": "", "reached": math.nan}
                 if ref_series and name != ref_series:
                     base = ref[ref["metric"] == metric].set_index("replicate")["value"]
-                    pairs, dmean, _, dlow, dhigh = paired_difference(vals, base)
+                    pairs, dmean, dlow, dhigh = paired_difference(vals, base)
                     row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
                 rows.append(row)
     return clip_intervals(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
@@ -234,7 +227,7 @@ def segment_changes(table: pd.DataFrame, series: Sequence[str], ref_series: str 
                        "high": high, "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan, "diff_high": math.nan}
                 if ref_series and name != ref_series:
                     base = sub[(sub["series"] == ref_series) & (sub["metric"] == metric)].set_index("replicate")
-                    pairs, dmean, _, dlow, dhigh = paired_difference(vals, base["value"])
+                    pairs, dmean, dlow, dhigh = paired_difference(vals, base["value"])
                     row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
                 rows.append(row)
     return pd.DataFrame(rows, columns=["series", "segment", "measure", "runs", "mean", "low", "high", "pairs",

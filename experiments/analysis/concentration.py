@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from experiments.analysis.stats import mean_interval
+from experiments.analysis.stats import mean_interval, paired_difference
 
 POPULATION = ("every platform of the run's first month, each at the volume it recorded: an exited platform counts "
               "with what it lent in its exit month and at zero after")
@@ -196,9 +196,8 @@ def concentration_summary(table: pd.DataFrame, series: Sequence[str], series_sce
                        "low": _clip(low, lo, hi), "high": _clip(high, lo, hi), "reference": reference or "",
                        "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan, "diff_high": math.nan}
                 if ref is not None and name != reference:
-                    mine = group.set_index("replicate")[measure].astype(float)
-                    diff = (mine - ref[measure].astype(float).reindex(mine.index)).dropna()
-                    pairs, dmean, _, dlow, dhigh = mean_interval(diff.to_numpy())
+                    pairs, dmean, dlow, dhigh = paired_difference(group.set_index("replicate")[measure],
+                                                                  ref[measure])
                     row.update(pairs=pairs, diff_mean=dmean, diff_low=_clip(dlow, lo - hi, hi - lo),
                                diff_high=_clip(dhigh, lo - hi, hi - lo))
                 rows.append(row)

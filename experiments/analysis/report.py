@@ -47,7 +47,7 @@ import pandas as pd
 
 from experiments.analysis import brief
 from experiments.analysis import concentration as conc
-from experiments.analysis.stats import mean_interval, t_quantile
+from experiments.analysis.stats import mean_interval, paired_difference, t_quantile
 from model.calendar import add_months, parse_month
 from model.output import COLUMN_DOCS, TABLES
 
@@ -776,7 +776,7 @@ class Rules:
 
 def make_rules(data: ReportData, reference: str | None = None) -> Rules:
     """The :class:`Rules` of a report; the anchor is the reference scenario's series, else the first series."""
-    anchor = next((s for s in data.series if data.series_scenario[s] == reference), None) if reference else None
+    anchor = _ref_series(data, reference) if reference else None
     return Rules(event_key(series_events(data)), tuple(data.series), first_rule_months(data),
                  anchor or (data.series[0] if data.series else None))
 
@@ -1144,6 +1144,7 @@ def national_measures(data: ReportData) -> tuple[pd.DataFrame, dict[str, float]]
 
 
 def _ref_series(data: ReportData, reference: str | None) -> str | None:
+    """The series (scenario and sweep point) of the reference scenario, or None when it is not in the store."""
     return next((s for s in data.series if data.series_scenario[s] == reference), None)
 
 
@@ -1297,7 +1298,7 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
         itself or without a reference; the last three empty except in the short-run rows).
     """
     metrics = [m for m, _, _ in OUTCOMES if m in data.model.columns]
-    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    ref_series = _ref_series(data, reference)
     rows = []
     for when in ("horizon", AFTER_RULES_MONTH):
         at = _values_at(data.model, when)
@@ -1317,9 +1318,7 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
                        "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan,
                        "diff_high": math.nan}
                 if ref is not None and name != ref_series:
-                    mine = group.set_index("replicate")[metric].astype(float)
-                    diff = (mine - ref[metric].astype(float).reindex(mine.index)).dropna()
-                    pairs, dmean, _, dlow, dhigh = mean_interval(diff.to_numpy())
+                    pairs, dmean, dlow, dhigh = paired_difference(group.set_index("replicate")[metric], ref[metric])
                     row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
                 rows.append(row)
     columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
@@ -1577,7 +1576,7 @@ def short_run_summary(data: ReportData, reference: str | None,
                "pairs", "diff_mean", "diff_low", "diff_high", *SHORT_RUN_COLUMNS]
     if data.model.empty:
         return pd.DataFrame(columns=columns)
-    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    ref_series = _ref_series(data, reference)
     dates = {name: rule_dates(policy) if policy is not None else {} for name, policy in data.policies.items()}
     windows = short_run_windows(dates, ref_series, data.rules_month)
     cache: dict[tuple[str, str, str], pd.DataFrame] = {}
@@ -1610,8 +1609,7 @@ def short_run_summary(data: ReportData, reference: str | None,
                    "diff_low": math.nan, "diff_high": math.nan, "window_start": window.start,
                    "window_basis": window.basis, "reached": float(n) if kind == "months" else math.nan}
             if ref_all is not None and metric in ref_all.columns:
-                diff = (mine - ref_all[metric].astype(float).reindex(mine.index)).dropna()
-                pairs, dmean, _, dlow, dhigh = mean_interval(diff.to_numpy())
+                pairs, dmean, dlow, dhigh = paired_difference(mine, ref_all[metric])
                 row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
             rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
@@ -1858,7 +1856,7 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
     blocks += _outcome_tables(summary, data, AFTER_RULES_MONTH)
     blocks += _national_blocks(summary, data, reference)
     blocks += _short_run_tables(summary, data)
-    ref_series = next((s for s in data.series if data.series_scenario[s] == reference), None)
+    ref_series = _ref_series(data, reference)
     blocks += conc.concentration_blocks(summary, data.concentration, data.series, ref_series,
                                         data.concentration_whens)
     blocks.append(("h", 2, "Figures"))

@@ -1,10 +1,15 @@
-"""Statistics shared by the batch summary, the report and the validation: one t-quantile, one interval."""
+"""Statistics shared by the batch summary, the report and the validation: one t-quantile, one interval, one
+paired difference."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def t_quantile(df: float) -> float:
@@ -19,6 +24,15 @@ def t_quantile(df: float) -> float:
     from scipy import stats
 
     return float(stats.t.ppf(0.975, df))
+
+
+def paired_difference(values: pd.Series, reference: pd.Series) -> tuple[int, float, float, float]:
+    """``(pairs, mean, low, high)`` of ``values - reference`` over the replicates both have (both indexed by
+    replicate): :func:`mean_interval` of the per-replicate differences (NaN bounds with one pair), the paired
+    comparison of every table that sets a scenario against its reference on common random numbers."""
+    diff = (values.astype(float) - reference.astype(float).reindex(values.index)).dropna()
+    pairs, mean, _, low, high = mean_interval(diff.to_numpy())
+    return pairs, mean, low, high
 
 
 def mean_interval(values: np.ndarray) -> tuple[int, float, float, float, float]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from experiments.analysis.stats import mean_interval
+from experiments.analysis.stats import mean_interval, paired_difference
 from model.output import COLUMN_DOCS
 
 if TYPE_CHECKING:
@@ -42,14 +42,6 @@ def reference_scenario(scenarios: Sequence[str]) -> str | None:
     if not scenarios:
         return None
     return REFERENCE_SCENARIO if REFERENCE_SCENARIO in scenarios else scenarios[0]
-
-
-def paired_difference(values: pd.Series, reference: pd.Series) -> tuple[int, float, float, float]:
-    """``(pairs, mean, low, high)`` of ``values - reference`` over the replicates both have (both indexed by
-    replicate): mean ± t(0.975, n-1)·sd/√n of the per-replicate differences (NaN bounds with one pair)."""
-    diff = (values.astype(float) - reference.astype(float).reindex(values.index)).dropna()
-    pairs, mean, _, low, high = mean_interval(diff.to_numpy())
-    return pairs, mean, low, high
 
 
 def metric_unit(metric: str) -> str:

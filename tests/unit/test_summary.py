@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.analysis.stats import t_quantile
+from experiments.analysis.stats import paired_difference, t_quantile
 from experiments.analysis.summary import (
     format_difference,
     format_level,
     format_value,
     horizon_summary,
     metric_unit,
-    paired_difference,
     reference_scenario,
     render_summary,
     shown_unit,
