@@ -1,4 +1,5 @@
-"""The month the rules take effect, read from a scenario: one helper for every window, summary row and label."""
+"""The months the rules take effect and are first announced, read from a scenario: one helper for every window,
+summary row and label."""
 
 from __future__ import annotations
 
@@ -33,3 +34,13 @@ def rules_start(scenario: str | Scenario | None = None, overrides: Sequence[str]
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(DEFAULTS_SCENARIO if scenario is None else scenario, list(overrides))
     return scenario.params.policy.rate_cap.start
+
+
+def first_announcement(scenario: Scenario) -> str | None:
+    """The earliest month any rule of a resolved scenario is announced ahead of binding (its ``announced``), or
+    None when it announces nothing ahead (:data:`model.config.ANNOUNCED` lists the rules that can be)."""
+    from model.calendar import parse_month
+    from model.config import ANNOUNCED
+
+    months = [m for m in (getattr(scenario.get(section), "announced", "") for section, _ in ANNOUNCED) if m]
+    return min(months, key=parse_month) if months else None

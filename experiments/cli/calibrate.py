@@ -58,16 +58,6 @@ class _Stopped(Exception):
         self.status = status
 
 
-def first_announcement(scenario: Any) -> str | None:
-    """The earliest month any rule of ``scenario`` is announced ahead of binding, or None."""
-    from model.calendar import parse_month
-    from model.config import ANNOUNCED
-
-    months = [getattr(scenario.get(section), "announced", "") for section, _ in ANNOUNCED]
-    months = [m for m in months if m]
-    return min(months, key=parse_month) if months else None
-
-
 def file_digest(path: str | os.PathLike[str]) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -103,7 +93,7 @@ class Setup:
     """Everything a calibration needs, checked: scenario, moments, parameters and run settings."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from experiments.analysis.rules import rules_start
+        from experiments.analysis.rules import first_announcement, rules_start
         from experiments.calibration import spec
         from model.calendar import add_months, parse_month
         from model.config import load_scenario

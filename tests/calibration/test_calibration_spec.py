@@ -55,8 +55,7 @@ def test_shipped_moments_file_is_accepted():
 
 
 def test_shipped_moments_fit_before_the_rules_of_the_shipped_scenarios():
-    from experiments.analysis.rules import rules_start
-    from experiments.cli.calibrate import first_announcement
+    from experiments.analysis.rules import first_announcement, rules_start
 
     moments = spec.load_moments(SHIPPED_MOMENTS)
     for name in ("baseline-2024", "new-rules-2025"):

@@ -48,3 +48,14 @@ def test_report_takes_the_rules_month_from_the_stored_scenarios(tmp_path):
                  "--set", "policy.rate_cap.announced=2024-02", "--workers", "1", "--quiet",
                  "--out", str(out)]) == 0
     assert load_report_data(out).rules_month == "2024-02"
+
+
+def test_first_announcement_is_the_earliest_announced_rule_or_none():
+    """new-rules-2025 announces its rules in 2025-04; baseline-2024 announces nothing ahead."""
+    from experiments.analysis.rules import first_announcement
+    from model.config import load_scenario
+
+    assert first_announcement(load_scenario("new-rules-2025")) == "2025-04"
+    assert first_announcement(load_scenario("baseline-2024")) is None
+    later = load_scenario("new-rules-2025", ["policy.whitelist.announced=2025-06", "policy.rate_cap.announced=2025-02"])
+    assert first_announcement(later) == "2025-02"
