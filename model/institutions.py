@@ -406,10 +406,12 @@ class Platform(LossCalibrated, mesa.Agent):
             self.age_months += 1
 
     def reset_history(self) -> None:
-        """Forget quarter accumulators and the unfunded streak (after the burn-in)."""
+        """Forget quarter accumulators and the unfunded streak (after the burn-in).
+
+        Risk appetite and acquisition intensity carry through: restoring them would release, in the first
+        recorded year, a burst of lending the burned-in world had already learnt not to do.
+        """
         self.unfunded_quarters = 0
-        self.target_pd = self.target_pd0
-        self.acq_intensity = 1.0
         self._reset_quarter()
 
     def set_initial_book(self, balance: float, loans: int, life_months: float, term_months: int) -> None:
@@ -436,13 +438,15 @@ class Platform(LossCalibrated, mesa.Agent):
         """Re-plan volume, risk appetite and channel mix; exit when out of capital or funding.
 
         The plan and the exit decision are :func:`reviews.plan_quarter`'s. A solvent exit goes abroad with
-        probability ``abroad_prob`` (one draw from ``rng``), otherwise it is an orderly wind-down. While a cap
-        is announced but not yet in force, ``cap_exposure`` (arrays over platforms) holds every platform's book
-        against it, and the plan's risk appetite is then adjusted by :func:`reviews.anticipate_cap`.
+        probability ``abroad_prob`` (one draw from ``rng``), otherwise it is an orderly wind-down. Under a cap
+        announced or in force, ``cap_exposure`` (arrays over platforms) holds every platform's book against it,
+        and the plan's risk appetite is then bounded by :func:`reviews.cap_appetite`; a platform that cuts its
+        appetite so also buys less traffic (acquisition intensity times ``shrink_factor``), as after a loss.
         """
         if not self.active:
             self._reset_quarter()
             return
+        previous_pd, previous_acq = self.target_pd, self.acq_intensity
         plan = reviews.plan_quarter(
             self.pp, q_lines=self.q_lines, q_demand=self.q_demand, q_volume=self.q_volume, q_profit=self.q_profit,
             q_value=self.q_value, q_spend=self.q_spend, plan_floor=self.plan_floor, target_pd=self.target_pd,
@@ -453,10 +457,13 @@ class Platform(LossCalibrated, mesa.Agent):
         self.planned_volume, self.fundable = plan.planned_volume, plan.fundable
         self.target_pd, self.acq_intensity, self.mix = plan.target_pd, plan.acq_intensity, plan.mix
         if cap_exposure is not None:
-            self.target_pd = reviews.anticipate_cap(
-                target_pd=self.target_pd, share_above=float(cap_exposure.share_above[self.index]),
-                pd_ceiling=float(cap_exposure.pd_ceiling[self.index]), exposure=self.pp.cap_exposure,
-                risk_cut=self.pp.risk_cut)
+            i = self.index
+            self.target_pd = reviews.cap_appetite(
+                target_pd=plan.target_pd, previous_pd=previous_pd, share_above=float(cap_exposure.share_above[i]),
+                pd_ceiling=float(cap_exposure.pd_ceiling[i]), in_force=bool(cap_exposure.in_force[i]),
+                exposure=self.pp.cap_exposure, risk_cut=self.pp.risk_cut)
+            if self.target_pd < plan.target_pd:
+                self.acq_intensity = min(plan.acq_intensity, previous_acq) * self.pp.shrink_factor
         self.unfunded_quarters = plan.unfunded_quarters
         if plan.exit == reviews.Exit.FAILURE:
             self.exit(ExitMode.FAILURE)

@@ -91,10 +91,11 @@ class LendingModel(mesa.Model):
         Platforms and funders book their flows, platforms learn and re-plan, and funders review their
         whitelists and direct books and may leave platform lending, close their direct desks or fail, as in
         any month; no platform exits. Afterwards platform and funder capital are set to their calibrated ratios of
-        the burned-in books and platforms' streaks and appetite start afresh; funders keep their records, so a
-        funder that cannot earn leaves during the burn-in rather than in a burst at a later review. This moves
-        the borrower population and loan book to the steady state of the borrowing flows, so that recorded
-        months start from a consistent 2024.
+        the burned-in books and platforms' unfunded streaks start afresh, while their risk appetite and acquisition
+        intensity carry through; funders keep their records, so a funder that cannot earn leaves during the
+        burn-in rather than in a burst at a later review. The initial book sets off a credit cycle (debts build
+        up, a default wave about 20 months in, lenders learn their losses, and the charged-off return after
+        their exclusion); the default 60 months let it settle, so that recorded months start from a steady 2024.
         """
         if months <= 0:
             return
@@ -579,7 +580,7 @@ class LendingModel(mesa.Model):
         the direct desk, or failing), then their whitelists (or leave platform lending).
 
         The direct review runs for every funder, also in a world without platforms. Announced rules are
-        anticipated here: platforms weigh their books against an announced cap (:meth:`_cap_exposure`), and
+        anticipated here: platforms weigh their books against a cap announced or in force (:meth:`_cap_exposure`), and
         funders review their whitelists ahead of an announced regime.
         """
         self.platforms.do("quarterly_review", self.rng, allow_exit=not self.burning_in,
@@ -600,33 +601,38 @@ class LendingModel(mesa.Model):
         )
 
     def _cap_exposure(self) -> reviews.CapExposure | None:
-        """Every platform's book against the caps announced and not yet in force (None when none is).
+        """Every platform's book against the tightest caps announced or in force (None when no cap is either).
 
-        Per platform loan: whether its price is above its funder kind's announced cap (:func:`pricing.priced_above`),
-        and the highest PD it could be priced at under that cap on its own funder, fees and guarantee
-        (:func:`pricing.max_priceable_pd`); :func:`reviews.cap_exposure` sums them per platform.
+        Per platform loan: whether its price is above its funder kind's cap (:func:`pricing.priced_above`), the
+        highest PD it could be priced at under that cap on its own funder, fees and guarantee while leaving the
+        funder its full spread and the platform ``platforms.cap_margin_share`` of its markup
+        (:func:`pricing.max_priceable_pd`), and whether a cap is in force for its funder's kind;
+        :func:`reviews.cap_exposure` sums them per platform.
         """
         r = self.rules
-        if not self.n_platforms or not (np.isfinite(r.announced_cap_nominal).any()
-                                        or np.isfinite(r.announced_cap_all_in).any()):
+        kind_nominal = np.minimum(r.cap_nominal, r.announced_cap_nominal)
+        kind_all_in = np.minimum(r.cap_all_in, r.announced_cap_all_in)
+        if not self.n_platforms or not (np.isfinite(kind_nominal).any() or np.isfinite(kind_all_in).any()):
             return None
         L = self.loans
         prm = self.params
         plat = L.view("platform")  # -1 for direct and shadow loans, which cap_exposure skips
         p, f = np.maximum(plat, 0), np.maximum(L.view("funder"), 0)
         kind = self.lenders.kind[f]
-        take, fee = (np.asarray(self.platforms.get(name), dtype=float) for name in ("take_rate", "service_fee"))
+        take, fee, markup = (np.asarray(self.platforms.get(name), dtype=float)
+                             for name in ("take_rate", "service_fee", "markup"))
         guaranteed = L.view("guaranteed")
         margin, lgd = prm.platforms.guarantee_margin, prm.pricing.lgd
-        cap_nominal, cap_all_in = r.announced_cap_nominal[kind], r.announced_cap_all_in[kind]
+        cap_nominal, cap_all_in = kind_nominal[kind], kind_all_in[kind]
         above = priced_above(apr=L.view("apr"), service_fee=fee[p], guaranteed=guaranteed, est_pd=L.view("pd_est"),
                              lgd=lgd, guarantee_margin=margin, cap_nominal=cap_nominal, cap_all_in=cap_all_in)
         max_pd = max_priceable_pd(
-            funding_cost=self.lenders.cost[f], spread=self.lenders.spread[f],
-            min_spread_share=prm.pricing.min_spread_share, take_rate=take[p], service_fee=fee[p],
-            guaranteed=guaranteed, lgd=lgd, guarantee_margin=margin, cap_nominal=cap_nominal, cap_all_in=cap_all_in)
+            funding_cost=self.lenders.cost[f], spread=self.lenders.spread[f], min_spread_share=1.0,
+            take_rate=take[p], service_fee=fee[p], guaranteed=guaranteed, lgd=lgd, guarantee_margin=margin,
+            cap_nominal=cap_nominal, cap_all_in=cap_all_in, markup=prm.platforms.cap_margin_share * markup[p])
+        in_force = (np.isfinite(r.cap_nominal) | np.isfinite(r.cap_all_in))[kind]
         return reviews.cap_exposure(platform=plat, balance=L.view("balance"), above=above, max_pd=max_pd,
-                                    n_platforms=self.n_platforms)
+                                    in_force=in_force, n_platforms=self.n_platforms)
 
 
 @dataclass

@@ -93,9 +93,10 @@ class RunParams:
     start: str = p("2024-01", "First simulated month.", "YYYY-MM", DESIGN, kind="month")
     months: int = p(48, "Horizon: number of monthly steps.", "months", DESIGN, lo=1, hi=600)
     burn_in: int = p(
-        24, "Unrecorded months run before ``start`` under the start month's rules, with platform exits held off "
-        "(funders review and may leave as usual), so the loan book reaches the steady state of the borrowing flows "
-        "before the 2024 structure is observed.",
+        60, "Unrecorded months run before ``start`` under the start month's rules, with platform exits held off "
+        "(funders review and may leave as usual), so that borrowers' debts, lenders' loss learning and the credit "
+        "cycle the initial book sets off (a default wave about 20 months in, and its echo when the charged-off "
+        "return after their exclusion) have settled before the 2024 structure is observed.",
         "months", DESIGN, lo=0, hi=240,
     )
     borrowers: int = p(
@@ -350,6 +351,14 @@ class PlatformsParams:
         0.25, "Share of its book's balance priced above an announced, not yet binding cap from which a platform cuts its "
         "target default probability at each quarterly review (by ``risk_cut``, not below the highest PD it could "
         "price under that cap).", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True,
+    )
+    cap_margin_share: float = p(
+        0.5, "Share of its markup a platform keeps under a cap: at each quarterly review under a cap in force (or an "
+        "announced one it is exposed to) it cuts its target default probability toward the highest PD it can price "
+        "under the cap with the funder's full spread and this share of its markup, and buys less traffic.",
+        "share", "assumption: docs/domain.md (waist and tail platforms cut their own lending on purpose while head "
+        "platforms had funding to spare; platforms that earned on 36% loans pivot to low-risk assets around 20%)",
+        lo=0.0, hi=5.0, uncertainty=True,
     )
     mix_speed: float = p(0.4, "Share of the channel mix moved each quarter toward the channels with the best return.", "share", ASSUMPTION, lo=0.0, hi=1.0, uncertainty=True)
     unfunded_quarters: int = p(2, "Consecutive quarters without funding after which a platform exits.", "quarters", ASSUMPTION, lo=1, hi=40)

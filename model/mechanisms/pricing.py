@@ -150,25 +150,29 @@ def priced_above(*, apr: np.ndarray, service_fee: np.ndarray, guaranteed: np.nda
 
 def max_priceable_pd(*, funding_cost: np.ndarray, spread: np.ndarray, min_spread_share: float,
                      take_rate: np.ndarray, service_fee: np.ndarray, guaranteed: np.ndarray, lgd: float,
-                     guarantee_margin: float, cap_nominal: np.ndarray, cap_all_in: np.ndarray) -> np.ndarray:
-    """The highest estimated PD at which :func:`quote` still finds a loan priceable under the caps.
+                     guarantee_margin: float, cap_nominal: np.ndarray, cap_all_in: np.ndarray,
+                     markup: np.ndarray | float = 0.0) -> np.ndarray:
+    """The highest estimated PD at which a loan is priceable under the caps, keeping a markup ``markup``.
 
-    Inverts ``quote``'s test (the price with the thinnest spread fits every cap). With ``base = funding_cost +
-    min_spread_share * spread + take_rate`` and ``EL = pd * lgd``: a loan the funder bears needs
-    ``base + EL <= cap_nominal`` and ``base + EL + service_fee <= cap_all_in``; a guaranteed loan needs
-    ``base <= cap_nominal`` and ``base + service_fee + EL * (1 + guarantee_margin) <= cap_all_in``. Pure; the
-    result is clipped to [0, 1] (0: nothing priceable, 1: every PD priceable, as with no cap).
+    With ``markup = 0`` this inverts :func:`quote`'s test (the price with the thinnest spread fits every cap).
+    With ``base = funding_cost + min_spread_share * spread + take_rate``, ``EL = pd * lgd`` and ``k = 1 +
+    markup`` (the nominal rate carries the markup, as in ``quote``): a loan the funder bears needs
+    ``(base + EL) * k <= cap_nominal`` and ``(base + EL) * k + service_fee <= cap_all_in``; a guaranteed loan
+    needs ``base * k <= cap_nominal`` and ``base * k + service_fee + EL * (1 + guarantee_margin) <= cap_all_in``.
+    Pure; the result is clipped to [0, 1] (0: nothing priceable, 1: every PD priceable, as with no cap).
 
     Args:
         funding_cost, spread, take_rate, service_fee: as in :func:`quote`, per loan.
         guaranteed: True where the originator guarantees the loan.
         cap_nominal, cap_all_in: the caps to price under (``inf`` where none).
+        markup: proportional markup the price must still carry (per loan or one for all; 0: none).
     """
     guaranteed = np.asarray(guaranteed, dtype=bool)
+    k = 1.0 + np.asarray(markup, dtype=float)
     base = funding_cost + min_spread_share * spread + take_rate
-    room_all_in = cap_all_in - base - service_fee
-    borne = _pd_within(np.minimum(cap_nominal - base, room_all_in), lgd)
-    backed = np.where(base <= cap_nominal, _pd_within(room_all_in, lgd * (1.0 + guarantee_margin)), 0.0)
+    borne = _pd_within(np.minimum(cap_nominal, cap_all_in - service_fee) / k - base, lgd)
+    backed = np.where(base * k <= cap_nominal,
+                      _pd_within(cap_all_in - service_fee - base * k, lgd * (1.0 + guarantee_margin)), 0.0)
     return np.where(guaranteed, backed, borne)
 
 

@@ -279,28 +279,33 @@ def plan_quarter(pp: PlatformsParams, *, q_lines: float, q_demand: float, q_volu
 
 @dataclass(frozen=True)
 class CapExposure:
-    """Each platform's book against a cap announced but not yet in force (arrays over platforms).
+    """Each platform's book against the caps announced or in force (arrays over platforms).
 
     Attributes:
-        share_above: share of the platform's outstanding balance priced above the announced cap (0: no book).
+        share_above: share of the platform's outstanding balance priced above the tightest cap announced or in
+            force for its funder's kind (0: no book).
         pd_ceiling: balance-weighted mean, over its book, of the highest PD each loan could be priced at under
-            the announced cap (``inf``: no book).
+            that cap while still leaving the funder its full spread and the platform a share of its markup
+            (``inf``: no book).
+        in_force: some of its book is funded by kinds under a cap already in force.
     """
 
     share_above: np.ndarray
     pd_ceiling: np.ndarray
+    in_force: np.ndarray
 
 
 def cap_exposure(*, platform: np.ndarray, balance: np.ndarray, above: np.ndarray, max_pd: np.ndarray,
-                 n_platforms: int) -> CapExposure:
-    """How much of each platform's book an announced cap would catch, from the platform's own loans.
+                 in_force: np.ndarray, n_platforms: int) -> CapExposure:
+    """How much of each platform's book the caps would catch, from the platform's own loans.
 
     Args:
         platform: each loan's platform (-1 for direct and shadow loans, which are skipped).
         balance: each loan's outstanding balance.
-        above: the loan is priced above the announced cap of its funder's kind.
+        above: the loan is priced above the tightest cap, announced or in force, of its funder's kind.
         max_pd: the highest PD the loan could be priced at under that cap, on its own funder, fees and guarantee
-            (:func:`model.mechanisms.pricing.max_priceable_pd`).
+            and with the margin the platform keeps (:func:`model.mechanisms.pricing.max_priceable_pd`).
+        in_force: a cap is in force for the loan's funder kind.
         n_platforms: number of platforms.
     """
     on = platform >= 0
@@ -308,21 +313,26 @@ def cap_exposure(*, platform: np.ndarray, balance: np.ndarray, above: np.ndarray
     total = np.bincount(p, weights=bal, minlength=n_platforms)
     high = np.bincount(p, weights=bal * above[on], minlength=n_platforms)
     weighted = np.bincount(p, weights=bal * max_pd[on], minlength=n_platforms)
+    forced = np.bincount(p, weights=bal * in_force[on], minlength=n_platforms)
     has = total > 0
     share = np.divide(high, total, out=np.zeros(n_platforms), where=has)
     ceiling = np.divide(weighted, total, out=np.full(n_platforms, np.inf), where=has)
-    return CapExposure(share, ceiling)
+    return CapExposure(share, ceiling, forced > 0)
 
 
-def anticipate_cap(*, target_pd: float, share_above: float, pd_ceiling: float, exposure: float,
-                   risk_cut: float) -> float:
-    """A platform's risk appetite at a quarterly review while a cap is announced but not yet in force.
+def cap_appetite(*, target_pd: float, previous_pd: float, share_above: float, pd_ceiling: float,
+                 in_force: bool, exposure: float, risk_cut: float) -> float:
+    """A platform's risk appetite at a quarterly review under a cap announced or in force.
 
-    A platform with at least ``exposure`` of its book priced above the announced cap expects that business to
-    go and cuts its target PD as it would after a loss (times ``risk_cut``), but not below ``pd_ceiling``, what
-    it could still price under the cap; an appetite already within the ceiling is kept. Below ``exposure``
-    nothing changes. The appetite recovers through :func:`plan_quarter` once its quarters are profitable.
+    Under a cap a platform does not chase loans it could write only by giving up its margin: it re-targets
+    its risk to what it can still price under the cap with its funder's full spread and a share of its
+    markup (``pd_ceiling``; the margin it keeps is ``platforms.cap_margin_share``). Where the plan's appetite
+    (``target_pd``, after :func:`plan_quarter`) is above that ceiling, it cuts its appetite from where it was
+    (``previous_pd``) by ``risk_cut``, not below the ceiling, and does not let it recover above the ceiling.
+    Rising losses raise its PD estimates and so lower the ceiling further. An announced cap not yet in force
+    acts so only on a platform with at least ``exposure`` of its book priced above it; a cap in force acts on
+    every platform whose book it covers. Otherwise nothing changes.
     """
-    if share_above < exposure or target_pd <= pd_ceiling:
+    if not (in_force or share_above >= exposure) or target_pd <= pd_ceiling:
         return target_pd
-    return max(target_pd * risk_cut, pd_ceiling)
+    return max(min(target_pd, previous_pd) * risk_cut, pd_ceiling)

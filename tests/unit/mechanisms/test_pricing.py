@@ -233,6 +233,46 @@ def test_max_priceable_pd_limits():
     np.testing.assert_array_equal(got, [1.0, 0.0, 0.0])
 
 
+def test_max_priceable_pd_with_a_kept_markup_by_hand():
+    """Full spread: base = 0.03 + 0.02 + 0.05 = 0.10, fee 0.015, lgd 0.9, margin 0.3, 24% all-in, markup 0.2.
+
+    Borne: (0.225 / 1.2 - 0.10) / 0.9 = 0.0972...; guaranteed: (0.225 - 0.12) / (0.9 * 1.3) = 0.0897...
+    A zero markup gives the plain ceiling; a larger one a lower ceiling."""
+    common = dict(funding_cost=np.full(2, 0.03), spread=np.full(2, 0.02), min_spread_share=1.0,
+                  take_rate=np.full(2, 0.05), service_fee=np.full(2, 0.015), guaranteed=np.array([False, True]),
+                  lgd=0.9, guarantee_margin=0.3, cap_nominal=np.full(2, INF), cap_all_in=np.full(2, 0.24))
+    got = max_priceable_pd(**common, markup=0.2)
+    np.testing.assert_allclose(got, [(0.225 / 1.2 - 0.10) / 0.9, (0.225 - 0.12) / (0.9 * 1.3)])
+    np.testing.assert_allclose(max_priceable_pd(**common, markup=0.0), max_priceable_pd(**common))
+    assert (max_priceable_pd(**common, markup=np.array([0.5, 0.5])) < got).all()
+
+
+def test_max_priceable_pd_with_markup_is_where_quote_keeps_it():
+    """Random loans: just below the ceiling, quote's price carries the whole markup (the caps do not truncate
+    it); just above, a cap truncates it."""
+    rng = np.random.default_rng(11)
+    n = 400
+    args = dict(funding_cost=rng.uniform(0.02, 0.06, n), spread=rng.uniform(0.0, 0.03, n),
+                take_rate=rng.uniform(0, 0.08, n), service_fee=rng.uniform(0, 0.05, n),
+                guaranteed=rng.random(n) < 0.5, cap_nominal=np.where(rng.random(n) < 0.5, 0.24, INF),
+                cap_all_in=np.where(rng.random(n) < 0.5, rng.uniform(0.15, 0.36, n), INF))
+    markup = rng.uniform(0.1, 0.8, n)
+    ceiling = max_priceable_pd(**args, min_spread_share=1.0, lgd=0.85, guarantee_margin=0.3, markup=markup)
+    inner = (ceiling > 1e-6) & (ceiling < 1 - 1e-6)
+    assert inner.sum() > 50
+
+    def full_markup(pd):
+        q = quote(**args, est_pd=pd, lgd=0.85, guarantee_margin=0.3, markup=markup, min_spread_share=1.0)
+        el = pd * 0.85
+        g = args["guaranteed"]
+        nominal_req = args["funding_cost"] + np.where(g, 0.0, el) + args["spread"] + args["take_rate"]
+        fees = args["service_fee"] + np.where(g, el * 1.3, 0.0)
+        return np.isclose(q["apr"], nominal_req * (1 + markup) + fees)
+
+    assert full_markup(np.clip(ceiling - 1e-6, 0, 1))[inner].all()
+    assert not full_markup(np.clip(ceiling + 1e-4, 0, 1))[inner].any()
+
+
 def test_max_priceable_pd_is_the_edge_of_quote_ok():
     """Random loans: quote accepts the loan just below the ceiling and refuses it just above (where below 1)."""
     rng = np.random.default_rng(7)

@@ -11,7 +11,7 @@ from model.config import load_scenario
 from model.mechanisms.metrics import borrower_outcomes
 from model.mechanisms.reviews import (
     Exit,
-    anticipate_cap,
+    cap_appetite,
     cap_exposure,
     expected_partner_profit,
     loss_calibration,
@@ -230,26 +230,32 @@ def test_under_a_regime_a_candidate_is_admitted_only_if_expected_to_pay_its_way(
     assert _review(**room, loss_rate=np.array([0.0, 0.0, 0.05])).partners[2]  # within the 5% tolerance, no regime
 
 
-# ------------------------------------------------------------------ platforms and an announced cap
+# ------------------------------------------------------------------ platforms under a cap
 def test_cap_exposure_shares_and_ceilings_per_platform():
     """Platform 0: 300 of 400 above the cap, ceiling (300 * 0.1 + 100 * 0.3) / 400 = 0.15. Platform 1: nothing
-    above, one loan. Platform 2: no book. Direct loans (platform -1) are skipped."""
+    above, one loan. Platform 2: no book. Direct loans (platform -1) are skipped. A platform is under a cap in
+    force when any of its balance is."""
     ex = cap_exposure(platform=np.array([0, 0, 1, -1]), balance=np.array([300.0, 100.0, 50.0, 999.0]),
                       above=np.array([True, False, False, True]), max_pd=np.array([0.1, 0.3, 0.2, 0.0]),
-                      n_platforms=3)
+                      in_force=np.array([False, True, False, True]), n_platforms=3)
     np.testing.assert_allclose(ex.share_above, [0.75, 0.0, 0.0])
     np.testing.assert_allclose(ex.pd_ceiling, [0.15, 0.2, np.inf])
+    np.testing.assert_array_equal(ex.in_force, [True, False, False])
 
 
-@pytest.mark.parametrize(("target", "share", "ceiling", "expected"), [
-    (0.30, 0.50, 0.10, 0.30 * 0.85),   # exposed: cut as after a loss
-    (0.30, 0.50, 0.28, 0.28),          # but not below what it can price under the cap
-    (0.30, 0.10, 0.10, 0.30),          # little of the book above the cap: no change
-    (0.08, 0.90, 0.10, 0.08),          # appetite already within the ceiling: kept, never raised
-    (0.30, 0.25, 0.10, 0.30 * 0.85),   # the threshold itself counts as exposed
+@pytest.mark.parametrize(("target", "previous", "share", "ceiling", "in_force", "expected"), [
+    (0.30, 0.30, 0.50, 0.10, False, 0.30 * 0.85),   # announced and exposed: cut as after a loss
+    (0.30, 0.30, 0.50, 0.28, False, 0.28),          # but not below what it can price with its margin
+    (0.30, 0.30, 0.10, 0.10, False, 0.30),          # announced, little of the book above it: no change
+    (0.30, 0.30, 0.00, 0.10, True, 0.30 * 0.85),    # in force: every platform it covers re-targets
+    (0.08, 0.08, 0.90, 0.10, True, 0.08),           # appetite already within the ceiling: kept, never raised
+    (0.30, 0.30, 0.25, 0.10, False, 0.30 * 0.85),   # the threshold itself counts as exposed
+    (0.20, 0.17, 0.00, 0.10, True, 0.17 * 0.85),    # a profitable quarter's recovery does not undo the cut
 ])
-def test_anticipate_cap_cuts_appetite_toward_the_priceable(target, share, ceiling, expected):
-    got = anticipate_cap(target_pd=target, share_above=share, pd_ceiling=ceiling, exposure=0.25, risk_cut=0.85)
+def test_cap_appetite_cuts_toward_what_it_can_price_with_its_margin(target, previous, share, ceiling, in_force,
+                                                                     expected):
+    got = cap_appetite(target_pd=target, previous_pd=previous, share_above=share, pd_ceiling=ceiling,
+                       in_force=in_force, exposure=0.25, risk_cut=0.85)
     assert got == pytest.approx(expected)
 
 
