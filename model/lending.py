@@ -23,7 +23,7 @@ from model.institutions import attribute_arrays
 from model.mechanisms import accounting, billing, funding, renewal, reviews, settlement, shadow
 from model.mechanisms import acquisition as acq
 from model.mechanisms.acquisition import N_BUY_CHANNELS
-from model.mechanisms.funding import allocate_lines, fund_from_pools, preference_scores
+from model.mechanisms.funding import allocate_lines_in_stages, fund_from_pools, preference_scores
 from model.mechanisms.macro import hazard_multiplier, lpr_at
 from model.mechanisms.pricing import max_priceable_pd, priced_above
 from model.mechanisms.underwriting import REPEAT, Applications, Desks, Offers, underwrite
@@ -141,7 +141,10 @@ class LendingModel(mesa.Model):
         settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
-        quarter_end = (step % 3 == 0) if self.burning_in else is_quarter_end(self.month)
+        if self.burning_in:
+            quarter_end = step % 3 == 0 and step > -self.params.run.burn_in_reviews
+        else:
+            quarter_end = is_quarter_end(self.month)
         if quarter_end:
             self.review_quarter()                               # 13. whitelist reviews, re-planning, exits
 
@@ -245,7 +248,9 @@ class LendingModel(mesa.Model):
         budget = np.array(self.funders.map("platform_budget_now"))
         partners = self._whitelists() & active[None, :]
         score = self._platform_scores(record) if self.n_platforms else np.zeros(0)
-        lines = allocate_lines(budget, demand, partners, fp.pref_sharpness * score)
+        # Funders first renew what each platform drew last month, then grant the growth room it asks for.
+        drawn = np.minimum(np.array(self.platforms.get("volume"), dtype=float), demand)
+        lines = allocate_lines_in_stages(budget, [drawn, demand], partners, fp.pref_sharpness * score)
         for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
             f.record_lines(float(b_f), float(l_f))
         self.flows.lines = lines.sum(axis=0)

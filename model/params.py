@@ -99,6 +99,12 @@ class RunParams:
         "return after their exclusion) have settled before the 2024 structure is observed.",
         "months", DESIGN, lo=0, hi=240,
     )
+    burn_in_reviews: int = p(
+        24, "Last months of the burn-in in which quarterly reviews run (platforms re-plan, funders review whitelists "
+        "and direct books). Before them institutions keep their plans and whitelists while the borrowers' credit "
+        "cycle settles, so that the initial book's default wave does not restructure the industry.",
+        "months", DESIGN, lo=0, hi=240,
+    )
     borrowers: int = p(
         200_000, "Number of modelled borrowers (each an individual agent in the vectorized population).",
         "borrowers", DESIGN, lo=0, hi=20_000_000,

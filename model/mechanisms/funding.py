@@ -66,6 +66,28 @@ def allocate_lines(budget: np.ndarray, demand: np.ndarray, partners: np.ndarray,
     return lines
 
 
+def allocate_lines_in_stages(budget: np.ndarray, stages: list[np.ndarray], partners: np.ndarray, score: np.ndarray,
+                             rounds: int = 3) -> np.ndarray:
+    """Split budgets over partners in stages of rising demand: every stage's demand is met before the next.
+
+    ``stages`` are cumulative demands per platform (each at least the one before, e.g. what a platform drew
+    last month, then its whole funding request). Stage ``k`` offers what each funder has left to the demand
+    not yet met, ``stages[k] - lines so far``, by :func:`allocate_lines`. So funders renew the credit their
+    partners use before they grant anyone room to grow, and a preferred platform's unused headroom cannot
+    starve another's running business.
+
+    Returns:
+        lines (funders x platforms); row sums never exceed the budget, column sums never exceed the last stage.
+    """
+    lines = np.zeros(partners.shape)
+    left = budget.astype(float).copy()
+    for demand in stages:
+        more = allocate_lines(left, np.maximum(demand - lines.sum(axis=0), 0.0), partners, score, rounds)
+        lines += more
+        left = np.maximum(left - more.sum(axis=1), 0.0)
+    return lines
+
+
 def pick_by_weight(rng: np.random.Generator, group: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """For each item in ``group`` (a row index into ``weights``), pick a column with probability ∝ that row.
 

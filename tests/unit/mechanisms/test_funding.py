@@ -1,8 +1,15 @@
 """Unit tests for model.mechanisms.funding: credit-line allocation, weighted picks, funding in order."""
 
 import numpy as np
+import pytest
 
-from model.mechanisms.funding import allocate_lines, fund_in_order, pick_by_weight, preference_scores
+from model.mechanisms.funding import (
+    allocate_lines,
+    allocate_lines_in_stages,
+    fund_in_order,
+    pick_by_weight,
+    preference_scores,
+)
 
 
 def _random_case(seed):
@@ -129,3 +136,30 @@ def test_preference_scores_ordering():
     assert s[4] < s[0]  # complaints penalized
     np.testing.assert_allclose(s[0] - s[3], 1.0)
     np.testing.assert_allclose(s[0] - s[4], 1.0)
+
+
+def test_staged_lines_renew_what_is_drawn_before_granting_growth_room():
+    """One funder with 100 for two partners: a preferred one asking 90 but drawing 40, another asking 60 and
+    drawing 50. In one stage the preference gives the first most of the budget and starves the second's running
+    business; staged, both draws are met first (40 + 50) and only the 10 left is growth room."""
+    budget, partners = np.array([100.0]), np.ones((1, 2), dtype=bool)
+    score = np.array([3.0, 0.0])
+    one = allocate_lines(budget, np.array([90.0, 60.0]), partners, score)
+    assert one[0, 1] < 50.0
+    staged = allocate_lines_in_stages(budget, [np.array([40.0, 50.0]), np.array([90.0, 60.0])], partners, score)
+    assert staged[0, 1] >= 50.0 - 1e-9 and staged[0, 0] >= 40.0 - 1e-9
+    assert staged.sum() == pytest.approx(100.0)
+    assert (staged.sum(axis=0) <= np.array([90.0, 60.0]) + 1e-9).all()
+
+
+def test_staged_lines_equal_one_stage_when_budgets_are_ample():
+    """With budget for every request, staging changes nothing: each platform gets its whole request."""
+    rng = np.random.default_rng(3)
+    partners = rng.random((4, 6)) < 0.7
+    partners[:, :] |= np.eye(4, 6, dtype=bool)
+    demand = rng.uniform(10, 50, 6)
+    drawn = demand * rng.uniform(0.3, 1.0, 6)
+    budget = np.full(4, 1e6)
+    staged = allocate_lines_in_stages(budget, [drawn, demand], partners, rng.normal(size=6))
+    covered = partners.any(axis=0)
+    np.testing.assert_allclose(staged.sum(axis=0)[covered], demand[covered])

@@ -48,7 +48,7 @@ def test_every_segment_column_is_recorded():
     from model import LendingModel, load_scenario
     from model.output import MODEL_COLUMNS
 
-    m = LendingModel(load_scenario("new-rules-2025", overrides=["run.borrowers=2000", "run.months=2"]), rng=3)
+    m = LendingModel(load_scenario("new-rules-2025", overrides=["run.borrowers=5000", "run.months=2"]), rng=3)
     m.run()
     table = m.tables()["model"]
     m.release()
