@@ -285,6 +285,8 @@ class ScenarioRunner:
         base: the scenario with ``overrides`` applied, before any experiment's settings.
         months: the labels (``YYYY-MM``) of the recorded months, one per value of a series outcome.
         seeds: the replicate seeds, the same for every experiment.
+        after: the first month of the scalar outcomes' window.
+        outcomes, series: the model-table columns reported as scalar and as time-series outcomes.
     """
 
     def __init__(
