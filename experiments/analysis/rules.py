@@ -44,3 +44,25 @@ def first_announcement(scenario: Scenario) -> str | None:
 
     months = [m for m in (getattr(scenario.get(section), "announced", "") for section, _ in ANNOUNCED) if m]
     return min(months, key=parse_month) if months else None
+
+
+def rules_enabled(scenario: Scenario) -> list[str]:
+    """The policy instruments a resolved scenario switches on (their dotted ``...enabled`` keys), in schema order.
+
+    Empty for the world without new rules (``baseline-2024``: only the legacy nominal ceiling, which is not a
+    switch, applies), where every recorded month is "before the rules".
+    """
+    import dataclasses
+
+    found: list[str] = []
+
+    def walk(obj: object, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}.{f.name}")
+            elif f.name == "enabled" and value is True:
+                found.append(f"{prefix}.enabled")
+
+    walk(scenario.params.policy, "policy")
+    return found

@@ -9,7 +9,8 @@ window of months::
     [[moment]]
     name = "cr5"                          # unique label (defaults to the metric)
     metric = "cr5"                        # a numeric column of the model table (README, Outputs)
-    stat = "mean"                         # "mean" over the window (default) or "end": value at its last month
+    stat = "mean"                         # "mean" over the window (default), "end": value at its last month, or
+                                          # "change": mean of its last 3 months minus mean of its first 3
     window = ["2024-01", "2024-12"]       # optional; else the file's window
     value = 0.75                          # the observed level ...
     tolerance = 0.05                      # ... and how far from it the model may be (> 0)
@@ -53,7 +54,9 @@ import pandas as pd
 from model.calendar import parse_month
 from model.config import ConfigError
 
-STATS = ("mean", "end")
+STATS = ("mean", "end", "change")
+#: Months averaged at each end of the window by the ``change`` statistic.
+CHANGE_MONTHS = 3
 MOMENT_KEYS = ("name", "metric", "stat", "window", "value", "tolerance", "band", "weight", "source")
 MOMENTS_FILE_KEYS = ("description", "window", "moment")
 #: Column names of the calibration's own tables, which a moment's name may not take.
@@ -76,7 +79,8 @@ class Moment:
     Attributes:
         name: unique label.
         metric: model-table column.
-        stat: ``"mean"`` over the window or ``"end"`` (value at the window's last month).
+        stat: ``"mean"`` over the window, ``"end"`` (value at the window's last month) or ``"change"`` (mean of
+            the window's last :data:`CHANGE_MONTHS` months minus the mean of its first ones: a drift).
         window: first and last month, ``YYYY-MM``.
         value: observed level.
         tolerance: allowed distance (> 0), the loss's unit.
@@ -235,18 +239,23 @@ def load_moments(path: str | os.PathLike[str]) -> Moments:
     return parse_moments(data, label)
 
 
-def check_moments_against(moments: Moments, start: str, last: str, rules: str, announced: str | None) -> list[str]:
+def check_moments_against(moments: Moments, start: str, last: str, rules: str | None,
+                          announced: str | None) -> list[str]:
     """Problems of moment windows against a scenario: within its recorded months and before any rule.
 
     Args:
         moments: the moments.
         start: the scenario's first recorded month.
         last: its last recorded month at the horizon the calibration would run.
-        rules: the month its rules take effect.
+        rules: the month its rules take effect, or None for a scenario that switches no rule on (the world
+            without new rules, where every recorded month is before the rules).
         announced: the earliest month a rule of the scenario is announced, or None.
     """
     problems = []
-    limit = parse_month(rules) if announced is None else min(parse_month(rules), parse_month(announced))
+    if rules is None:
+        limit = parse_month(last) + 1
+    else:
+        limit = parse_month(rules) if announced is None else min(parse_month(rules), parse_month(announced))
     for m in moments.moments:
         first, end = parse_month(m.window[0]), parse_month(m.window[1])
         if first < parse_month(start) or end > parse_month(last):
@@ -271,6 +280,9 @@ def run_moments(model: pd.DataFrame, moments: Moments) -> dict[str, float]:
             out[m.name] = math.nan
         elif m.stat == "end":
             out[m.name] = float(inside.iloc[-1])
+        elif m.stat == "change":
+            k = min(CHANGE_MONTHS, len(inside))
+            out[m.name] = float(inside.iloc[-k:].mean() - inside.iloc[:k].mean())
         else:
             out[m.name] = float(inside.mean())
     return out

@@ -93,7 +93,7 @@ class Setup:
     """Everything a calibration needs, checked: scenario, moments, parameters and run settings."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from experiments.analysis.rules import first_announcement, rules_start
+        from experiments.analysis.rules import first_announcement, rules_enabled, rules_start
         from experiments.calibration import spec
         from model.calendar import add_months, parse_month
         from model.config import load_scenario
@@ -105,7 +105,8 @@ class Setup:
         self.scenario = load_scenario(args.scenario, list(self.overrides))
         run = self.scenario.params.run
         last = add_months(run.start, run.months - 1)
-        problems = spec.check_moments_against(self.moments, run.start, last, rules_start(self.scenario),
+        rules = rules_start(self.scenario) if rules_enabled(self.scenario) else None
+        problems = spec.check_moments_against(self.moments, run.start, last, rules,
                                               first_announcement(self.scenario))
         clash = sorted({p.key for p in self.params} & {o.partition("=")[0].strip() for o in self.overrides})
         problems += [f"{key} is both calibrated (--params) and set with --set" for key in clash]

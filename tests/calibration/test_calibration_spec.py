@@ -54,14 +54,29 @@ def test_shipped_moments_file_is_accepted():
     assert moments.last_month == max(m.window[1] for m in moments.moments)
 
 
-def test_shipped_moments_fit_before_the_rules_of_the_shipped_scenarios():
-    from experiments.analysis.rules import first_announcement, rules_start
+def test_shipped_moments_fit_the_world_without_rules_and_not_one_with_rules():
+    """baseline-2024 switches no rule on: every month to its horizon is before the rules, and the shipped
+    moments fit. Against new-rules-2025 the stationarity moments (to 2027-12) are refused, the 2024 levels not."""
+    from experiments.analysis.rules import first_announcement, rules_enabled, rules_start
 
     moments = spec.load_moments(SHIPPED_MOMENTS)
-    for name in ("baseline-2024", "new-rules-2025"):
-        scenario = load_scenario(name)
-        assert spec.check_moments_against(moments, "2024-01", "2027-12", rules_start(scenario),
-                                          first_announcement(scenario)) == []
+    baseline = load_scenario("baseline-2024")
+    assert rules_enabled(baseline) == []
+    assert spec.check_moments_against(moments, "2024-01", "2027-12", None, first_announcement(baseline)) == []
+    rules = load_scenario("new-rules-2025")
+    assert "policy.whitelist.enabled" in rules_enabled(rules)
+    problems = spec.check_moments_against(moments, "2024-01", "2027-12", rules_start(rules), first_announcement(rules))
+    assert sorted(p.split(":")[0] for p in problems) == ["moment head_share_drift", "moment tail_platforms_2027"]
+
+
+def test_change_statistic_is_the_drift_between_the_ends_of_the_window():
+    import pandas as pd
+
+    table = pd.DataFrame({"date": [f"2024-{m:02d}" for m in range(1, 13)], "head_share": [0.5] * 3 + [0.6] * 6
+                          + [0.8] * 3})
+    moments = spec.parse_moments({"moment": [moment(name="drift", metric="head_share", stat="change",
+                                                    window=["2024-01", "2024-12"])]}, "test")
+    assert spec.run_moments(table, moments)["drift"] == pytest.approx(0.3)
 
 
 def test_invalid_moments_give_one_error_listing_every_problem():
