@@ -7,11 +7,10 @@ levels (the scale check and `zhudai validate` measure those at 200,000 borrowers
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import model.lending as lending
-from experiments.engine.run import build_model, resolve_scenario, run_model
+from experiments.engine.run import build_model, resolve_scenario
 from model.enums import Tier
 
 SEED = 6
