@@ -7,14 +7,17 @@
     report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
     summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference,
                            the short-run and speed measures from each scenario's first rule date, and the
-                           Concentration section's four measures (also at the rule date)
-    figures/<name>.png     one figure per question (200 dpi)
+                           Concentration section's four measures (also at the rule date); the columns of the
+                           batch's DIR/summary.csv (:func:`experiments.analysis.summary.summary_table`)
+    figures/<name>.png     one figure per question (200 dpi); in a sweep also sweep_<key>.png, the headline
+                           outcomes against each swept key (:mod:`experiments.analysis.sweep`)
     figures/<name>.csv     the numbers drawn in that figure
 
 Conventions shared by every figure:
 
-* a *series* is a scenario (``scenario [point k]`` when a store has several sweep points of a scenario); each
-  has one colour from :func:`series_colours`, the same in every figure;
+* a *series* is a scenario, in a sweep a scenario at one sweep point, named by its swept values
+  (``new-rules-2025 · rate_cap.apr=0.12``, :func:`experiments.engine.design.series_label`) in every table, legend
+  and figure; each has one colour from :func:`series_colours`, the same in every figure;
 * time series show the mean over replications per month and a 95% band mean ± t(0.975, R-1)·sd/√R (no band
   with one replication), clipped to the metric's valid range (:func:`valid_ranges`: shares 0-1, counts from 0
   to the tier's size, HHI 0-10000); dates are calendar months;
@@ -973,12 +976,11 @@ def wrap_label(label: str, width_in: float, fontsize: float = 8.5) -> str:
     titles), broken after the scenario's separator and between swept keys."""
     import textwrap
 
-    chars = max(12, int(width_in * 72 / (0.55 * fontsize)))
+    chars = max(12, int(width_in * 72 / (0.5 * fontsize)))
     if len(label) <= chars:
         return label
-    parts = label.replace(", ", ",\u00a0").split(" · ")
-    lines = [line for part in parts for line in textwrap.wrap(part, chars, break_on_hyphens=False)]
-    return "\n".join(line.replace(",\u00a0", ", ") for line in lines)
+    return "\n".join(line for part in label.split(LABEL_SEPARATOR)
+                     for line in textwrap.wrap(part, chars, break_on_hyphens=False, break_long_words=False))
 
 
 def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
@@ -1228,6 +1230,9 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
     figure.write_data(table, fig_dir)
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), squeeze=False)
+    # Long or many labels (a sweep's) go in one legend under both panels, each with its first and last Gini.
+    shared = len(data.series) > LORENZ_INSIDE_MAX[0] or max(map(len, data.series)) > LORENZ_INSIDE_MAX[1]
+    handles: dict[str, Any] = {}
     for ax, month in zip(axes[0], ("first", "last"), strict=True):
         ax.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=0.8)
         date = ""
@@ -1237,19 +1242,31 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
                 continue
             date = s["date"].iloc[0]
             gini = s["gini"].iloc[0]
-            ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
-                    label=f"{name} (Gini {gini:.2f})")
+            (line,) = ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
+                              label=f"{name} (Gini {gini:.2f})")
+            handles.setdefault(name, line)
         ax.set_title(f"{month} month ({date})", fontsize=8.5)
         ax.set_xlabel("share of platforms (smallest first; exited at zero)", fontsize=7.5)
         ax.set_ylabel("share of platform volume", fontsize=7.5)
         ax.tick_params(labelsize=7)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=6, loc="upper left", frameon=False)
+        if not shared:
+            ax.legend(fontsize=6, loc="upper left", frameon=False)
+    if shared:
+        ginis = table.groupby(["series", "month"])["gini"].first()
+        first, last = (ginis.xs(month, level="month") for month in ("first", "last"))
+        labels = [f"{name} (Gini {first.get(name, math.nan):.2f} → {last.get(name, math.nan):.2f})" for name in handles]
+        _finish(fig, figure.png, list(handles.values()), labels)
+        return figure
     fig.tight_layout()
     fig.savefig(figure.png, dpi=DPI)
     plt.close(fig)
     return figure
+
+
+#: Most series, and longest label, whose Lorenz legends fit inside the panels; beyond, one legend goes under them.
+LORENZ_INSIDE_MAX = (8, 40)
 
 
 SEGMENTS = ("prime", "near_prime", "subprime")
@@ -1351,7 +1368,9 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
                    yerr=None if np.isnan(err).all() else err, capsize=3, error_kw={"lw": 0.8})
         ax.set_xticks(x, [s.replace("_", "-") for s in SEGMENTS], fontsize=7.5)
         ax.set_title(label, fontsize=8.5)
-        ax.set_ylabel(f"pp, minus {ref}" if ref else "percent", fontsize=7.5)
+        # A sweep's reference label is long: the axis says "the reference" and the caption names it.
+        ax.set_ylabel((f"pp, minus {ref}" if len(ref) <= 25 else "pp, minus the reference") if ref else "percent",
+                      fontsize=7.5)
         ax.grid(False, axis="x")
         if ref:
             ax.axhline(0, color="#444", lw=0.7)

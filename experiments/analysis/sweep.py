@@ -58,8 +58,7 @@ def figure_name(key: str) -> str:
     return "sweep_" + re.sub(r"[^0-9A-Za-z]+", "_", key).strip("_")
 
 
-def window_means(model: pd.DataFrame, metrics: Sequence[str], start: str, months: int = WINDOW_MONTHS
-                 ) -> pd.DataFrame:
+def window_means(model: pd.DataFrame, metrics: Sequence[str], start: str, months: int = WINDOW_MONTHS) -> pd.DataFrame:
     """Each run's mean of every metric over the ``months`` months from ``start`` (included).
 
     Returns:
@@ -73,9 +72,14 @@ def window_means(model: pd.DataFrame, metrics: Sequence[str], start: str, months
     return means.assign(months=groups.size()).reset_index()
 
 
-def lever_table(per_run: pd.DataFrame, series: Sequence[str], series_scenario: Mapping[str, str],
-                series_values: Mapping[str, Mapping[str, Any]], keys: Sequence[str],
-                metrics: Sequence[str]) -> pd.DataFrame:
+def lever_table(
+    per_run: pd.DataFrame,
+    series: Sequence[str],
+    series_scenario: Mapping[str, str],
+    series_values: Mapping[str, Mapping[str, Any]],
+    keys: Sequence[str],
+    metrics: Sequence[str],
+) -> pd.DataFrame:
     """Mean and 95% interval over replicates of every series and metric of :func:`window_means`.
 
     Returns:
@@ -89,14 +93,30 @@ def lever_table(per_run: pd.DataFrame, series: Sequence[str], series_scenario: M
         values = {key: series_values.get(name, {}).get(key) for key in keys}
         for metric in metrics:
             n, mean, sd, low, high = mean_interval(mine[metric].to_numpy(dtype=float))
-            rows.append({"series": name, "scenario": series_scenario.get(name, name), **values, "metric": metric,
-                         "runs": n, "mean": mean, "sd": sd, "low": low, "high": high})
+            rows.append(
+                {
+                    "series": name,
+                    "scenario": series_scenario.get(name, name),
+                    **values,
+                    "metric": metric,
+                    "runs": n,
+                    "mean": mean,
+                    "sd": sd,
+                    "low": low,
+                    "high": high,
+                }
+            )
     return pd.DataFrame(rows, columns=["series", "scenario", *keys, "metric", "runs", "mean", "sd", "low", "high"])
 
 
-def sweep_lines(series: Sequence[str], series_scenario: Mapping[str, str],
-                series_values: Mapping[str, Mapping[str, Any]], lever: str, keys: Sequence[str], mode: str
-                ) -> dict[str, list[str]]:
+def sweep_lines(
+    series: Sequence[str],
+    series_scenario: Mapping[str, str],
+    series_values: Mapping[str, Mapping[str, Any]],
+    lever: str,
+    keys: Sequence[str],
+    mode: str,
+) -> dict[str, list[str]]:
     """The lines of a lever's figure: line label -> its series in order of the lever's value.
 
     In a grid sweep a line is a scenario at one value of every other swept key (labelled
@@ -113,17 +133,22 @@ def sweep_lines(series: Sequence[str], series_scenario: Mapping[str, str],
     return lines
 
 
-def merge_same_lines(lines: dict[str, list[str]], table: pd.DataFrame, scenario: str | None,
-                     series_scenario: Mapping[str, str]) -> dict[str, list[str]]:
+def merge_same_lines(
+    lines: dict[str, list[str]], table: pd.DataFrame, scenario: str | None, series_scenario: Mapping[str, str]
+) -> dict[str, list[str]]:
     """The lines with a scenario's lines merged into one labelled by the scenario alone when they are the same in
     every outcome (the other swept keys leave it unchanged: a reference scenario without the swept rule)."""
     own = [label for label, names in lines.items() if series_scenario.get(names[0]) == scenario]
     if len(own) < 2:
         return lines
-    means = [table[table["series"].isin(lines[label])].sort_values(["series", "metric"])["mean"].to_numpy(dtype=float)
-             for label in own]
-    if any(len(m) != len(means[0]) or not np.allclose(m, means[0], rtol=_FLAT_TOLERANCE, atol=0.0, equal_nan=True)
-           for m in means[1:]):
+    means = [
+        table[table["series"].isin(lines[label])].sort_values(["series", "metric"])["mean"].to_numpy(dtype=float)
+        for label in own
+    ]
+    if any(
+        len(m) != len(means[0]) or not np.allclose(m, means[0], rtol=_FLAT_TOLERANCE, atol=0.0, equal_nan=True)
+        for m in means[1:]
+    ):
         return lines
     out: dict[str, list[str]] = {}
     for label, names in lines.items():
@@ -155,8 +180,9 @@ def lever_positions(values: Sequence[Any]) -> tuple[dict[str, float], bool]:
     the value itself when every value is a number (not a boolean), else 0, 1, 2, ... in order of appearance.
     Returns (text -> x, numeric)."""
     distinct = list(dict.fromkeys(values))
-    numeric = all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
-                  for v in distinct)
+    numeric = all(
+        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_) for v in distinct
+    )
     if numeric:
         return {value_text(v): float(v) for v in distinct}, True
     return {value_text(v): float(i) for i, v in enumerate(dict.fromkeys(value_text(v) for v in distinct))}, False
@@ -182,8 +208,9 @@ def _formatter(kind: str) -> Any:
     return FuncFormatter(lambda v, _p: f"{v:,.0f}" if v == round(v) else f"{v:,.1f}")
 
 
-def _tick_labels(lever: str, keys: Sequence[str], mode: str, positions: dict[str, float],
-                 table: pd.DataFrame) -> list[str]:
+def _tick_labels(
+    lever: str, keys: Sequence[str], mode: str, positions: dict[str, float], table: pd.DataFrame
+) -> list[str]:
     """The lever's values; in a zip sweep each with the other keys' values under it (they move together)."""
     others = [k for k in keys if k != lever] if mode == "zip" else []
     short = short_keys(keys)
@@ -195,9 +222,18 @@ def _tick_labels(lever: str, keys: Sequence[str], mode: str, positions: dict[str
     return labels
 
 
-def draw_lever(path: Path, table: pd.DataFrame, lines: dict[str, list[str]], lever: str, keys: Sequence[str],
-               mode: str, reference: str | None, series_scenario: Mapping[str, str], colours: Mapping[str, str],
-               outcomes: Sequence[tuple[str, str, str]] = OUTCOMES) -> None:
+def draw_lever(
+    path: Path,
+    table: pd.DataFrame,
+    lines: dict[str, list[str]],
+    lever: str,
+    keys: Sequence[str],
+    mode: str,
+    reference: str | None,
+    series_scenario: Mapping[str, str],
+    colours: Mapping[str, str],
+    outcomes: Sequence[tuple[str, str, str]] = OUTCOMES,
+) -> None:
     """Draw a lever's figure: one panel per outcome, x the lever's value, y the mean with its 95% interval."""
     from experiments.analysis.report import _finish, _plt
 
@@ -229,9 +265,19 @@ def draw_lever(path: Path, table: pd.DataFrame, lines: dict[str, list[str]], lev
                 continue
             dodge = (moving.index(label) - (len(moving) - 1) / 2) * 0.025 * span if label in moving else 0.0
             err = np.vstack([mean - low, high - mean])
-            handle = ax.errorbar(x + dodge, mean, yerr=None if np.isnan(err).all() else err, color=colour,
-                                 marker="o", markersize=3.5, linewidth=1.2, capsize=2.5, elinewidth=0.9,
-                                 linestyle="--" if label not in moving else "-", zorder=3)
+            handle = ax.errorbar(
+                x + dodge,
+                mean,
+                yerr=None if np.isnan(err).all() else err,
+                color=colour,
+                marker="o",
+                markersize=3.5,
+                linewidth=1.2,
+                capsize=2.5,
+                elinewidth=0.9,
+                linestyle="--" if label not in moving else "-",
+                zorder=3,
+            )
             handles.setdefault(label + ("" if label in moving else " (reference)"), handle)
         ax.set_title(title, fontsize=8.5)
         ax.yaxis.set_major_formatter(_formatter(kind))
@@ -254,15 +300,28 @@ def draw_lever(path: Path, table: pd.DataFrame, lines: dict[str, list[str]], lev
     _finish(fig, path, list(handles.values()), list(handles))
 
 
-def sweep_caption(lever: str, keys: Sequence[str], mode: str, start: str, covered: int, replications: int,
-                  reference: str | None, drawn_reference: bool) -> str:
+def sweep_caption(
+    lever: str,
+    keys: Sequence[str],
+    mode: str,
+    start: str,
+    covered: int,
+    replications: int,
+    reference: str | None,
+    drawn_reference: bool,
+) -> str:
     """The caption of a lever's figure: what is on each axis, the window, the interval, the lines."""
     end = add_months(start, WINDOW_MONTHS - 1)
     others = [k for k in keys if k != lever]
-    text = (f"Headline outcomes against {lever}: each point is one value of the lever, the mean over replications "
-            f"of each run's mean over the {WINDOW_MONTHS} months from the rules' start ({start}..{end}), ")
-    text += ("with its 95% interval across replicates (error bars, mean ± t(0.975, R-1)·sd/√R)." if replications > 1
-             else "one replication, so no interval.")
+    text = (
+        f"Headline outcomes against {lever}: each point is one value of the lever, the mean over replications "
+        f"of each run's mean over the {WINDOW_MONTHS} months from the rules' start ({start}..{end}), "
+    )
+    text += (
+        "with its 95% interval across replicates (error bars, mean ± t(0.975, R-1)·sd/√R)."
+        if replications > 1
+        else "one replication, so no interval."
+    )
     if covered < WINDOW_MONTHS:
         text += f" The runs cover {covered} of the window's {WINDOW_MONTHS} months."
     if others and mode == "grid":
@@ -270,8 +329,10 @@ def sweep_caption(lever: str, keys: Sequence[str], mode: str, start: str, covere
     elif others:
         text += f" Zip sweep: {', '.join(others)} move with {lever}, their values under the ticks."
     if drawn_reference:
-        text += (f" Dashed: {reference}, the reference scenario; a horizontal line with its 95% band where the lever "
-                 f"leaves it unchanged.")
+        text += (
+            f" Dashed: {reference}, the reference scenario; a horizontal line with its 95% band where the lever "
+            f"leaves it unchanged."
+        )
     else:
         text += " The store holds no reference scenario, so no reference level is drawn."
     return text + " Shares in percent."
@@ -287,8 +348,13 @@ def sweep_figures(data: ReportData, fig_dir: Path, reference: str | None) -> lis
     figures = []
     per_run = window_means(data.model, metrics, data.rules_month) if metrics else pd.DataFrame()
     covered = int(per_run["months"].min()) if len(per_run) else 0
-    table = clip_bands(lever_table(per_run, data.series, data.series_scenario, data.series_values, data.vary,
-                                   metrics), data.ranges) if len(per_run) else pd.DataFrame()
+    table = (
+        clip_bands(
+            lever_table(per_run, data.series, data.series_scenario, data.series_values, data.vary, metrics), data.ranges
+        )
+        if len(per_run)
+        else pd.DataFrame()
+    )
     for lever in data.vary:
         values = {value_text(v.get(lever)) for v in data.series_values.values()}
         figure = Figure(figure_name(lever), f"Outcomes against {lever}", "")
@@ -300,14 +366,20 @@ def sweep_figures(data: ReportData, fig_dir: Path, reference: str | None) -> lis
         if figure.skipped:
             figures.append(figure)
             continue
-        lines = merge_same_lines(sweep_lines(data.series, data.series_scenario, data.series_values, lever, data.vary,
-                                             data.mode), table, reference, data.series_scenario)
+        lines = merge_same_lines(
+            sweep_lines(data.series, data.series_scenario, data.series_values, lever, data.vary, data.mode),
+            table,
+            reference,
+            data.series_scenario,
+        )
         ref_lines = [label for label, names in lines.items() if data.series_scenario.get(names[0]) == reference]
         drawn_reference = bool(ref_lines)
-        figure.caption = sweep_caption(lever, data.vary, data.mode, data.rules_month, covered, data.replications,
-                                       reference, drawn_reference)
-        figure.write_data(table.assign(window=f"{data.rules_month}..{add_months(data.rules_month, WINDOW_MONTHS - 1)}"),
-                          fig_dir)
+        figure.caption = sweep_caption(
+            lever, data.vary, data.mode, data.rules_month, covered, data.replications, reference, drawn_reference
+        )
+        figure.write_data(
+            table.assign(window=f"{data.rules_month}..{add_months(data.rules_month, WINDOW_MONTHS - 1)}"), fig_dir
+        )
         colours = line_colours(list(lines), ref_lines)
         draw_lever(figure.png, table, lines, lever, data.vary, data.mode, reference, data.series_scenario, colours)
         figures.append(figure)

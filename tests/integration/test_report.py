@@ -534,3 +534,16 @@ def test_a_two_key_grid_sweep(grid: Path) -> None:
     row = summary[summary["series"] == label].iloc[0]
     assert (row[APR], bool(row[WL]), row["scenario"]) == (0.12, False, "new-rules-2025")
     assert set(summary["reference"].dropna()) == {"baseline-2024 · rate_cap.apr=0.12, whitelist.enabled=true"}
+
+
+def test_sweep_report_in_one_go_notes_a_window_the_runs_do_not_reach(tmp_path: Path) -> None:
+    out = tmp_path / "sw"
+    argv = ["sweep", "new-rules-2025", "--vary", f"{APR}=0.12,0.24", "--replications", "1", "--borrowers", "1000",
+            "--months", "3", "--out", str(out), "--workers", "1", "--quiet", "--report"]
+    assert main(argv) == 0
+    md = (out / "report" / "report.md").read_text(encoding="utf-8")
+    assert "new-rules-2025 · rate_cap.apr=0.24" in md and "[point" not in md
+    # Three months from the default start end long before the rules: no point to draw, and the report says so.
+    assert "Figure 'Outcomes against policy.rate_cap.apr' skipped: no run covers a month of the window" in md
+    assert not (out / "report" / "figures" / "sweep_policy_rate_cap_apr.png").exists()
+    assert list(pd.read_csv(out / "report" / "summary.csv").columns) == list(pd.read_csv(out / "summary.csv").columns)
