@@ -50,6 +50,7 @@ import pandas as pd
 
 from experiments.analysis import brief
 from experiments.analysis import concentration as conc
+from experiments.analysis import sweep as sw
 from experiments.analysis.stats import mean_interval, paired_difference, t_quantile
 from experiments.analysis.summary import HORIZON, level_rows, summary_table
 from experiments.engine.design import LABEL_SEPARATOR, keys_legend, series_label, short_keys, value_text
@@ -792,7 +793,8 @@ def scenario_caps(scenario: str, overrides: Sequence[str] = ()) -> list[tuple[fl
 
 
 # -------------------------------------------------------------------------------------- drawing
-def _plt() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend with the report's seaborn theme (every figure is drawn through it)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -958,7 +960,7 @@ def _set_axis(ax: Any, panel: Panel, bounds: Range | None) -> None:
         ax.set_ylim(max(low, lo - pad), min(high, hi + pad))
 
 
-#: The share of a figure's height its legend and policy key may take before the figure grows (:func:`_finish`).
+#: The share of a figure's height its legend and policy key may take before the figure grows (:func:`finish_figure`).
 MAX_KEY_SHARE = 0.35
 
 
@@ -983,7 +985,7 @@ def wrap_label(label: str, width_in: float, fontsize: float = 8.5) -> str:
                      for line in textwrap.wrap(part, chars, break_on_hyphens=False, break_long_words=False))
 
 
-def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
+def finish_figure(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
             footer: Sequence[str] = ()) -> None:
     """Legend (and the policy key) under the panels, sized in inches so tall figures get no blank band; a figure
     whose legend and key would take more than :data:`MAX_KEY_SHARE` of its height (many long series labels, as in
@@ -1026,7 +1028,7 @@ class Panel:
 def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel], colours: dict[str, str],
                        series: Sequence[str], rules: Rules, ranges: dict[str, Range] | None = None, ncols: int = 3,
                        legend_title: str | None = None) -> None:
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     ranges = ranges or {}
@@ -1059,7 +1061,8 @@ def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel],
         axes[j // ncols][j % ncols].set_visible(False)
     for ax in axes[-1]:
         ax.tick_params(labelbottom=True)
-    _finish(fig, path, list(handles.values()), list(handles), legend_title, rules.footer(int(fig.get_figwidth() * 17)))
+    finish_figure(fig, path, list(handles.values()), list(handles), legend_title,
+                  rules.footer(int(fig.get_figwidth() * 17)))
 
 
 # ---------------------------------------------------------------------------------------- figures
@@ -1130,7 +1133,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, rules: Rules) -> Figu
     bands = partners_by_kind(data.funders)
     bands = clip_bands(bands, {kind: valid_ranges("funders")["partners"] for kind in set(bands["metric"])})
     figure.write_data(bands, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     ncols = min(3, len(data.series))
     nrows = math.ceil(len(data.series) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows + 0.6), squeeze=False, sharey=True)
@@ -1156,7 +1159,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, rules: Rules) -> Figu
         _format_date_axis(ax)
     for j in range(len(data.series), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    _finish(fig, figure.png, list(handles.values()), list(handles), "funder kind",
+    finish_figure(fig, figure.png, list(handles.values()), list(handles), "funder kind",
             rules.footer(int(fig.get_figwidth() * 17), thin=False))
     return figure
 
@@ -1177,7 +1180,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
         figure.skipped = "no funder-month has new volume"
         return figure
     figure.write_data(hist, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     ncols = min(4, len(data.series))
@@ -1213,7 +1216,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
         ax.tick_params(labelsize=7)
     for j in range(len(data.series), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    _finish(fig, figure.png, list(handles.values()), list(handles))
+    finish_figure(fig, figure.png, list(handles.values()), list(handles))
     return figure
 
 
@@ -1228,7 +1231,7 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
         return figure
     table = lorenz_table(data.platforms)
     figure.write_data(table, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), squeeze=False)
     # Long or many labels (a sweep's) go in one legend under both panels, each with its first and last Gini.
     shared = len(data.series) > LORENZ_INSIDE_MAX[0] or max(map(len, data.series)) > LORENZ_INSIDE_MAX[1]
@@ -1257,7 +1260,7 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
         ginis = table.groupby(["series", "month"])["gini"].first()
         first, last = (ginis.xs(month, level="month") for month in ("first", "last"))
         labels = [f"{name} (Gini {first.get(name, math.nan):.2f} → {last.get(name, math.nan):.2f})" for name in handles]
-        _finish(fig, figure.png, list(handles.values()), labels)
+        finish_figure(fig, figure.png, list(handles.values()), labels)
         return figure
     fig.tight_layout()
     fig.savefig(figure.png, dpi=DPI)
@@ -1352,7 +1355,7 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
     figure.write_data(changes, fig_dir)
     from matplotlib.ticker import FuncFormatter
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), squeeze=False)
     width = 0.8 / max(len(others), 1)
     x = np.arange(len(SEGMENTS))
@@ -1378,8 +1381,111 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
                                                    else f"{round(v * 100, 4):g}%"))
         ax.tick_params(labelsize=7)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    _finish(fig, figure.png, handles, labels)
+    finish_figure(fig, figure.png, handles, labels)
     return figure
+
+
+def _fig_sweeps(data: ReportData, fig_dir: Path, reference: str | None) -> list[Figure]:
+    """One figure per swept key with at least two values: the headline outcomes against it
+    (:mod:`experiments.analysis.sweep`); [] when the store is no sweep."""
+    if not data.is_sweep:
+        return []
+    metrics = [m for m, _, _ in sw.OUTCOMES if m in data.model.columns]
+    per_run = sw.window_means(data.model, metrics, data.rules_month) if metrics else pd.DataFrame()
+    covered = int(per_run["months"].min()) if len(per_run) else 0
+    table = clip_bands(sw.lever_table(per_run, data.series, data.series_scenario, data.series_values, data.vary,
+                                      metrics), data.ranges) if len(per_run) else pd.DataFrame()
+    window = f"{data.rules_month}..{add_months(data.rules_month, sw.WINDOW_MONTHS - 1)}"
+    figures = []
+    for lever in data.vary:
+        figure = Figure(sw.figure_name(lever), f"Outcomes against {lever}", "")
+        if not metrics:
+            figure.skipped = "the model table has none of the outcomes drawn against a lever"
+        elif len({value_text(v.get(lever)) for v in data.series_values.values()}) < 2:
+            figure.skipped = f"{lever} takes one value only"
+        elif table.empty:
+            figure.skipped = f"no run covers a month of the window from {data.rules_month}"
+        if figure.skipped:
+            figures.append(figure)
+            continue
+        lines = sw.merge_same_lines(sw.sweep_lines(data.series, data.series_scenario, data.series_values, lever,
+                                                   data.vary, data.mode), table, reference, data.series_scenario)
+        ref_lines = [label for label, names in lines.items() if data.series_scenario.get(names[0]) == reference]
+        figure.caption = sw.sweep_caption(lever, data.vary, data.mode, data.rules_month, covered, data.replications,
+                                          reference, bool(ref_lines))
+        figure.write_data(table.assign(window=window), fig_dir)
+        _draw_lever(figure.png, table, lines, lever, data, reference, sw.line_colours(list(lines), ref_lines))
+        figures.append(figure)
+    return figures
+
+
+def _lever_formatter(kind: str) -> Any:
+    """Y tick labels of a lever panel: shares in percent, yuan with k/M, counts whole where they are."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    from experiments.analysis.summary import format_value
+
+    if kind == "share":
+        return PercentFormatter(1.0, decimals=None)
+    if kind == "yuan":
+        return FuncFormatter(lambda v, _p: format_value(v, "yuan"))
+    return FuncFormatter(lambda v, _p: f"{v:,.0f}" if v == round(v) else f"{v:,.1f}")
+
+
+def _draw_lever(path: Path, table: pd.DataFrame, lines: dict[str, list[str]], lever: str, data: ReportData,
+                reference: str | None, colours: dict[str, str]) -> None:
+    """A lever's figure: one panel per outcome, x the lever's value, y the mean with its 95% interval as error
+    bars (lines dodged sideways so their bars do not overlap); the reference dashed, flat where it is one level."""
+    plt = pyplot()
+    outcomes = [o for o in sw.OUTCOMES if o[0] in set(table["metric"])]
+    ncols = min(3, len(outcomes))
+    nrows = math.ceil(len(outcomes) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows + 0.9), squeeze=False, sharex=True)
+    positions, numeric = sw.lever_positions(list(table[lever]))
+    xs = list(positions.values())
+    span = (max(xs) - min(xs)) or 1.0
+    moving = [label for label, names in lines.items() if data.series_scenario.get(names[0]) != reference]
+    handles: dict[str, Any] = {}
+    for i, (metric, title, kind) in enumerate(outcomes):
+        ax = axes[i // ncols][i % ncols]
+        sub = table[table["metric"] == metric].set_index("series")
+        for label, names in lines.items():
+            s = sub.reindex(names).dropna(subset=["mean"])
+            if s.empty:
+                continue
+            mean, low, high = (s[c].to_numpy(dtype=float) for c in ("mean", "low", "high"))
+            if label not in moving and sw.is_flat(mean):
+                handle = ax.axhline(float(mean[0]), color=colours[label], linestyle="--", linewidth=1.1, zorder=2)
+                if np.isfinite(low[0]) and np.isfinite(high[0]):
+                    ax.axhspan(float(low[0]), float(high[0]), color=colours[label], alpha=0.08, linewidth=0,
+                               zorder=1)
+                handles.setdefault(f"{label} (reference, unchanged by the lever)", handle)
+                continue
+            x = np.array([positions[value_text(v)] for v in s[lever]])
+            dodge = (moving.index(label) - (len(moving) - 1) / 2) * 0.025 * span if label in moving else 0.0
+            err = np.vstack([mean - low, high - mean])
+            handle = ax.errorbar(x + dodge, mean, yerr=None if np.isnan(err).all() else err, color=colours[label],
+                                 marker="o", markersize=3.5, linewidth=1.2, capsize=2.5, elinewidth=0.9,
+                                 linestyle="-" if label in moving else "--", zorder=3)
+            handles.setdefault(label + ("" if label in moving else " (reference)"), handle)
+        ax.set_title(title, fontsize=8.5)
+        ax.yaxis.set_major_formatter(_lever_formatter(kind))
+        ax.tick_params(labelsize=7)
+        if kind == "count":
+            ax.set_ylim(bottom=0)
+        ax.margins(x=0.08 if numeric else 0.25)
+        if not numeric:
+            ax.grid(False, axis="x")
+    ticks = sw.tick_labels(lever, data.vary, data.mode, positions, table)
+    for j in range(nrows * ncols):
+        ax = axes[j // ncols][j % ncols]
+        if j >= len(outcomes):
+            ax.set_visible(False)
+        elif j + ncols >= len(outcomes):  # the lowest panel of its column
+            ax.set_xticks(xs, ticks)
+            ax.set_xlabel(lever, fontsize=7.5)
+            ax.tick_params(labelbottom=True)
+    finish_figure(fig, path, list(handles.values()), list(handles))
 
 
 def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) -> list[Figure]:
@@ -1391,10 +1497,8 @@ def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) 
     rules = make_rules(data, reference)
     band_note = "mean over replications with 95% band, clipped to the valid range" if data.replications > 1 else \
         "one replication: the line is that run, no band"
-    from experiments.analysis.sweep import sweep_figures
-
     figures = [
-        *sweep_figures(data, fig_dir, reference),
+        *_fig_sweeps(data, fig_dir, reference),
         _model_ts(data, fig_dir, "active_platforms_by_tier", "Active platforms by tier",
                   f"Active platforms in each tier at the end of each month ({band_note}); the axis runs from 0 to "
                   "the tier's size.",

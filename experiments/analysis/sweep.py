@@ -14,16 +14,14 @@ together) one line per scenario, the tick labels naming the other keys' values. 
 the store holds it, is drawn dashed and grey-toned: as a horizontal line with its 95% band where the lever leaves
 it unchanged (a rule it does not carry), else through its points.
 
-The computations are pure functions of the report's tables; :func:`sweep_figures` draws them.
+Pure functions of the report's tables; the figures are drawn in :mod:`experiments.analysis.report`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +30,6 @@ from experiments.analysis.borrowers import WINDOW_MONTHS
 from experiments.analysis.stats import mean_interval
 from experiments.engine.design import LABEL_SEPARATOR, point_label, short_keys, value_text
 from model.calendar import add_months
-
-if TYPE_CHECKING:
-    from experiments.analysis.report import Figure, ReportData
 
 #: Headline outcomes drawn against a lever: (model column, panel title, kind: share, count or yuan).
 OUTCOMES: tuple[tuple[str, str, str], ...] = (
@@ -195,20 +190,8 @@ def is_flat(means: Sequence[float]) -> bool:
     return len(x) > 0 and float(x.max() - x.min()) <= _FLAT_TOLERANCE * max(1.0, float(np.abs(x).max()))
 
 
-# ---------------------------------------------------------------------------------------------- drawing
-def _formatter(kind: str) -> Any:
-    from matplotlib.ticker import FuncFormatter, PercentFormatter
-
-    from experiments.analysis.summary import format_value
-
-    if kind == "share":
-        return PercentFormatter(1.0, decimals=None)
-    if kind == "yuan":
-        return FuncFormatter(lambda v, _p: format_value(v, "yuan"))
-    return FuncFormatter(lambda v, _p: f"{v:,.0f}" if v == round(v) else f"{v:,.1f}")
-
-
-def _tick_labels(
+# ---------------------------------------------------------------------------------------------- captions
+def tick_labels(
     lever: str, keys: Sequence[str], mode: str, positions: dict[str, float], table: pd.DataFrame
 ) -> list[str]:
     """The lever's values; in a zip sweep each with the other keys' values under it (they move together)."""
@@ -220,84 +203,6 @@ def _tick_labels(
         extra = [f"{short[k]}={value_text(row[k].iloc[0])}" for k in others if len(row)]
         labels.append("\n".join([text, *extra]))
     return labels
-
-
-def draw_lever(
-    path: Path,
-    table: pd.DataFrame,
-    lines: dict[str, list[str]],
-    lever: str,
-    keys: Sequence[str],
-    mode: str,
-    reference: str | None,
-    series_scenario: Mapping[str, str],
-    colours: Mapping[str, str],
-    outcomes: Sequence[tuple[str, str, str]] = OUTCOMES,
-) -> None:
-    """Draw a lever's figure: one panel per outcome, x the lever's value, y the mean with its 95% interval."""
-    from experiments.analysis.report import _finish, _plt
-
-    plt = _plt()
-    outcomes = [o for o in outcomes if o[0] in set(table["metric"])]
-    ncols = min(3, len(outcomes))
-    nrows = math.ceil(len(outcomes) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows + 0.9), squeeze=False, sharex=True)
-    positions, numeric = lever_positions(list(table[lever]))
-    xs = list(positions.values())
-    span = (max(xs) - min(xs)) or 1.0
-    moving = [label for label, names in lines.items() if series_scenario.get(names[0]) != reference]
-    handles: dict[str, Any] = {}
-    for i, (metric, title, kind) in enumerate(outcomes):
-        ax = axes[i // ncols][i % ncols]
-        sub = table[table["metric"] == metric]
-        for label, names in lines.items():
-            s = sub.set_index("series").reindex(names).dropna(subset=["mean"])
-            if s.empty:
-                continue
-            x = np.array([positions[value_text(v)] for v in s[lever]])
-            mean, low, high = (s[c].to_numpy(dtype=float) for c in ("mean", "low", "high"))
-            colour = colours.get(label, "#333333")
-            if series_scenario.get(names[0]) == reference and is_flat(mean):
-                handle = ax.axhline(float(mean[0]), color=colour, linestyle="--", linewidth=1.1, zorder=2)
-                if np.isfinite(low[0]) and np.isfinite(high[0]):
-                    ax.axhspan(float(low[0]), float(high[0]), color=colour, alpha=0.08, linewidth=0, zorder=1)
-                handles.setdefault(f"{label} (reference, unchanged by the lever)", handle)
-                continue
-            dodge = (moving.index(label) - (len(moving) - 1) / 2) * 0.025 * span if label in moving else 0.0
-            err = np.vstack([mean - low, high - mean])
-            handle = ax.errorbar(
-                x + dodge,
-                mean,
-                yerr=None if np.isnan(err).all() else err,
-                color=colour,
-                marker="o",
-                markersize=3.5,
-                linewidth=1.2,
-                capsize=2.5,
-                elinewidth=0.9,
-                linestyle="--" if label not in moving else "-",
-                zorder=3,
-            )
-            handles.setdefault(label + ("" if label in moving else " (reference)"), handle)
-        ax.set_title(title, fontsize=8.5)
-        ax.yaxis.set_major_formatter(_formatter(kind))
-        ax.tick_params(labelsize=7)
-        if kind == "count":
-            ax.set_ylim(bottom=0)
-        ax.margins(x=0.08 if numeric else 0.25)
-    ticks = _tick_labels(lever, keys, mode, positions, table)
-    for ax in axes[-1]:
-        ax.set_xticks(xs, ticks)
-        ax.set_xlabel(lever, fontsize=7.5)
-        ax.tick_params(labelbottom=True)
-    for j in range(len(outcomes), nrows * ncols):
-        axes[j // ncols][j % ncols].set_visible(False)
-        axes[j // ncols - 1][j % ncols].tick_params(labelbottom=True)
-        axes[j // ncols - 1][j % ncols].set_xlabel(lever, fontsize=7.5)
-    if not numeric:
-        for ax in axes.flat:
-            ax.grid(False, axis="x")
-    _finish(fig, path, list(handles.values()), list(handles))
 
 
 def sweep_caption(
@@ -336,51 +241,3 @@ def sweep_caption(
     else:
         text += " The store holds no reference scenario, so no reference level is drawn."
     return text + " Shares in percent."
-
-
-def sweep_figures(data: ReportData, fig_dir: Path, reference: str | None) -> list[Figure]:
-    """One figure per swept key with at least two values (:func:`draw_lever`); [] when the store is no sweep."""
-    from experiments.analysis.report import Figure, _needs, clip_bands
-
-    if not data.is_sweep:
-        return []
-    metrics = [m for m, _, _ in OUTCOMES if m in data.model.columns]
-    figures = []
-    per_run = window_means(data.model, metrics, data.rules_month) if metrics else pd.DataFrame()
-    covered = int(per_run["months"].min()) if len(per_run) else 0
-    table = (
-        clip_bands(
-            lever_table(per_run, data.series, data.series_scenario, data.series_values, data.vary, metrics), data.ranges
-        )
-        if len(per_run)
-        else pd.DataFrame()
-    )
-    for lever in data.vary:
-        values = {value_text(v.get(lever)) for v in data.series_values.values()}
-        figure = Figure(figure_name(lever), f"Outcomes against {lever}", "")
-        figure.skipped = _needs(data.model, "model", [m for m, _, _ in OUTCOMES]) if not metrics else None
-        if figure.skipped is None and len(values) < 2:
-            figure.skipped = f"{lever} takes one value only"
-        elif figure.skipped is None and table.empty:
-            figure.skipped = f"no run covers a month of the window from {data.rules_month}"
-        if figure.skipped:
-            figures.append(figure)
-            continue
-        lines = merge_same_lines(
-            sweep_lines(data.series, data.series_scenario, data.series_values, lever, data.vary, data.mode),
-            table,
-            reference,
-            data.series_scenario,
-        )
-        ref_lines = [label for label, names in lines.items() if data.series_scenario.get(names[0]) == reference]
-        drawn_reference = bool(ref_lines)
-        figure.caption = sweep_caption(
-            lever, data.vary, data.mode, data.rules_month, covered, data.replications, reference, drawn_reference
-        )
-        figure.write_data(
-            table.assign(window=f"{data.rules_month}..{add_months(data.rules_month, WINDOW_MONTHS - 1)}"), fig_dir
-        )
-        colours = line_colours(list(lines), ref_lines)
-        draw_lever(figure.png, table, lines, lever, data.vary, data.mode, reference, data.series_scenario, colours)
-        figures.append(figure)
-    return figures
