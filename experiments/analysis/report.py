@@ -7,14 +7,17 @@
     report.html            the same report as one self-contained file (figures as base64 data URIs, inline CSS)
     summary.csv            outcomes per scenario at the horizon and at 2026-09, with differences to the reference,
                            the short-run and speed measures from each scenario's first rule date, and the
-                           Concentration section's four measures (also at the rule date)
-    figures/<name>.png     one figure per question (200 dpi)
+                           Concentration section's four measures (also at the rule date); the columns of the
+                           batch's DIR/summary.csv (:func:`experiments.analysis.summary.summary_table`)
+    figures/<name>.png     one figure per question (200 dpi); in a sweep also sweep_<key>.png, the headline
+                           outcomes against each swept key (:mod:`experiments.analysis.sweep`)
     figures/<name>.csv     the numbers drawn in that figure
 
 Conventions shared by every figure:
 
-* a *series* is a scenario (``scenario [point k]`` when a store has several sweep points of a scenario); each
-  has one colour from :func:`series_colours`, the same in every figure;
+* a *series* is a scenario, in a sweep a scenario at one sweep point, named by its swept values
+  (``new-rules-2025 · rate_cap.apr=0.12``, :func:`experiments.engine.design.series_label`) in every table, legend
+  and figure; each has one colour from :func:`series_colours`, the same in every figure;
 * time series show the mean over replications per month and a 95% band mean ± t(0.975, R-1)·sd/√R (no band
   with one replication), clipped to the metric's valid range (:func:`valid_ranges`: shares 0-1, counts from 0
   to the tier's size, HHI 0-10000); dates are calendar months;
@@ -47,7 +50,10 @@ import pandas as pd
 
 from experiments.analysis import brief
 from experiments.analysis import concentration as conc
+from experiments.analysis import sweep as sw
 from experiments.analysis.stats import mean_interval, paired_difference, t_quantile
+from experiments.analysis.summary import HORIZON, level_rows, summary_table
+from experiments.engine.design import LABEL_SEPARATOR, keys_legend, series_label, short_keys, value_text
 from model.calendar import add_months, parse_month
 from model.output import COLUMN_DOCS, TABLES
 
@@ -138,6 +144,9 @@ class ReportData:
         colours: series name -> colour.
         notes: messages about what the report could not show.
         design: the store's design from its manifest (``{}`` without one).
+        vary: the swept dotted keys, in design order (``[]`` when nothing is swept).
+        series_point: series name -> index of its sweep point.
+        series_values: series name -> ``{swept key: value}`` of its point.
     """
 
     directory: Path
@@ -150,6 +159,19 @@ class ReportData:
     colours: dict[str, str]
     notes: list[str] = field(default_factory=list)
     design: dict[str, Any] = field(default_factory=dict)
+    vary: list[str] = field(default_factory=list)
+    series_point: dict[str, int] = field(default_factory=dict)
+    series_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def is_sweep(self) -> bool:
+        """Whether the store sweeps a parameter (its series are labelled by the swept values)."""
+        return bool(self.vary)
+
+    @property
+    def mode(self) -> str:
+        """The sweep's mode from the design: ``grid`` (every combination) or ``zip`` (i-th values together)."""
+        return "zip" if self.design.get("mode") == "zip" else "grid"
 
     @functools.cached_property
     def ranges(self) -> dict[str, Range]:
@@ -274,18 +296,25 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
         model = model.assign(point=0)
     design = _read_design(directory)
     scenarios = _scenario_order(design, list(dict.fromkeys(model["scenario"])))
+    keys = swept_keys(design, model.columns)
+    values = point_values(design, model, keys)
+    short = short_keys(keys)
     points = model.groupby("scenario")["point"].nunique()
 
     def name(scenario: str, point: int) -> str:
+        if values.get(point):
+            return series_label(scenario, values[point], short)
         return scenario if points.get(scenario, 1) <= 1 else f"{scenario} [point {point}]"
 
     series: list[str] = []
     series_scenario: dict[str, str] = {}
+    series_point: dict[str, int] = {}
     for scenario in scenarios:
         for point in sorted(model.loc[model["scenario"] == scenario, "point"].unique()):
             label = name(scenario, int(point))
             series.append(label)
             series_scenario[label] = scenario
+            series_point[label] = int(point)
     tables = {}
     for key in TABLES:
         df = store[key] if key != "model" else model
@@ -295,7 +324,35 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
             df = df.assign(series=[name(s, int(p)) for s, p in zip(df["scenario"], df["point"], strict=True)])
         tables[key] = df
     return ReportData(directory, tables["model"], tables["platforms"], tables["funders"], runs, series,
-                      series_scenario, series_colours(series, series_scenario), design=design)
+                      series_scenario, series_colours(series, series_scenario), design=design, vary=keys,
+                      series_point=series_point,
+                      series_values={label: dict(values.get(p, ())) for label, p in series_point.items()})
+
+
+def swept_keys(design: dict[str, Any], columns: Sequence[str]) -> list[str]:
+    """The swept dotted keys: the design's ``vary`` (manifest), else the model table's dotted columns (a store
+    without a readable manifest; every run's tables carry its sweep values in columns named by the keys)."""
+    vary = design.get("vary")
+    keys = [str(v[0]) for v in vary if isinstance(v, list | tuple) and v] if isinstance(vary, list) else []
+    return keys or [str(c) for c in columns if "." in str(c)]
+
+
+def point_values(design: dict[str, Any], model: pd.DataFrame, keys: Sequence[str]
+                 ) -> dict[int, tuple[tuple[str, Any], ...]]:
+    """Sweep point index -> its ``((key, value), ...)`` in key order: from the manifest's ``points`` as typed in
+    the design, else read from the model table's columns; ``{}`` when nothing is swept."""
+    if not keys:
+        return {}
+    out: dict[int, tuple[tuple[str, Any], ...]] = {}
+    for entry in design.get("points") or []:
+        got = entry.get("values") if isinstance(entry, dict) else None
+        if isinstance(got, dict) and set(keys) <= set(got) and isinstance(entry.get("point"), int):
+            out[entry["point"]] = tuple((key, got[key]) for key in keys)
+    present = [k for k in keys if k in model.columns]
+    if len(present) == len(keys):
+        for point, group in model.groupby("point", sort=True):
+            out.setdefault(int(point), tuple((key, group[key].iloc[0]) for key in keys))
+    return out
 
 
 # ------------------------------------------------------------------------------------- valid ranges
@@ -597,11 +654,12 @@ def _scenario_overrides(data: ReportData, scenario: str, point: int | None = Non
 
 def _series_policies(data: ReportData) -> dict[str, dict[str, Any] | None]:
     """Series -> its resolved policy table (with its sweep point's overrides), None if it cannot load."""
-    points = data.model.groupby("series", sort=False)["point"].first() if "point" in data.model.columns else {}
-    return {name: _load_policy(data.series_scenario[name],
-                               _scenario_overrides(data, data.series_scenario[name],
-                                                   int(points[name]) if name in points else None))
-            for name in data.series}
+    return {name: _load_policy(data.series_scenario[name], _series_overrides(data, name)) for name in data.series}
+
+
+def _series_overrides(data: ReportData, name: str) -> list[str]:
+    """The overrides of a series' ok runs: its scenario's at its sweep point."""
+    return _scenario_overrides(data, data.series_scenario[name], data.series_point.get(name))
 
 
 def series_events(data: ReportData) -> dict[str, dict[str, list[str]]]:
@@ -636,12 +694,60 @@ def event_key(events_by_series: dict[str, dict[str, list[str]]]) -> EventKey:
     return key
 
 
-def series_set_label(names: Sequence[str], all_series: Sequence[str]) -> str:
-    """A set of series in words: ``all scenarios``, ``all but X`` (when at most two and fewer than half are left
-    out) or the names."""
+#: Series -> its attributes ``(("scenario", name), (short key, value text), ...)`` in a sweep (:func:`series_attrs`).
+SeriesAttrs = dict[str, tuple[tuple[str, str], ...]]
+
+
+def series_attrs(data: ReportData) -> SeriesAttrs:
+    """Each series' scenario and swept values as text, to name sets of series briefly (:func:`describe_series`);
+    ``{}`` when the store is no sweep."""
+    if not data.is_sweep:
+        return {}
+    short = short_keys(data.vary)
+    return {name: (("scenario", data.series_scenario[name]),
+                   *((short[k], value_text(data.series_values.get(name, {}).get(k))) for k in data.vary))
+            for name in data.series}
+
+
+def describe_series(names: Sequence[str], all_series: Sequence[str], attrs: SeriesAttrs) -> list[str]:
+    """A set of a sweep's series as the fewest attributes that pick it out: for each series the most general
+    description (fewest of scenario and swept values fixed) whose every series is in the set, e.g.
+    ``["new-rules-2025 · rate_cap.apr=0.12", "whitelist.enabled=true"]``; an empty description is ``all
+    scenarios``."""
+    import itertools
+
+    target = set(names)
+    chosen: list[tuple[tuple[str, str], ...]] = []
+    groups: dict[tuple[tuple[str, str], ...], set[str]] = {}
+    for name in [s for s in all_series if s in target]:
+        items = attrs[name]
+        for size in range(len(items) + 1):
+            combo = next((c for c in itertools.combinations(items, size)
+                          if {s for s in all_series if set(c) <= set(attrs[s])} <= target), None)
+            if combo is not None:
+                if combo not in groups:
+                    groups[combo] = {s for s in all_series if set(combo) <= set(attrs[s])}
+                    chosen.append(combo)
+                break
+    kept = [c for c in chosen if not any(groups[c] < groups[o] for o in chosen)]
+
+    def text(combo: tuple[tuple[str, str], ...]) -> str:
+        scenario = [v for k, v in combo if k == "scenario"]
+        values = ", ".join(f"{k}={v}" for k, v in combo if k != "scenario")
+        return LABEL_SEPARATOR.join([*scenario, *([values] if values else [])]) or "all scenarios"
+
+    return [text(c) for c in kept]
+
+
+def series_set_label(names: Sequence[str], all_series: Sequence[str], attrs: SeriesAttrs | None = None) -> str:
+    """A set of series in words: ``all scenarios``; in a sweep (``attrs``) the scenarios and swept values that
+    pick it out (:func:`describe_series`); else ``all but X`` (when at most two and fewer than half are left out)
+    or the names."""
     left_out = [s for s in all_series if s not in names]
     if not left_out:
         return "all scenarios"
+    if attrs and all(s in attrs for s in all_series):
+        return "; ".join(describe_series(names, all_series, attrs))
     if len(left_out) <= 2 and len(left_out) < len(names):
         return "all but " + ", ".join(left_out)
     return ", ".join(names)
@@ -652,11 +758,14 @@ def event_letters(key: EventKey) -> dict[str, str]:
     return {date: _event_letter(i) for i, date in enumerate(key)}
 
 
-def event_key_items(key: EventKey, all_series: Sequence[str], letters: bool = True) -> list[str]:
-    """The key as text, one item per date: ``A 2025-10: rate cap 24%, whitelist [new-rules-2025], ...``."""
+def event_key_items(key: EventKey, all_series: Sequence[str], letters: bool = True,
+                    attrs: SeriesAttrs | None = None) -> list[str]:
+    """The key as text, one item per date: ``A 2025-10: rate cap 24%, whitelist [new-rules-2025], ...`` (sets of a
+    sweep's series named by scenario and swept values, :func:`series_set_label`)."""
     items = []
     for letter, (date, groups) in zip(event_letters(key).values(), key.items(), strict=True):
-        text = ", ".join(f"{', '.join(labels)} [{series_set_label(names, all_series)}]" for labels, names in groups)
+        text = ", ".join(f"{', '.join(labels)} [{series_set_label(names, all_series, attrs)}]"
+                         for labels, names in groups)
         items.append(f"{letter + ' ' if letters else ''}{date}: {text}")
     return items
 
@@ -684,7 +793,8 @@ def scenario_caps(scenario: str, overrides: Sequence[str] = ()) -> list[tuple[fl
 
 
 # -------------------------------------------------------------------------------------- drawing
-def _plt() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend with the report's seaborn theme (every figure is drawn through it)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -723,12 +833,14 @@ class Rules:
         series: every series shown, in display order.
         first_rule: series -> :func:`first_rule_month` (None: no rules).
         anchor: the series drawn on top before the rules (the reference scenario, else the first series).
+        attrs: a sweep's series attributes, to name sets of series briefly (:func:`series_attrs`).
     """
 
     key: EventKey = field(default_factory=dict)
     series: tuple[str, ...] = ()
     first_rule: dict[str, str | None] = field(default_factory=dict)
     anchor: str | None = None
+    attrs: SeriesAttrs = field(default_factory=dict)
 
     @property
     def letters(self) -> dict[str, str]:
@@ -759,7 +871,8 @@ class Rules:
 
         lines: list[str] = []
         if self.key:
-            lines += textwrap.wrap("Rules (dashed lines): " + "; ".join(event_key_items(self.key, self.series)),
+            items = event_key_items(self.key, self.series, attrs=self.attrs)
+            lines += textwrap.wrap("Rules (dashed lines): " + "; ".join(items),
                                    width_chars, break_on_hyphens=False)
         starts: dict[str, list[str]] = {}
         for name in self.series:
@@ -767,7 +880,8 @@ class Rules:
             if month:
                 starts.setdefault(month, []).append(name)
         if thin and starts and self.anchor:
-            text = "; ".join(f"{m} [{series_set_label(names, self.series)}]" for m, names in sorted(starts.items()))
+            text = "; ".join(f"{m} [{series_set_label(names, self.series, self.attrs)}]"
+                             for m, names in sorted(starts.items()))
             lines += textwrap.wrap(f"Thin lines, no band: a scenario before the first rule or announcement of it or "
                                    f"of {self.anchor} ({text}), where the two match; {self.anchor} is drawn on top.",
                                    width_chars, break_on_hyphens=False)
@@ -778,7 +892,7 @@ def make_rules(data: ReportData, reference: str | None = None) -> Rules:
     """The :class:`Rules` of a report; the anchor is the reference scenario's series, else the first series."""
     anchor = _ref_series(data, reference) if reference else None
     return Rules(event_key(series_events(data)), tuple(data.series), first_rule_months(data),
-                 anchor or (data.series[0] if data.series else None))
+                 anchor or (data.series[0] if data.series else None), series_attrs(data))
 
 
 def _draw_events(ax: Any, rules: Rules, dates: Sequence[str] | None = None) -> None:
@@ -846,19 +960,51 @@ def _set_axis(ax: Any, panel: Panel, bounds: Range | None) -> None:
         ax.set_ylim(max(low, lo - pad), min(high, hi + pad))
 
 
-def _finish(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
+#: The share of a figure's height its legend and policy key may take before the figure grows (:func:`finish_figure`).
+MAX_KEY_SHARE = 0.35
+
+
+def legend_columns(labels: Sequence[str], width_in: float, fontsize: float = 7.0, most: int = 4) -> int:
+    """Columns of a figure legend: at most ``most``, as many as fit side by side in the figure's width (a
+    character of a ``fontsize`` point font taken as 0.55 of its size, plus the handle), at least one."""
+    if not labels:
+        return 1
+    entry_in = max(len(str(label)) for label in labels) * 0.55 * fontsize / 72 + 0.5
+    return max(1, min(most, len(labels), int(0.95 * width_in / entry_in)))
+
+
+def wrap_label(label: str, width_in: float, fontsize: float = 8.5) -> str:
+    """A series label over as many lines as it needs to fit ``width_in`` inches at ``fontsize`` points (panel
+    titles), broken after the scenario's separator and between swept keys."""
+    import textwrap
+
+    chars = max(12, int(width_in * 72 / (0.5 * fontsize)))
+    if len(label) <= chars:
+        return label
+    return "\n".join(line for part in label.split(LABEL_SEPARATOR)
+                     for line in textwrap.wrap(part, chars, break_on_hyphens=False, break_long_words=False))
+
+
+def finish_figure(fig: Any, path: Path, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
             footer: Sequence[str] = ()) -> None:
-    """Legend (and the policy key) under the panels, sized in inches so tall figures get no blank band."""
+    """Legend (and the policy key) under the panels, sized in inches so tall figures get no blank band; a figure
+    whose legend and key would take more than :data:`MAX_KEY_SHARE` of its height (many long series labels, as in
+    a sweep) grows by the excess, so its panels keep their height."""
     import matplotlib.pyplot as plt
 
-    height = fig.get_figheight()
     footer_in = 0.13 * len(footer) + (0.05 if footer else 0.0)
-    legend_rows = math.ceil(len(labels) / 4) + (1 if title else 0) if labels else 0
+    ncol = legend_columns(labels, fig.get_figwidth())
+    legend_rows = math.ceil(len(labels) / ncol) + (1 if title else 0) if labels else 0
     legend_in = 0.17 * legend_rows + (0.1 if labels else 0.0)
+    height = fig.get_figheight()
+    excess = 0.06 + footer_in + legend_in - MAX_KEY_SHARE * height
+    if excess > 0:
+        height += excess
+        fig.set_figheight(height)
     if footer:
         fig.text(0.5, 0.04 / height, "\n".join(footer), ha="center", va="bottom", fontsize=6.5, color="#333333")
     if labels:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=7,
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=7,
                    title=title, title_fontsize=7, bbox_to_anchor=(0.5, (0.02 + footer_in) / height))
     fig.tight_layout(rect=(0, (0.06 + footer_in + legend_in) / height, 1, 1))
     fig.savefig(path, dpi=DPI)
@@ -882,7 +1028,7 @@ class Panel:
 def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel], colours: dict[str, str],
                        series: Sequence[str], rules: Rules, ranges: dict[str, Range] | None = None, ncols: int = 3,
                        legend_title: str | None = None) -> None:
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     ranges = ranges or {}
@@ -915,7 +1061,8 @@ def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel],
         axes[j // ncols][j % ncols].set_visible(False)
     for ax in axes[-1]:
         ax.tick_params(labelbottom=True)
-    _finish(fig, path, list(handles.values()), list(handles), legend_title, rules.footer(int(fig.get_figwidth() * 17)))
+    finish_figure(fig, path, list(handles.values()), list(handles), legend_title,
+                  rules.footer(int(fig.get_figwidth() * 17)))
 
 
 # ---------------------------------------------------------------------------------------- figures
@@ -986,7 +1133,7 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, rules: Rules) -> Figu
     bands = partners_by_kind(data.funders)
     bands = clip_bands(bands, {kind: valid_ranges("funders")["partners"] for kind in set(bands["metric"])})
     figure.write_data(bands, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     ncols = min(3, len(data.series))
     nrows = math.ceil(len(data.series) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows + 0.6), squeeze=False, sharey=True)
@@ -1006,13 +1153,13 @@ def _fig_partners_by_kind(data: ReportData, fig_dir: Path, rules: Rules) -> Figu
             if s["runs"].max() > 1:
                 ax.fill_between(x, s["low"].to_numpy(), s["high"].to_numpy(), color=colour, alpha=0.15, linewidth=0)
         _draw_events(ax, rules, rules.dates_of(name))
-        ax.set_title(name, fontsize=8.5, color=data.colours[name])
+        ax.set_title(wrap_label(name, 3.2), fontsize=8.5, color=data.colours[name])
         ax.set_ylabel("partners per funder", fontsize=7.5)
         ax.tick_params(labelsize=7)
         _format_date_axis(ax)
     for j in range(len(data.series), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    _finish(fig, figure.png, list(handles.values()), list(handles), "funder kind",
+    finish_figure(fig, figure.png, list(handles.values()), list(handles), "funder kind",
             rules.footer(int(fig.get_figwidth() * 17), thin=False))
     return figure
 
@@ -1033,7 +1180,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
         figure.skipped = "no funder-month has new volume"
         return figure
     figure.write_data(hist, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     ncols = min(4, len(data.series))
@@ -1055,13 +1202,13 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
             handles.setdefault(label, artist)
         scenario = data.series_scenario[name]
         caps: dict[float, list[str]] = {}
-        for cap, label in scenario_caps(scenario, _scenario_overrides(data, scenario)):
+        for cap, label in scenario_caps(scenario, _series_overrides(data, name)):
             caps.setdefault(round(cap, 4), []).append(label)
         for k, (cap, labels) in enumerate(sorted(caps.items())):
             ax.axvline(cap, color="black", linestyle="--", linewidth=0.9)
             ax.text(cap, 0.97 - 0.09 * k, f" {' / '.join(labels)}", transform=ax.get_xaxis_transform(),
                     fontsize=6, va="top", ha="left")
-        ax.set_title(name, fontsize=8.5, color=data.colours[name])
+        ax.set_title(wrap_label(name, 2.7), fontsize=8.5, color=data.colours[name])
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xlabel("all-in APR of new loans", fontsize=7.5)
@@ -1069,7 +1216,7 @@ def _fig_apr(data: ReportData, fig_dir: Path) -> Figure:
         ax.tick_params(labelsize=7)
     for j in range(len(data.series), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    _finish(fig, figure.png, list(handles.values()), list(handles))
+    finish_figure(fig, figure.png, list(handles.values()), list(handles))
     return figure
 
 
@@ -1084,8 +1231,11 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
         return figure
     table = lorenz_table(data.platforms)
     figure.write_data(table, fig_dir)
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), squeeze=False)
+    # Long or many labels (a sweep's) go in one legend under both panels, each with its first and last Gini.
+    shared = len(data.series) > LORENZ_INSIDE_MAX[0] or max(map(len, data.series)) > LORENZ_INSIDE_MAX[1]
+    handles: dict[str, Any] = {}
     for ax, month in zip(axes[0], ("first", "last"), strict=True):
         ax.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=0.8)
         date = ""
@@ -1095,19 +1245,31 @@ def _fig_lorenz(data: ReportData, fig_dir: Path) -> Figure:
                 continue
             date = s["date"].iloc[0]
             gini = s["gini"].iloc[0]
-            ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
-                    label=f"{name} (Gini {gini:.2f})")
+            (line,) = ax.plot(s["population_share"], s["volume_share"], color=data.colours[name], linewidth=1.2,
+                              label=f"{name} (Gini {gini:.2f})")
+            handles.setdefault(name, line)
         ax.set_title(f"{month} month ({date})", fontsize=8.5)
         ax.set_xlabel("share of platforms (smallest first; exited at zero)", fontsize=7.5)
         ax.set_ylabel("share of platform volume", fontsize=7.5)
         ax.tick_params(labelsize=7)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=6, loc="upper left", frameon=False)
+        if not shared:
+            ax.legend(fontsize=6, loc="upper left", frameon=False)
+    if shared:
+        ginis = table.groupby(["series", "month"])["gini"].first()
+        first, last = (ginis.xs(month, level="month") for month in ("first", "last"))
+        labels = [f"{name} (Gini {first.get(name, math.nan):.2f} → {last.get(name, math.nan):.2f})" for name in handles]
+        finish_figure(fig, figure.png, list(handles.values()), labels)
+        return figure
     fig.tight_layout()
     fig.savefig(figure.png, dpi=DPI)
     plt.close(fig)
     return figure
+
+
+#: Most series, and longest label, whose Lorenz legends fit inside the panels; beyond, one legend goes under them.
+LORENZ_INSIDE_MAX = (8, 40)
 
 
 SEGMENTS = ("prime", "near_prime", "subprime")
@@ -1193,7 +1355,7 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
     figure.write_data(changes, fig_dir)
     from matplotlib.ticker import FuncFormatter
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), squeeze=False)
     width = 0.8 / max(len(others), 1)
     x = np.arange(len(SEGMENTS))
@@ -1209,7 +1371,9 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
                    yerr=None if np.isnan(err).all() else err, capsize=3, error_kw={"lw": 0.8})
         ax.set_xticks(x, [s.replace("_", "-") for s in SEGMENTS], fontsize=7.5)
         ax.set_title(label, fontsize=8.5)
-        ax.set_ylabel(f"pp, minus {ref}" if ref else "percent", fontsize=7.5)
+        # A sweep's reference label is long: the axis says "the reference" and the caption names it.
+        ax.set_ylabel((f"pp, minus {ref}" if len(ref) <= 25 else "pp, minus the reference") if ref else "percent",
+                      fontsize=7.5)
         ax.grid(False, axis="x")
         if ref:
             ax.axhline(0, color="#444", lw=0.7)
@@ -1217,8 +1381,111 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
                                                    else f"{round(v * 100, 4):g}%"))
         ax.tick_params(labelsize=7)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    _finish(fig, figure.png, handles, labels)
+    finish_figure(fig, figure.png, handles, labels)
     return figure
+
+
+def _fig_sweeps(data: ReportData, fig_dir: Path, reference: str | None) -> list[Figure]:
+    """One figure per swept key with at least two values: the headline outcomes against it
+    (:mod:`experiments.analysis.sweep`); [] when the store is no sweep."""
+    if not data.is_sweep:
+        return []
+    metrics = [m for m, _, _ in sw.OUTCOMES if m in data.model.columns]
+    per_run = sw.window_means(data.model, metrics, data.rules_month) if metrics else pd.DataFrame()
+    covered = int(per_run["months"].min()) if len(per_run) else 0
+    table = clip_bands(sw.lever_table(per_run, data.series, data.series_scenario, data.series_values, data.vary,
+                                      metrics), data.ranges) if len(per_run) else pd.DataFrame()
+    window = f"{data.rules_month}..{add_months(data.rules_month, sw.WINDOW_MONTHS - 1)}"
+    figures = []
+    for lever in data.vary:
+        figure = Figure(sw.figure_name(lever), f"Outcomes against {lever}", "")
+        if not metrics:
+            figure.skipped = "the model table has none of the outcomes drawn against a lever"
+        elif len({value_text(v.get(lever)) for v in data.series_values.values()}) < 2:
+            figure.skipped = f"{lever} takes one value only"
+        elif table.empty:
+            figure.skipped = f"no run covers a month of the window from {data.rules_month}"
+        if figure.skipped:
+            figures.append(figure)
+            continue
+        lines = sw.merge_same_lines(sw.sweep_lines(data.series, data.series_scenario, data.series_values, lever,
+                                                   data.vary, data.mode), table, reference, data.series_scenario)
+        ref_lines = [label for label, names in lines.items() if data.series_scenario.get(names[0]) == reference]
+        figure.caption = sw.sweep_caption(lever, data.vary, data.mode, data.rules_month, covered, data.replications,
+                                          reference, bool(ref_lines))
+        figure.write_data(table.assign(window=window), fig_dir)
+        _draw_lever(figure.png, table, lines, lever, data, reference, sw.line_colours(list(lines), ref_lines))
+        figures.append(figure)
+    return figures
+
+
+def _lever_formatter(kind: str) -> Any:
+    """Y tick labels of a lever panel: shares in percent, yuan with k/M, counts whole where they are."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    from experiments.analysis.summary import format_value
+
+    if kind == "share":
+        return PercentFormatter(1.0, decimals=None)
+    if kind == "yuan":
+        return FuncFormatter(lambda v, _p: format_value(v, "yuan"))
+    return FuncFormatter(lambda v, _p: f"{v:,.0f}" if v == round(v) else f"{v:,.1f}")
+
+
+def _draw_lever(path: Path, table: pd.DataFrame, lines: dict[str, list[str]], lever: str, data: ReportData,
+                reference: str | None, colours: dict[str, str]) -> None:
+    """A lever's figure: one panel per outcome, x the lever's value, y the mean with its 95% interval as error
+    bars (lines dodged sideways so their bars do not overlap); the reference dashed, flat where it is one level."""
+    plt = pyplot()
+    outcomes = [o for o in sw.OUTCOMES if o[0] in set(table["metric"])]
+    ncols = min(3, len(outcomes))
+    nrows = math.ceil(len(outcomes) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows + 0.9), squeeze=False, sharex=True)
+    positions, numeric = sw.lever_positions(list(table[lever]))
+    xs = list(positions.values())
+    span = (max(xs) - min(xs)) or 1.0
+    moving = [label for label, names in lines.items() if data.series_scenario.get(names[0]) != reference]
+    handles: dict[str, Any] = {}
+    for i, (metric, title, kind) in enumerate(outcomes):
+        ax = axes[i // ncols][i % ncols]
+        sub = table[table["metric"] == metric].set_index("series")
+        for label, names in lines.items():
+            s = sub.reindex(names).dropna(subset=["mean"])
+            if s.empty:
+                continue
+            mean, low, high = (s[c].to_numpy(dtype=float) for c in ("mean", "low", "high"))
+            if label not in moving and sw.is_flat(mean):
+                handle = ax.axhline(float(mean[0]), color=colours[label], linestyle="--", linewidth=1.1, zorder=2)
+                if np.isfinite(low[0]) and np.isfinite(high[0]):
+                    ax.axhspan(float(low[0]), float(high[0]), color=colours[label], alpha=0.08, linewidth=0,
+                               zorder=1)
+                handles.setdefault(f"{label} (reference, unchanged by the lever)", handle)
+                continue
+            x = np.array([positions[value_text(v)] for v in s[lever]])
+            dodge = (moving.index(label) - (len(moving) - 1) / 2) * 0.025 * span if label in moving else 0.0
+            err = np.vstack([mean - low, high - mean])
+            handle = ax.errorbar(x + dodge, mean, yerr=None if np.isnan(err).all() else err, color=colours[label],
+                                 marker="o", markersize=3.5, linewidth=1.2, capsize=2.5, elinewidth=0.9,
+                                 linestyle="-" if label in moving else "--", zorder=3)
+            handles.setdefault(label + ("" if label in moving else " (reference)"), handle)
+        ax.set_title(title, fontsize=8.5)
+        ax.yaxis.set_major_formatter(_lever_formatter(kind))
+        ax.tick_params(labelsize=7)
+        if kind == "count":
+            ax.set_ylim(bottom=0)
+        ax.margins(x=0.08 if numeric else 0.25)
+        if not numeric:
+            ax.grid(False, axis="x")
+    ticks = sw.tick_labels(lever, data.vary, data.mode, positions, table)
+    for j in range(nrows * ncols):
+        ax = axes[j // ncols][j % ncols]
+        if j >= len(outcomes):
+            ax.set_visible(False)
+        elif j + ncols >= len(outcomes):  # the lowest panel of its column
+            ax.set_xticks(xs, ticks)
+            ax.set_xlabel(lever, fontsize=7.5)
+            ax.tick_params(labelbottom=True)
+    finish_figure(fig, path, list(handles.values()), list(handles))
 
 
 def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) -> list[Figure]:
@@ -1231,6 +1498,7 @@ def make_figures(data: ReportData, fig_dir: Path, reference: str | None = None) 
     band_note = "mean over replications with 95% band, clipped to the valid range" if data.replications > 1 else \
         "one replication: the line is that run, no band"
     figures = [
+        *_fig_sweeps(data, fig_dir, reference),
         _model_ts(data, fig_dir, "active_platforms_by_tier", "Active platforms by tier",
                   f"Active platforms in each tier at the end of each month ({band_note}); the axis runs from 0 to "
                   "the tier's size.",
@@ -1281,6 +1549,30 @@ def _values_at(model: pd.DataFrame, when: str) -> pd.DataFrame:
     return model[model["date"] == when]
 
 
+#: Units of the report's derived measures by their kind (model columns carry their documented unit).
+_KIND_UNITS = {"share": "share 0-1", "count": "borrowers", "yuan": "yuan", "yuan_flow": "yuan", "months": "months"}
+
+
+def derived_unit(metric: str) -> str:
+    """The unit of a summary metric: a model column's as documented (``COLUMN_DOCS``); a Concentration measure
+    (``conc_*``) its model column's (the Gini 0-1); a national measure (``nat_*``) by its kind, an APR paid
+    in ``1/yr``; a short-run measure by its kind (exits in platforms, peak default rate per month)."""
+    from experiments.analysis import borrowers as bor
+    from experiments.analysis.summary import metric_unit
+
+    if metric.startswith(conc.SUMMARY_PREFIX):
+        base = metric.removeprefix(conc.SUMMARY_PREFIX)
+        return "0-1" if base == "gini" else metric_unit(base)
+    if metric in bor.METRICS:
+        return "1/yr" if "_apr_paid_" in metric else _KIND_UNITS.get(bor.METRICS[metric][1], "")
+    kinds = {m: kind for m, _, kind, _ in short_run_metrics()}
+    if metric in kinds:
+        if metric.endswith("_since_rule"):
+            return "platforms"
+        return "share 0-1 per month" if metric.startswith("default_rate_peak") else _KIND_UNITS.get(kinds[metric], "")
+    return metric_unit(metric)
+
+
 def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     """Outcomes at the horizon and at :data:`AFTER_RULES_MONTH` with paired differences against a reference,
     then the short-run and speed measures (:func:`short_run_summary`, ``when`` = :data:`SHORT_RUN`).
@@ -1293,37 +1585,18 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
     (:func:`experiments.analysis.concentration.concentration_summary`).
 
     Returns:
-        ``series, scenario, when, date, metric, runs, mean, sd, low, high, reference, pairs, diff_mean,
-        diff_low, diff_high, window_start, window_basis, reached`` (difference columns empty for the reference
-        itself or without a reference; the last three empty except in the short-run rows).
+        The schema of every summary table (:func:`experiments.analysis.summary.summary_table`, the same columns
+        as the batch's ``DIR/summary.csv``): ``series, scenario, point, <one column per swept key>, when, date,
+        metric, unit, runs, mean, sd, low, high, reference, pairs, diff_mean, diff_low, diff_high, window_start,
+        window_basis, reached`` (difference columns empty for the reference itself or without a reference; the
+        last three empty except in the short-run rows; ``unit`` from :func:`derived_unit`).
     """
     metrics = [m for m, _, _ in OUTCOMES if m in data.model.columns]
     ref_series = _ref_series(data, reference)
-    rows = []
-    for when in ("horizon", AFTER_RULES_MONTH):
-        at = _values_at(data.model, when)
-        if at.empty:
-            continue
-        ref = at[at["series"] == ref_series].set_index("replicate") if ref_series else None
-        for name in data.series:
-            group = at[at["series"] == name]
-            if group.empty:
-                continue
-            dates = sorted(group["date"].unique())
-            date = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
-            for metric in metrics:
-                n, mean, sd, low, high = mean_interval(group[metric].to_numpy(dtype=float))
-                row = {"series": name, "scenario": data.series_scenario[name], "when": when, "date": date,
-                       "metric": metric, "runs": n, "mean": mean, "sd": sd, "low": low, "high": high,
-                       "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan,
-                       "diff_high": math.nan}
-                if ref is not None and name != ref_series:
-                    pairs, dmean, dlow, dhigh = paired_difference(group.set_index("replicate")[metric], ref[metric])
-                    row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
-                rows.append(row)
-    columns = ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
-               "pairs", "diff_mean", "diff_low", "diff_high"]
-    out = clip_bands(pd.DataFrame(rows, columns=columns), data.ranges)
+    levels = [level_rows(at, data.series, data.series_scenario, ref_series, metrics, when)
+              for when in (HORIZON, AFTER_RULES_MONTH) if not (at := _values_at(data.model, when)).empty]
+    out = pd.concat(levels, ignore_index=True) if levels else level_rows(data.model.iloc[0:0], [], {}, None, [], "")
+    out = clip_bands(out, data.ranges)
     out = clip_bands(out, difference_ranges(data.ranges), "diff_low", "diff_high")
     out = out.assign(window_start="", window_basis="", reached=math.nan)
     short = short_run_summary(data, reference)
@@ -1332,7 +1605,9 @@ def outcome_summary(data: ReportData, reference: str | None) -> pd.DataFrame:
                                        [w for w, _ in data.concentration_whens])
     out = pd.concat([out, extra], ignore_index=True) if not extra.empty else out
     national = national_summary_rows(data, reference)
-    return pd.concat([out, national], ignore_index=True) if not national.empty else out
+    out = pd.concat([out, national], ignore_index=True) if not national.empty else out
+    return summary_table(out.assign(unit=out["metric"].map(derived_unit)), data.series_point, data.series_values,
+                         data.vary)
 
 
 # --------------------------------------------------------------------------------- short run and speed
@@ -1819,15 +2094,17 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
     blocks: list[Block] = [
         ("h", 1, report_title(data)),
         ("p", f"{kind} `{display_path(data.directory)}`: {ok} run(s) ok, {len(failed)} failed; "
-              f"{len(data.series)} scenario(s); {data.replications} replication(s) per scenario (fewest); months "
+              f"{_series_count(data)}; {data.replications} replication(s) per scenario (fewest); months "
               f"{dates[0]} to {dates[-1]}."),
     ]
+    if data.is_sweep:
+        blocks.append(("p", sweep_note(data)))
     blocks += brief.brief_blocks(summary, store_borrowers(data))
     key = event_key(series_events(data))
     if key:
         blocks.append(("p", "Rules of the scenarios shown (dashed lines in the figures, lettered in date order; "
                             "the scenarios that carry each rule in brackets): "
-                            + "; ".join(event_key_items(key, data.series)) + "."))
+                            + "; ".join(event_key_items(key, data.series, attrs=series_attrs(data))) + "."))
     notes = list(data.notes)
     if data.replications <= 1:
         notes.append("Only one replication per scenario: figures show single runs without bands, and the tables "
@@ -1874,6 +2151,30 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
                  str(r.get("seed", "")), str(r.get("error", ""))[:200]] for _, r in failed.iterrows()]
         blocks.append(("table", ["run_id", "scenario", "replicate", "seed", "error"], rows))
     return blocks
+
+
+def _series_count(data: ReportData) -> str:
+    """``2 scenario(s)``, or in a sweep ``2 scenario(s) × 6 sweep point(s) = 12 series``."""
+    scenarios = len(set(data.series_scenario.values()))
+    if not data.is_sweep:
+        return f"{scenarios} scenario(s)"
+    points = len(set(data.series_point.values()))
+    return f"{scenarios} scenario(s) × {points} sweep point(s) = {len(data.series)} series"
+
+
+def sweep_note(data: ReportData) -> str:
+    """What a sweep's labels mean, stated once: the swept keys in full with their values, the mode, and how a
+    column, legend entry or row names its point (``new-rules-2025 · rate_cap.apr=0.12``)."""
+    values = {key: list(dict.fromkeys(value_text(v.get(key)) for v in data.series_values.values()))
+              for key in data.vary}
+    swept = "; ".join(f"`{key}` = {', '.join(values[key])}" for key in data.vary)
+    mode = "" if len(data.vary) < 2 else (" (grid: every combination)" if data.mode == "grid"
+                                          else " (zip: the i-th values together)")
+    example = next((s for s in data.series if data.series_values.get(s)), data.series[0])
+    legend = keys_legend(data.vary)
+    return (f"Sweep of {swept}{mode}. Every column, legend entry and row names its scenario and sweep point by "
+            f"the swept values, e.g. `{example}`" + (f" ({legend})" if legend else "") + "; the figures "
+            "'Outcomes against ...' draw each headline outcome against each swept key.")
 
 
 def title_from_design(design: dict[str, Any], scenarios: Sequence[str], replications: int,
@@ -1963,6 +2264,7 @@ h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ddd;padding-botto
 h3{font-size:1.08em;margin-top:1.4em}
 table{border-collapse:collapse;font-size:.82em;margin:.6em 0;display:block;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;white-space:nowrap}
+th{white-space:normal;min-width:7em;vertical-align:bottom}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 img{max-width:100%;height:auto;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
 table.scorecard{display:table;table-layout:fixed;width:100%;max-width:100%}

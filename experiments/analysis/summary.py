@@ -4,18 +4,26 @@ units, and paired differences from a reference scenario.
 The reference is ``baseline-2024`` when the design runs it, else the design's first scenario (its first sweep
 point when it has several); every other scenario and point is compared with it replicate by replicate (replicate
 ``i`` has the same seed everywhere), as in the report (:mod:`experiments.analysis.report`).
+
+One schema for every summary table: the batch's ``DIR/summary.csv`` (:func:`horizon_summary`) and the report's
+``summary.csv`` (:func:`experiments.analysis.report.outcome_summary`) both come out of :func:`summary_table`, with
+the columns of :func:`summary_columns`: a row's series (its label,
+:func:`experiments.engine.design.series_label`), scenario, sweep point and one column per swept dotted key, then
+``when``, ``date``, the metric and its unit, the level, the paired difference and the short-run window.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from experiments.analysis.stats import mean_interval, paired_difference
+from experiments.engine.design import value_text
+from experiments.engine.tasks import vary_cell
 from model.output import COLUMN_DOCS
 
 if TYPE_CHECKING:
@@ -28,9 +36,18 @@ SUMMARY_METRICS = (
 )
 #: The reference scenario of the differences when the design runs it (as in the report).
 REFERENCE_SCENARIO = "baseline-2024"
-#: Columns of the summary (``summary.csv``), the sweep keys coming after ``point``.
-LEVEL_COLUMNS = ("scenario", "point", "metric", "runs", "mean", "sd", "low", "high")
-EXTRA_COLUMNS = ("unit", "date", "reference", "pairs", "diff_mean", "diff_low", "diff_high")
+#: Columns of every summary table (:func:`summary_table`), the swept keys coming after ``point``.
+SUMMARY_COLUMNS = ("series", "scenario", "point", "when", "date", "metric", "unit", "runs", "mean", "sd", "low",
+                   "high", "reference", "pairs", "diff_mean", "diff_low", "diff_high", "window_start",
+                   "window_basis", "reached")
+#: Text columns (empty when a row has nothing to say); the others are numbers (NaN when missing).
+_TEXT_COLUMNS = frozenset({"series", "scenario", "when", "date", "metric", "unit", "reference", "window_start",
+                           "window_basis"})
+#: Columns of :func:`level_rows` (the rest of the schema is added by :func:`summary_table`).
+LEVEL_COLUMNS = ("series", "scenario", "when", "date", "metric", "runs", "mean", "sd", "low", "high", "reference",
+                 "pairs", "diff_mean", "diff_low", "diff_high")
+#: ``when`` of rows read at each run's last month.
+HORIZON = "horizon"
 #: Units whose values are fractions, shown in percent (differences in percentage points): unit -> shown unit.
 PERCENT_UNITS = {"share 0-1": "%", "share 0-1 per month": "%/month", "1/yr": "%/yr"}
 _SHOWN_UNITS = {"0-10000": "0-10,000"}
@@ -100,6 +117,80 @@ def _span(values: Sequence[str]) -> str:
     return dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
 
 
+def summary_columns(keys: Sequence[str] = ()) -> list[str]:
+    """The columns of a summary table: :data:`SUMMARY_COLUMNS` with one column per swept key after ``point``."""
+    at = SUMMARY_COLUMNS.index("point") + 1
+    return [*SUMMARY_COLUMNS[:at], *keys, *SUMMARY_COLUMNS[at:]]
+
+
+def summary_table(rows: pd.DataFrame, points: Mapping[str, int], values: Mapping[str, Mapping[str, Any]],
+                  keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows of a summary in the one schema of :func:`summary_columns`: both ``summary.csv`` files are made here.
+
+    Args:
+        rows: one row per series, ``when`` and metric with any of :data:`SUMMARY_COLUMNS` (``series`` required).
+        points: series -> its sweep point's index (0 when absent).
+        values: series -> ``{swept key: value}`` of its point.
+        keys: the swept dotted keys, in design order.
+
+    Returns:
+        The rows with every column of :func:`summary_columns` in order: ``point`` and the swept values from the
+        series, ``unit`` as documented in ``COLUMN_DOCS`` where the row gives none (:func:`metric_unit`), text
+        cells a row lacks empty (``""``), number cells NaN (``pairs`` 0).
+    """
+    out = rows.copy()
+    out["point"] = out["series"].map(lambda s: int(points.get(s, 0))) if len(out) else pd.Series(dtype=int)
+    for key in keys:
+        out[key] = out["series"].map(lambda s, k=key: vary_cell(values.get(s, {}).get(k)))
+    for column in SUMMARY_COLUMNS:
+        if column not in out.columns:
+            out[column] = 0 if column == "pairs" else "" if column in _TEXT_COLUMNS else math.nan
+        elif column in _TEXT_COLUMNS:
+            out[column] = out[column].map(_text)
+    out["pairs"] = out["pairs"].fillna(0)
+    out["unit"] = out["unit"].where(out["unit"] != "", out["metric"].map(metric_unit)) if len(out) else out["unit"]
+    return out[summary_columns(keys)].reset_index(drop=True)
+
+
+def level_rows(at: pd.DataFrame, series: Sequence[str], series_scenario: Mapping[str, str], ref_series: str | None,
+               metrics: Sequence[str], when: str) -> pd.DataFrame:
+    """Levels and paired differences of outcomes read at one moment of every run.
+
+    Args:
+        at: one row per run: ``series``, ``replicate``, ``date`` and the metrics.
+        series: series in display order (those without a row in ``at`` are left out).
+        series_scenario: series -> scenario.
+        ref_series: the series differences are taken from (None: no differences).
+        metrics: the metric columns, in row order.
+        when: the rows' ``when``.
+
+    Returns:
+        One row per series and metric: ``series, scenario, when, date, metric, runs, mean, sd, low, high,
+        reference, pairs, diff_mean, diff_low, diff_high``. The interval is mean ± t(0.975, R-1)·sd/√R
+        (:func:`~experiments.analysis.stats.mean_interval`); the difference pairs runs by replicate
+        (:func:`~experiments.analysis.stats.paired_difference`), left empty for the reference itself.
+    """
+    ref = at[at["series"] == ref_series].set_index("replicate") if ref_series else None
+    rows = []
+    for name in series:
+        group = at[at["series"] == name]
+        if group.empty:
+            continue
+        date = _span(group["date"].astype(str)) if "date" in group.columns else ""
+        mine = group.set_index("replicate")
+        for metric in metrics:
+            n, mean, sd, low, high = mean_interval(group[metric].to_numpy(dtype=float))
+            row = {"series": name, "scenario": series_scenario.get(name, name), "when": when, "date": date,
+                   "metric": metric, "runs": n, "mean": mean, "sd": sd, "low": low, "high": high,
+                   "reference": ref_series or "", "pairs": 0, "diff_mean": math.nan, "diff_low": math.nan,
+                   "diff_high": math.nan}
+            if ref is not None and name != ref_series:
+                pairs, dmean, dlow, dhigh = paired_difference(mine[metric], ref[metric])
+                row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
+
+
 def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFrame:
     """Outcomes at the horizon (each run's last month): mean and 95% interval over replications, and the paired
     difference from the reference.
@@ -113,46 +204,27 @@ def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFra
         resolved: the design, for the scenario order, sweep keys and reference.
 
     Returns:
-        One row per scenario, sweep point and metric: ``scenario, point, <sweep keys>, metric, runs, mean, sd,
-        low, high, unit, date, reference, pairs, diff_mean, diff_low, diff_high`` (``sd``, ``low``, ``high``
-        empty with one run; ``unit`` as documented in ``COLUMN_DOCS``, values unscaled; ``date`` the horizon
-        month(s); ``reference`` the reference's name, ``scenario`` or ``scenario [point 0]`` in a sweep).
+        One row per scenario, sweep point and metric in the schema of :func:`summary_table` (``when`` =
+        ``horizon``; ``sd``, ``low``, ``high`` empty with one run; ``unit`` as documented in ``COLUMN_DOCS``,
+        values unscaled; ``date`` the horizon month(s); ``series`` and ``reference`` the series' labels,
+        e.g. ``new-rules-2025 · rate_cap.apr=0.12`` in a sweep; the short-run window columns empty).
     """
     keys = resolved.vary_keys
-    columns = [*LEVEL_COLUMNS[:2], *keys, *LEVEL_COLUMNS[2:], *EXTRA_COLUMNS]
+    labels = resolved.series_labels()
+    points = {label: point for (_, point), label in labels.items()}
+    values = {labels[(s, i)]: dict(point) for s in resolved.design.scenarios for i, point in enumerate(resolved.points)}
     if model.empty:
-        return pd.DataFrame(columns=columns)
+        return summary_table(pd.DataFrame(columns=["series"]), points, values, keys)
     last = model.loc[model.groupby("run_id")["step"].idxmax()]
+    last = last.assign(series=[labels.get((s, int(p)), s) for s, p in zip(last["scenario"], last["point"],
+                                                                         strict=True)])
+    series = [label for label in labels.values() if label in set(last["series"])]
+    series += [s for s in dict.fromkeys(last["series"]) if s not in series]
+    ref_scenario = reference_scenario(list(resolved.design.scenarios))
+    ref_series = labels.get((ref_scenario, 0)) if ref_scenario is not None and len(series) > 1 else None
     metrics = [m for m in SUMMARY_METRICS if m in last.columns]
-    scenarios = list(resolved.design.scenarios)
-    order = {name: i for i, name in enumerate(scenarios)}
-    series = last.groupby(["scenario", "point"], sort=False)
-    ref_scenario = reference_scenario(scenarios)
-    ref_key = (ref_scenario, 0)
-    ref_name = "" if ref_scenario is None or series.ngroups < 2 else \
-        ref_scenario + (" [point 0]" if len(resolved.points) > 1 else "")
-    ref = None
-    if ref_name and ref_key in series.groups:
-        ref = series.get_group(ref_key).set_index("replicate")
-    rows = []
-    for (scenario, point), group in series:
-        values = {key: group[key].iloc[0] for key in keys}
-        date = _span(group["date"].astype(str)) if "date" in group.columns else ""
-        mine = group.set_index("replicate")
-        for metric in metrics:
-            n, mean, sd, low, high = mean_interval(group[metric].to_numpy(dtype=float))
-            pairs, dmean, dlow, dhigh = 0, math.nan, math.nan, math.nan
-            if ref is not None and (scenario, int(point)) != ref_key:
-                pairs, dmean, dlow, dhigh = paired_difference(mine[metric], ref[metric])
-            rows.append({"scenario": scenario, "point": int(point), **values, "metric": metric, "runs": n,
-                         "mean": mean, "sd": sd, "low": low, "high": high, "unit": metric_unit(metric),
-                         "date": date, "reference": ref_name, "pairs": pairs, "diff_mean": dmean,
-                         "diff_low": dlow, "diff_high": dhigh})
-    df = pd.DataFrame(rows, columns=columns)
-    df["_order"] = df["scenario"].map(order).fillna(len(order))
-    df["_metric"] = df["metric"].map({m: i for i, m in enumerate(SUMMARY_METRICS)})
-    return df.sort_values(["_order", "point", "_metric"], kind="stable").drop(columns=["_order", "_metric"]) \
-        .reset_index(drop=True)
+    scenario_of = dict(zip(last["series"], last["scenario"], strict=False))
+    return summary_table(level_rows(last, series, scenario_of, ref_series, metrics, HORIZON), points, values, keys)
 
 
 def render_summary(summary: pd.DataFrame, resolved: ResolvedDesign) -> str:
@@ -164,10 +236,10 @@ def render_summary(summary: pd.DataFrame, resolved: ResolvedDesign) -> str:
     reference = _text(summary["reference"].iloc[0]) if "reference" in summary.columns else ""
     lines: list[str] = []
     for (scenario, point), group in summary.groupby(["scenario", "point"], sort=False):
-        where = ", ".join(f"{k}={group[k].iloc[0]}" for k in keys)
+        where = ", ".join(f"{k}={value_text(group[k].iloc[0])}" for k in keys)
         runs = int(group["runs"].max())
         date = _text(group["date"].iloc[0]) if "date" in group.columns else ""
-        is_reference = reference in (scenario, f"{scenario} [point {point}]")
+        is_reference = bool(reference) and reference == _text(group["series"].iloc[0])
         lines.append(f"{scenario}" + (f" [point {point}: {where}]" if keys else "")
                      + f"  ({runs} run(s); at the horizon{', ' + date if date else ''})"
                      + ("; the reference" if is_reference else ""))

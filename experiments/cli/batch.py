@@ -24,7 +24,12 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     design = Design(scenarios=tuple(args.scenarios), root_seed=args.seed, replications=args.replications,
                     borrowers=args.borrowers, months=args.months, overrides=tuple(args.overrides),
                     source="compare")
-    status = run_design(design, args, argv)
+    return then_report(run_design(design, args, argv), args)
+
+
+def then_report(status: int, args: argparse.Namespace) -> int:
+    """With ``--report``, write the report into ``DIR/report`` after a batch that stored runs (all ok, or some
+    failed); the report's failure is the exit status only when the batch itself succeeded."""
     if args.report and status in (EXIT_OK, EXIT_RUN_FAILED):
         report_status = write_report_command(args.out, args.out / "report", None)
         status = status if status != EXIT_OK else report_status
@@ -100,7 +105,7 @@ def cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
     design = Design(scenarios=(args.scenario,), root_seed=args.seed, replications=args.replications,
                     borrowers=args.borrowers, months=args.months, overrides=tuple(args.overrides),
                     vary=parse_vary(args.vary), mode=args.mode, source="sweep")
-    return run_design(design, args, argv)
+    return then_report(run_design(design, args, argv), args)
 
 
 def cmd_batch(args: argparse.Namespace, argv: list[str]) -> int:

@@ -247,7 +247,9 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     p_sweep = _command(
         commands, formatter, "sweep", "sweep parameters of one scenario",
         "Run a scenario at every point of a parameter sweep (grid: every combination; zip: the i-th "
-        "values together), R replicates per point with shared seeds, and store every run in DIR.",
+        "values together), R replicates per point with shared seeds, and store every run in DIR. The summary "
+        "and the report name each point by its swept values (e.g. 'new-rules-2025 · rate_cap.apr=0.12'), "
+        "and the report draws every headline outcome against each swept key (figures/sweep_<key>.png).",
         parents=[design_opts, executor_opts], epilog=BATCH_EPILOG,
     )
     p_sweep.add_argument("scenario", metavar="SCENARIO|FILE", help="scenario to sweep")
@@ -258,6 +260,8 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
                       help="every combination of the values (default)")
     mode.add_argument("--zip", dest="mode", action="store_const", const="zip",
                       help="the i-th values of every --vary together (lists of equal length)")
+    p_sweep.add_argument("--report", action="store_true",
+                         help="then write the report (figures, tables, report.md/.html) into DIR/report")
     p_sweep.set_defaults(handler=cmd_sweep, mode="grid")
 
     p_batch = _command(
@@ -275,8 +279,12 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
         "replicate, and write figures (PNG and the CSV behind each), "
         "summary.csv (outcomes at the horizon and at 2026-09, short-run and speed measures from each scenario's "
         "first rule date, the concentration measures and borrowers in national terms, each with paired "
-        "differences against a reference scenario and 95% intervals), report.md with a front page (key findings, "
-        "scorecard, caveats), and report.html (one self-contained file).",
+        "differences against a reference scenario and 95% intervals; the same columns as the batch's "
+        "DIR/summary.csv, one per swept key in a sweep), report.md with a front page (key findings, "
+        "scorecard, caveats), and report.html (one self-contained file). In a sweep every column, legend and row "
+        "names its point by the swept values (e.g. 'new-rules-2025 · rate_cap.apr=0.12'), and "
+        "figures/sweep_<key>.png draws each headline outcome against each swept key (each run's mean over the 12 "
+        "months from the rules' start, 95% interval over replicates).",
         epilog=EPILOG,
     )
     p_report.add_argument("directory", type=Path, metavar="DIR", help="batch directory, or a single-run directory")

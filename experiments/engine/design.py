@@ -217,6 +217,12 @@ class ResolvedDesign:
         """The swept dotted keys, in design order (also the names of their columns in the tables)."""
         return [key for key, _ in self.design.vary]
 
+    def series_labels(self) -> dict[tuple[str, int], str]:
+        """``(scenario, point index)`` -> :func:`series_label`, the name the summary and the report give it."""
+        short = short_keys(self.vary_keys)
+        return {(scenario, i): series_label(scenario, point, short)
+                for scenario in self.design.scenarios for i, point in enumerate(self.points)}
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved design as JSON data: the design, its seeds, every run with its overrides and the digest
         of its resolved parameters, and every distinct parameter set (``params``: digest -> nested values)."""
@@ -415,6 +421,57 @@ def _load_problems(scenario: str, overrides: Sequence[str]) -> list[str]:
     return []
 
 
+# -------------------------------------------------------------------------------------------- labels
+#: Joins a scenario and its sweep point's values in a series label (``new-rules-2025 · rate_cap.apr=0.12``).
+LABEL_SEPARATOR = " · "
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each swept dotted key's name in labels: its last two parts (``policy.rate_cap.apr`` -> ``rate_cap.apr``),
+    or more when another swept key ends the same way (``kind_caps.cfc.apr`` beside ``cfc.apr`` keeps three)."""
+    out: dict[str, str] = {}
+    for key in keys:
+        parts = key.split(".")
+        out[key] = key
+        for n in range(min(2, len(parts)), len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if not any(other != key and (other == tail or other.endswith("." + tail)) for other in keys):
+                out[key] = tail
+                break
+    return out
+
+
+def value_text(value: Any) -> str:
+    """A swept value as a label shows it: as typed after ``--vary`` (``0.12``, ``true``, ``2025-10``; a float to
+    12 significant digits)."""
+    if hasattr(value, "item") and not isinstance(value, list | dict):
+        value = value.item()  # a numpy scalar read back from a table
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.12g}"  # 12 significant digits: 0.2 + 0.01 shows as 0.21
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def point_label(point: Sequence[tuple[str, Any]], short: Mapping[str, str] | None = None) -> str:
+    """A sweep point as ``rate_cap.apr=0.12, whitelist.enabled=true`` (keys named by ``short``, else in full)."""
+    short = short or {}
+    return ", ".join(f"{short.get(key, key)}={value_text(value)}" for key, value in point)
+
+
+def series_label(scenario: str, point: Sequence[tuple[str, Any]], short: Mapping[str, str] | None = None) -> str:
+    """The label of a scenario at a sweep point in every table, legend and figure:
+    ``new-rules-2025 · rate_cap.apr=0.12``; the scenario alone when nothing is swept."""
+    return scenario + LABEL_SEPARATOR + point_label(point, short) if point else scenario
+
+
+def keys_legend(keys: Sequence[str]) -> str:
+    """What the short key names stand for, once: ``rate_cap.apr = policy.rate_cap.apr; ...`` (only keys whose
+    short name differs from the full one)."""
+    short = short_keys(keys)
+    return "; ".join(f"{short[key]} = {key}" for key in keys if short[key] != key)
 
 
 def override_text(key: str, value: Any) -> str:

@@ -28,9 +28,10 @@ FIGURES = ("active_platforms_by_tier", "exits_by_tier", "concentration", "funder
            "platform_margin_by_tier", "lorenz_platform_volume", "borrowers_by_segment")
 
 
-def _batch(out: Path, scenarios: tuple[str, ...], replications: int) -> Path:
+def _batch(out: Path, scenarios: tuple[str, ...], replications: int,
+           vary: tuple[tuple[str, tuple[object, ...]], ...] = (), mode: str = "grid") -> Path:
     design = Design(scenarios=scenarios, replications=replications, borrowers=BORROWERS, months=MONTHS,
-                    overrides=OVERRIDES, root_seed=7)
+                    overrides=OVERRIDES, root_seed=7, vary=vary, mode=mode)
     outcome = run_batch(design.resolve(), out, workers=1, progress=False)
     assert outcome.status == "complete"
     return out
@@ -435,3 +436,114 @@ def test_borrowers_in_national_terms(store: Path, report: Path) -> None:
     assert "## Borrowers in national terms" in md
     assert f"stands for {scale:,.0f} real ones" in md
 
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+APR, WL = "policy.rate_cap.apr", "policy.whitelist.enabled"
+SWEEP_LABELS = [f"new-rules-2025 · rate_cap.apr={v}" for v in ("0.12", "0.18", "0.24")]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = _batch(tmp_path_factory.mktemp("sweep") / "batch", ("new-rules-2025",), 2, ((APR, (0.12, 0.18, 0.24)),))
+    write_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = _batch(tmp_path_factory.mktemp("grid") / "batch", ("baseline-2024", "new-rules-2025"), 2,
+                 ((APR, (0.12, 0.24)), (WL, (True, False))))
+    write_report(out)
+    return out
+
+
+def test_a_sweeps_report_labels_every_point_by_its_swept_value(sweep: Path) -> None:
+    md = (sweep / "report" / "report.md").read_text(encoding="utf-8")
+    page = (sweep / "report" / "report.html").read_text(encoding="utf-8")
+    assert "[point" not in md and "[point" not in page
+    # The outcome tables' columns, the scorecard's rows and the figures' data all carry the label.
+    header = next(line for line in md.splitlines() if line.startswith("| outcome |"))
+    assert header.split(" | ")[1:] == [*SWEEP_LABELS[:2], SWEEP_LABELS[2] + " |"]
+    assert all(f"| {label} |" in md for label in SWEEP_LABELS)  # scorecard rows
+    assert "Sweep of `policy.rate_cap.apr` = 0.12, 0.18, 0.24" in md and "rate_cap.apr = policy.rate_cap.apr" in md
+    assert "1 scenario(s) × 3 sweep point(s) = 3 series" in md
+    for name in ("concentration", "borrowers_by_segment", "apr_distribution"):
+        series = pd.read_csv(sweep / "report" / "figures" / f"{name}.csv")["series"]
+        assert list(dict.fromkeys(series)) == SWEEP_LABELS, name
+    # The rule key names the cap of each point by its swept value.
+    assert "rate cap 12% [rate_cap.apr=0.12]" in md and "rate cap 24% [rate_cap.apr=0.24]" in md
+
+
+def test_a_sweeps_figure_draws_outcomes_against_the_lever(sweep: Path) -> None:
+    figures = sweep / "report" / "figures"
+    assert (figures / "sweep_policy_rate_cap_apr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (sweep / "report" / "report.md").read_text(encoding="utf-8")
+    assert "](figures/sweep_policy_rate_cap_apr.png)" in md
+    assert "12 months from the rules' start (2025-10..2026-09)" in md
+    assert "no reference level is drawn" in md
+    # Its data: each run's mean over the window, then mean and 95% interval over replicates.
+    data = pd.read_csv(figures / "sweep_policy_rate_cap_apr.csv")
+    assert sorted(data[APR].unique()) == [0.12, 0.18, 0.24] and set(data["window"]) == {"2025-10..2026-09"}
+    model = read_store(sweep)["model"]
+    window = model[(model["date"] >= "2025-10") & (model["date"] <= "2026-09")]
+    for apr in (0.12, 0.24):
+        runs = window[window[APR] == apr].groupby("replicate")["default_rate"].mean().to_numpy()
+        row = data[(data[APR] == apr) & (data["metric"] == "default_rate")].iloc[0]
+        mean, low, high = _band(runs)
+        assert row["series"] == f"new-rules-2025 · rate_cap.apr={apr}" and row["runs"] == 2
+        assert (row["mean"], row["low"], row["high"]) == pytest.approx((mean, max(low, 0.0), min(high, 1.0)))
+
+
+def test_report_summary_has_the_batch_summarys_columns(sweep: Path, store: Path, report: Path) -> None:
+    for directory in (sweep, store):
+        batch = pd.read_csv(directory / "summary.csv")
+        mine = pd.read_csv(directory / "report" / "summary.csv")
+        assert list(mine.columns) == list(batch.columns), directory.name
+    batch = pd.read_csv(sweep / "summary.csv")
+    mine = pd.read_csv(sweep / "report" / "summary.csv")
+    assert list(mine.columns)[:4] == ["series", "scenario", "point", APR]
+    # Each row's swept value is its series' value, in both files, and the horizon levels agree.
+    for table in (batch, mine):
+        assert (table["series"] == "new-rules-2025 · rate_cap.apr=" + table[APR].map("{:g}".format)).all()
+        assert (table["point"] == table[APR].map({0.12: 0, 0.18: 1, 0.24: 2})).all()
+    key = ["series", "metric"]
+    both = batch.merge(mine[mine["when"] == "horizon"], on=key, suffixes=("_batch", "_report"))
+    assert len(both) >= 3 * 8 and (both["unit_batch"] == both["unit_report"]).all()
+    assert np.allclose(both["mean_batch"], both["mean_report"])
+
+
+def test_a_two_key_grid_sweep(grid: Path) -> None:
+    report = grid / "report"
+    md = (report / "report.md").read_text(encoding="utf-8")
+    assert "[point" not in md
+    assert "(grid: every combination)" in md and "whitelist.enabled = policy.whitelist.enabled" in md
+    label = "new-rules-2025 · rate_cap.apr=0.12, whitelist.enabled=false"
+    assert label in next(line for line in md.splitlines() if line.startswith("| outcome |"))
+    # The whitelist is on wherever whitelist.enabled=true, in both scenarios: the key says so briefly.
+    assert "whitelist [whitelist.enabled=true]" in md
+    for lever in ("policy_rate_cap_apr", "policy_whitelist_enabled"):
+        assert f"](figures/sweep_{lever}.png)" in md and (report / "figures" / f"sweep_{lever}.png").is_file()
+        data = pd.read_csv(report / "figures" / f"sweep_{lever}.csv")
+        assert {APR, WL} <= set(data.columns) and data["series"].nunique() == 8
+    assert "One line per scenario and value of policy.whitelist.enabled (grid sweep)" in md
+    assert "Dashed: baseline-2024, the reference scenario" in md
+    summary = pd.read_csv(report / "summary.csv")
+    assert list(summary.columns) == list(pd.read_csv(grid / "summary.csv").columns)
+    assert list(summary.columns)[:5] == ["series", "scenario", "point", APR, WL]
+    row = summary[summary["series"] == label].iloc[0]
+    assert (row[APR], bool(row[WL]), row["scenario"]) == (0.12, False, "new-rules-2025")
+    assert set(summary["reference"].dropna()) == {"baseline-2024 · rate_cap.apr=0.12, whitelist.enabled=true"}
+
+
+def test_sweep_report_in_one_go_notes_a_window_the_runs_do_not_reach(tmp_path: Path) -> None:
+    out = tmp_path / "sw"
+    argv = ["sweep", "new-rules-2025", "--vary", f"{APR}=0.12,0.24", "--replications", "1", "--borrowers", "1000",
+            "--months", "3", "--out", str(out), "--workers", "1", "--quiet", "--report"]
+    assert main(argv) == 0
+    md = (out / "report" / "report.md").read_text(encoding="utf-8")
+    assert "new-rules-2025 · rate_cap.apr=0.24" in md and "[point" not in md
+    # Three months from the default start end long before the rules: no point to draw, and the report says so.
+    assert "Figure 'Outcomes against policy.rate_cap.apr' skipped: no run covers a month of the window" in md
+    assert not (out / "report" / "figures" / "sweep_policy_rate_cap_apr.png").exists()
+    assert list(pd.read_csv(out / "report" / "summary.csv").columns) == list(pd.read_csv(out / "summary.csv").columns)

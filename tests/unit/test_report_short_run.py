@@ -287,12 +287,16 @@ def test_short_run_table_block():
     assert "tight: the runs begin at 2025-05, after the first rule date 2025-03; exits count from 2025-05." in notes
 
 
-def test_outcome_summary_keeps_its_columns_and_adds_the_short_run_rows():
+def test_outcome_summary_has_the_summary_schema_and_adds_the_short_run_rows():
     model = _store().assign(active_platforms=10.0)
     summary = outcome_summary(_data(model, {"ref": {}, "tight": _TIGHT}), "ref")
-    assert list(summary.columns)[:15] == ["series", "scenario", "when", "date", "metric", "runs", "mean", "sd",
-                                          "low", "high", "reference", "pairs", "diff_mean", "diff_low", "diff_high"]
-    assert list(summary.columns)[15:] == ["window_start", "window_basis", "reached"]
+    # The schema of every summary table (summary.summary_columns), here without swept keys.
+    assert list(summary.columns) == ["series", "scenario", "point", "when", "date", "metric", "unit", "runs", "mean",
+                                     "sd", "low", "high", "reference", "pairs", "diff_mean", "diff_low", "diff_high",
+                                     "window_start", "window_basis", "reached"]
+    units = dict(zip(summary["metric"], summary["unit"], strict=False))
+    assert units["head_share"] == "share 0-1" and units["months_to_head_share_0.75"] == "months"
+    assert units["platform_exits_tail_since_rule"] == "platforms"
     assert set(summary["when"]) == {"horizon", SHORT_RUN}  # the runs end before 2026-09
     horizon = summary[summary["when"] == "horizon"]
     assert (horizon["window_start"] == "").all() and horizon["reached"].isna().all()

@@ -18,6 +18,8 @@ from experiments.analysis.summary import (
     reference_scenario,
     render_summary,
     shown_unit,
+    summary_columns,
+    summary_table,
 )
 from experiments.engine.design import Design, ResolvedDesign
 
@@ -95,9 +97,12 @@ def test_levels_and_differences_with_and_without_intervals():
 def test_horizon_summary_adds_units_and_paired_differences_from_baseline():
     model = model_of({("new-rules-2025", 0): [0.5, 0.7, 0.4], ("baseline-2024", 0): [0.45, 0.6, 0.38]})
     summary = horizon_summary(model, resolved_of(("new-rules-2025", "baseline-2024")))
-    # The existing columns come first, unchanged; the new ones after them.
-    assert list(summary.columns) == ["scenario", "point", "metric", "runs", "mean", "sd", "low", "high", "unit",
-                                     "date", "reference", "pairs", "diff_mean", "diff_low", "diff_high"]
+    # The one schema of every summary table (the report's summary.csv has the same columns).
+    assert list(summary.columns) == ["series", "scenario", "point", "when", "date", "metric", "unit", "runs", "mean",
+                                     "sd", "low", "high", "reference", "pairs", "diff_mean", "diff_low", "diff_high",
+                                     "window_start", "window_basis", "reached"]
+    assert list(summary.columns) == summary_columns() and set(summary["when"]) == {"horizon"}
+    assert (summary["series"] == summary["scenario"]).all()
     assert list(dict.fromkeys(summary["scenario"])) == ["new-rules-2025", "baseline-2024"]
     row = summary[(summary["scenario"] == "new-rules-2025") & (summary["metric"] == "head_share")].iloc[0]
     assert row["unit"] == "share 0-1" and row["date"] == "2024-02" and row["reference"] == "baseline-2024"
@@ -122,10 +127,14 @@ def test_a_sweep_takes_differences_from_the_reference_scenarios_first_point():
     model = model_of({("cap-20", 0): [0.5, 0.6, 0.7], ("cap-20", 1): [0.4, 0.5, 0.6]})
     resolved = resolved_of(("cap-20",), points=2)
     summary = horizon_summary(model, resolved)
-    assert list(summary.columns)[:3] == ["scenario", "point", "policy.rate_cap.apr"]
-    assert set(summary["reference"]) == {"cap-20 [point 0]"}
+    assert list(summary.columns)[:4] == ["series", "scenario", "point", "policy.rate_cap.apr"]
+    assert list(summary.columns) == summary_columns(["policy.rate_cap.apr"])
+    # Every row names its point by the swept value, never by its index.
+    assert set(summary["reference"]) == {"cap-20 · rate_cap.apr=0.2"}
+    assert list(dict.fromkeys(summary["series"])) == ["cap-20 · rate_cap.apr=0.2", "cap-20 · rate_cap.apr=0.21"]
     row = summary[(summary["point"] == 1) & (summary["metric"] == "head_share")].iloc[0]
     assert row["diff_mean"] == pytest.approx(-0.1) and row["pairs"] == 3
+    assert row["policy.rate_cap.apr"] == pytest.approx(0.21)
     text = render_summary(summary, resolved)
     assert "cap-20 [point 0: policy.rate_cap.apr=0.2]  (3 run(s); at the horizon, 2024-02); the reference" in text
 
@@ -156,3 +165,19 @@ def test_empty_model():
     resolved = resolved_of(("cap-20",))
     assert horizon_summary(pd.DataFrame(), resolved).empty
     assert render_summary(horizon_summary(pd.DataFrame(), resolved), resolved) == "no finished runs to summarize"
+
+
+def test_summary_table_fills_the_schema_from_the_series():
+    rows = pd.DataFrame([{"series": "s · apr=0.1", "scenario": "s", "when": "horizon", "metric": "head_share",
+                          "runs": 2, "mean": 0.5},
+                         {"series": "s · apr=0.2", "scenario": "s", "when": "short-run", "metric": "months_to_x",
+                          "unit": "months", "runs": 2, "mean": 3.0, "window_start": "2025-10"}])
+    table = summary_table(rows, {"s · apr=0.1": 0, "s · apr=0.2": 1},
+                          {"s · apr=0.1": {"policy.rate_cap.apr": 0.1}, "s · apr=0.2": {"policy.rate_cap.apr": 0.2}},
+                          ["policy.rate_cap.apr"])
+    assert list(table.columns) == summary_columns(["policy.rate_cap.apr"])
+    assert table["point"].tolist() == [0, 1] and table["policy.rate_cap.apr"].tolist() == [0.1, 0.2]
+    # A unit the row gives is kept; a model column's comes from COLUMN_DOCS.
+    assert table["unit"].tolist() == ["share 0-1", "months"]
+    assert table["pairs"].tolist() == [0, 0] and table["diff_mean"].isna().all()
+    assert table["window_start"].tolist() == ["", "2025-10"] and table["reached"].isna().all()
