@@ -2329,7 +2329,9 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
         directory: the batch directory.
         out: the report directory (default ``directory/report``); created, files in it replaced.
         reference: scenario for differences; default :data:`DEFAULT_REFERENCE` when it is in the store.
-        progress: called with a short message per step (optional).
+        progress: called with a short message at the start of each step (optional): "loading the store",
+            "drawing figures", "computing the tables", "writing report.md", "writing report.html"
+            (``benchmarks/bench_report.py`` times the steps by them).
 
     Returns:
         The paths written.
@@ -2339,6 +2341,8 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
     """
     from experiments.store.common import atomic_write_text
 
+    say = progress or (lambda _msg: None)
+    say("loading the store")
     data = load_report_data(directory)
     out = Path(out) if out is not None else Path(directory) / "report"
     scenarios = list(dict.fromkeys(data.series_scenario.values()))
@@ -2352,12 +2356,13 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
         (out / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ReportError(f"--out {out}: cannot create it ({err.strerror or err})") from None
-    say = progress or (lambda _msg: None)
     say("drawing figures")
     figures = make_figures(data, out / "figures", reference)
+    say("computing the tables")
     summary = outcome_summary(data, reference)
     summary_path = out / "summary.csv"
     atomic_write_text(summary.to_csv(index=False), summary_path)
+    say("writing report.md")
     blocks = build_blocks(data, figures, summary, reference, out)
     notes = next((list(b[1]) for i, b in enumerate(blocks)
                   if b[0] == "ul" and i and blocks[i - 1] == ("h", 2, "Notes")), [])
