@@ -52,10 +52,18 @@ from experiments.analysis import brief
 from experiments.analysis import concentration as conc
 from experiments.analysis import sweep as sw
 from experiments.analysis.stats import mean_interval, paired_difference, t_quantile
-from experiments.analysis.summary import HORIZON, level_rows, summary_table
+from experiments.analysis.summary import (
+    HORIZON,
+    Range,
+    clip_bands,
+    difference_ranges,
+    level_rows,
+    summary_table,
+    valid_ranges,
+)
 from experiments.engine.design import LABEL_SEPARATOR, keys_legend, series_label, short_keys, value_text
 from model.calendar import add_months, parse_month
-from model.output import COLUMN_DOCS, TABLES
+from model.output import TABLES
 
 DEFAULT_REFERENCE = "baseline-2024"
 #: The month 12 months after the last dated rule of the shipped scenarios.
@@ -117,13 +125,6 @@ _POLICY_LABELS = {
 #: and tail panels of the reference report at ±2000-4000%).
 MARGIN_MIN_VOLUME_SHARE = 0.05
 
-#: Units of ``model.output.COLUMN_DOCS`` that count things or measure amounts and rates: never below 0.
-_NON_NEGATIVE_UNITS = frozenset({"platforms", "funders", "borrowers", "yuan", "1/yr", "share of income", "log SD"})
-#: Columns that go below 0 (or above 1) whatever their unit says: profit and capital (losses), and the margins
-#: profit / volume (``platform_margin`` is documented as "share 0-1" but is negative in a loss-making month).
-_SIGNED_COLUMNS = frozenset({"profit", "capital", "margin", "platform_margin"})
-
-Range = tuple[float, float]
 
 
 class ReportError(Exception):
@@ -356,35 +357,6 @@ def point_values(design: dict[str, Any], model: pd.DataFrame, keys: Sequence[str
 
 
 # ------------------------------------------------------------------------------------- valid ranges
-def unit_range(unit: str) -> Range | None:
-    """The valid range a column's unit implies (``model.output.COLUMN_DOCS``), or None when it bounds nothing.
-
-    ``share 0-1`` (also ``... per month``) -> [0, 1]; ``0-10000`` (HHI) -> [0, 10000]; counts (platforms, funders,
-    borrowers), yuan, rates (1/yr), debt service to income and log SDs -> [0, inf); anything else -> None.
-    """
-    if unit.startswith("share 0-1"):
-        return (0.0, 1.0)
-    if unit == "0-10000":
-        return (0.0, 10000.0)
-    if unit in _NON_NEGATIVE_UNITS:
-        return (0.0, math.inf)
-    return None
-
-
-def valid_ranges(table: str = "model") -> dict[str, Range]:
-    """Column -> valid range of one output table, from the units in ``model.output.COLUMN_DOCS``.
-
-    Columns whose unit bounds nothing (labels, ids, dates, plain shares) and the signed columns (profit, capital,
-    margins) are left out: they take any value.
-    """
-    ranges = {}
-    for column, (unit, _meaning) in COLUMN_DOCS[table].items():
-        bounds = unit_range(unit)
-        if bounds is not None and column not in _SIGNED_COLUMNS:
-            ranges[column] = bounds
-    return ranges
-
-
 def population_ranges(platforms: pd.DataFrame, funders: pd.DataFrame) -> dict[str, Range]:
     """Upper bounds of the model's counts from the store's population: a tier's active platforms and cumulative
     exits lie in [0, platforms of the tier]; funders in platform lending and lenders of a kind in [0, funders (of
@@ -403,24 +375,6 @@ def population_ranges(platforms: pd.DataFrame, funders: pd.DataFrame) -> dict[st
             out[f"lenders_{kind}"] = (0.0, float(n))
         out["funders_in_platform_lending"] = (0.0, float(funders.groupby("run_id")["funder_id"].nunique().max()))
     return out
-
-
-def clip_bands(bands: pd.DataFrame, ranges: dict[str, Range], low: str = "low", high: str = "high") -> pd.DataFrame:
-    """A band table with ``low`` and ``high`` clipped to each metric's valid range (metrics not in ``ranges``
-    and NaNs are left as they are; the mean and sd are not changed)."""
-    if bands.empty:
-        return bands.copy()
-    lo = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[0]).astype(float)
-    hi = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[1]).astype(float)
-    out = bands.copy()
-    for column in (low, high):
-        out[column] = out[column].astype(float).clip(lower=lo, upper=hi)
-    return out
-
-
-def difference_ranges(ranges: dict[str, Range]) -> dict[str, Range]:
-    """Valid ranges of the difference of two values of each metric: [lo - hi, hi - lo]."""
-    return {m: (lo - hi, hi - lo) for m, (lo, hi) in ranges.items()}
 
 
 # ------------------------------------------------------------------------------------- aggregates

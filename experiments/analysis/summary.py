@@ -51,6 +51,62 @@ HORIZON = "horizon"
 #: Units whose values are fractions, shown in percent (differences in percentage points): unit -> shown unit.
 PERCENT_UNITS = {"share 0-1": "%", "share 0-1 per month": "%/month", "1/yr": "%/yr"}
 _SHOWN_UNITS = {"0-10000": "0-10,000"}
+#: A valid range, ``(low, high)``; either end may be infinite.
+Range = tuple[float, float]
+
+
+#: Units of ``model.output.COLUMN_DOCS`` that count things or measure amounts and rates: never below 0.
+_NON_NEGATIVE_UNITS = frozenset({"platforms", "funders", "borrowers", "yuan", "1/yr", "share of income", "log SD"})
+#: Columns that go below 0 (or above 1) whatever their unit says: profit and capital (losses), and the margins
+#: profit / volume (``platform_margin`` is documented as "share 0-1" but is negative in a loss-making month).
+_SIGNED_COLUMNS = frozenset({"profit", "capital", "margin", "platform_margin"})
+
+
+def unit_range(unit: str) -> Range | None:
+    """The valid range a column's unit implies (``model.output.COLUMN_DOCS``), or None when it bounds nothing.
+
+    ``share 0-1`` (also ``... per month``) -> [0, 1]; ``0-10000`` (HHI) -> [0, 10000]; counts (platforms, funders,
+    borrowers), yuan, rates (1/yr), debt service to income and log SDs -> [0, inf); anything else -> None.
+    """
+    if unit.startswith("share 0-1"):
+        return (0.0, 1.0)
+    if unit == "0-10000":
+        return (0.0, 10000.0)
+    if unit in _NON_NEGATIVE_UNITS:
+        return (0.0, math.inf)
+    return None
+
+
+def valid_ranges(table: str = "model") -> dict[str, Range]:
+    """Column -> valid range of one output table, from the units in ``model.output.COLUMN_DOCS``.
+
+    Columns whose unit bounds nothing (labels, ids, dates, plain shares) and the signed columns (profit, capital,
+    margins) are left out: they take any value.
+    """
+    ranges = {}
+    for column, (unit, _meaning) in COLUMN_DOCS[table].items():
+        bounds = unit_range(unit)
+        if bounds is not None and column not in _SIGNED_COLUMNS:
+            ranges[column] = bounds
+    return ranges
+
+
+def clip_bands(bands: pd.DataFrame, ranges: dict[str, Range], low: str = "low", high: str = "high") -> pd.DataFrame:
+    """A band table with ``low`` and ``high`` clipped to each metric's valid range (metrics not in ``ranges``
+    and NaNs are left as they are; the mean and sd are not changed)."""
+    if bands.empty:
+        return bands.copy()
+    lo = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[0]).astype(float)
+    hi = bands["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[1]).astype(float)
+    out = bands.copy()
+    for column in (low, high):
+        out[column] = out[column].astype(float).clip(lower=lo, upper=hi)
+    return out
+
+
+def difference_ranges(ranges: dict[str, Range]) -> dict[str, Range]:
+    """Valid ranges of the difference of two values of each metric: [lo - hi, hi - lo]."""
+    return {m: (lo - hi, hi - lo) for m, (lo, hi) in ranges.items()}
 
 
 def reference_scenario(scenarios: Sequence[str]) -> str | None:
@@ -94,11 +150,14 @@ def format_value(value: float, unit: str, *, signed: bool = False) -> str:
 
 
 def format_level(mean: float, low: float, high: float, unit: str) -> str:
-    """``mean ± half-width`` of a 95% interval, or the mean alone without an interval."""
+    """``mean ± half-width`` of a 95% interval; ``mean [low, high]`` when the interval is not symmetric about the
+    mean (clipped to the metric's valid range, :func:`clip_bands`); the mean alone without an interval."""
     text = format_value(mean, unit)
-    if not (math.isnan(low) or math.isnan(high)):
-        text += f" ± {format_value((high - low) / 2, unit)}"
-    return text
+    if math.isnan(low) or math.isnan(high):
+        return text
+    if math.isclose(mean - low, high - mean, rel_tol=1e-9, abs_tol=1e-12):
+        return f"{text} ± {format_value((high - low) / 2, unit)}"
+    return f"{text} [{format_value(low, unit)}, {format_value(high, unit)}]"
 
 
 def format_difference(mean: float, low: float, high: float, unit: str) -> str:
@@ -195,7 +254,8 @@ def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFra
     """Outcomes at the horizon (each run's last month): mean and 95% interval over replications, and the paired
     difference from the reference.
 
-    The interval is mean ± t(0.975, R-1)·sd/√R; with one replication only the mean is given. The reference is
+    The interval is mean ± t(0.975, R-1)·sd/√R, clipped to the metric's valid range as in the report
+    (:func:`valid_ranges`; a difference to :func:`difference_ranges`); with one replication only the mean is given. The reference is
     :func:`reference_scenario` of the design at its first sweep point; differences are per replicate, then
     mean ± t·sd/√n over the pairs, and left empty for the reference itself and when it has no finished run.
 
@@ -224,7 +284,10 @@ def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFra
     ref_series = labels.get((ref_scenario, 0)) if ref_scenario is not None and len(series) > 1 else None
     metrics = [m for m in SUMMARY_METRICS if m in last.columns]
     scenario_of = dict(zip(last["series"], last["scenario"], strict=False))
-    return summary_table(level_rows(last, series, scenario_of, ref_series, metrics, HORIZON), points, values, keys)
+    ranges = valid_ranges("model")
+    rows = clip_bands(level_rows(last, series, scenario_of, ref_series, metrics, HORIZON), ranges)
+    rows = clip_bands(rows, difference_ranges(ranges), "diff_low", "diff_high")
+    return summary_table(rows, points, values, keys)
 
 
 def render_summary(summary: pd.DataFrame, resolved: ResolvedDesign) -> str:
@@ -256,7 +319,9 @@ def render_summary(summary: pd.DataFrame, resolved: ResolvedDesign) -> str:
                 if 0 < pairs < row.runs:
                     text += f" ({pairs} pairs)"
             lines.append(text.rstrip())
-    notes = "Mean ± half-width of its 95% interval over replications, t(0.975, R-1)·sd/√R; shares in percent."
+    notes = ("Mean ± half-width of its 95% interval over replications, t(0.975, R-1)·sd/√R, or mean [low, high] "
+             "where the interval is clipped to the outcome's valid range (shares 0-100%, counts from 0); shares in "
+             "percent.")
     if reference:
         notes += (f" Differences: minus {reference}, paired by replicate (same seeds), mean [95% interval]; "
                   "shares in percentage points (pp).")

@@ -14,8 +14,6 @@ import pytest
 from experiments.analysis.report import (
     Rules,
     axis_around_means,
-    clip_bands,
-    difference_ranges,
     display_path,
     event_key,
     event_key_items,
@@ -27,10 +25,9 @@ from experiments.analysis.report import (
     tier_margins,
     tier_profit_volume,
     title_from_design,
-    unit_range,
-    valid_ranges,
 )
 from experiments.analysis.stats import t_quantile
+from experiments.analysis.summary import clip_bands, difference_ranges, unit_range, valid_ranges
 from model.output import COLUMN_DOCS
 
 INF = math.inf

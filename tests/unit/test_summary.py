@@ -181,3 +181,22 @@ def test_summary_table_fills_the_schema_from_the_series():
     assert table["unit"].tolist() == ["share 0-1", "months"]
     assert table["pairs"].tolist() == [0, 0] and table["diff_mean"].isna().all()
     assert table["window_start"].tolist() == ["", "2025-10"] and table["reached"].isna().all()
+
+
+def test_intervals_are_clipped_to_the_valid_range_and_printed_as_bounds():
+    # Head shares 0.02, 0.98, 0.99: the raw 95% interval runs from below 0 to above 1.
+    model = model_of({("new-rules-2025", 0): [0.02, 0.98, 0.99], ("baseline-2024", 0): [0.99, 0.01, 0.02]})
+    resolved = resolved_of(("new-rules-2025", "baseline-2024"))
+    summary = horizon_summary(model, resolved)
+    row = summary[(summary["scenario"] == "new-rules-2025") & (summary["metric"] == "head_share")].iloc[0]
+    half = t_quantile(2) * np.std([0.02, 0.98, 0.99], ddof=1) / math.sqrt(3)
+    assert row["mean"] - half < 0 and row["mean"] + half > 1  # so both bounds are clipped
+    assert (row["low"], row["high"]) == (0.0, 1.0)
+    assert row["diff_low"] >= -1.0 and row["diff_high"] <= 1.0
+    assert (summary["low"] >= 0).all()  # head share, HHI and shadow volume are never negative
+    line = next(line for line in render_summary(summary, resolved).splitlines() if line.startswith("  head_share"))
+    assert line.split()[2:5] == [format_value(row["mean"], "share 0-1"), "[0.00,", "100.00]"]
+    assert " ± " not in line.split("  ")[-2 if "pp" in line else -1]
+    # An interval inside the range keeps mean ± half-width; a clipped one prints its bounds.
+    assert format_level(0.7942, 0.2, 1.0, "share 0-1") == "79.42 [20.00, 100.00]"
+    assert format_level(0.5, 0.4, 0.6, "share 0-1") == "50.00 ± 10.00"
