@@ -6,6 +6,12 @@ Pure functions of the summary :func:`experiments.analysis.report.outcome_summary
 diff_high`` over ``pairs`` replicates) and of the repository's calibration and validation results. A finding is
 said only when the paired 95% interval of the difference excludes zero, so every sentence follows from a row of
 the summary table: change the number and the sentence changes, widen the interval over zero and it goes.
+
+The front page keeps the key findings only (:func:`key_findings`): for each scenario, at most one finding about the
+industry and one about borrowers (:attr:`Criterion.group`), each the one with the largest effect relative to its
+interval (:func:`strength`: the difference over the half-width of its 95% interval) among that scenario's
+findings of the group. Every finding is listed in the section "All findings" further down
+(:func:`all_findings_blocks`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class Criterion:
         column: the scorecard's header (short).
         subject: the sentence's subject, e.g. "the head share at the horizon".
         kind: ``share`` (stated in percentage points), ``count``, ``yuan`` or ``number``.
+        group: :data:`INDUSTRY` (market structure and platforms) or :data:`BORROWERS`; the front page keeps at
+            most one finding of each group per scenario (:func:`key_findings`).
         lower_is_better: the direction of the rank (1 = least harmful / best for borrowers).
     """
 
@@ -44,31 +52,37 @@ class Criterion:
     column: str
     subject: str
     kind: str
+    group: str
     lower_is_better: bool = True
+
+
+#: The groups of criteria, in the order the front page states a scenario's key findings.
+INDUSTRY, BORROWERS = "industry", "borrowers"
+GROUPS = (INDUSTRY, BORROWERS)
 
 
 CRITERIA: tuple[Criterion, ...] = (
     Criterion("head_share", "horizon", "head share, horizon", "the head share of platform volume at the horizon",
-              "share"),
+              "share", INDUSTRY),
     Criterion("conc_hhi", "horizon", "HHI, horizon", "the HHI of platform volume (0-10000) at the horizon",
-              "number"),
+              "number", INDUSTRY),
     Criterion("platform_exits_tail_since_rule", SHORT_RUN, "tail exits since rule",
-              "the number of tail platforms exiting from the first rule date to the horizon", "count"),
+              "the number of tail platforms exiting from the first rule date to the horizon", "count", INDUSTRY),
     Criterion("platform_exits_waist_since_rule", SHORT_RUN, "waist exits since rule",
-              "the number of waist platforms exiting from the first rule date to the horizon", "count"),
+              "the number of waist platforms exiting from the first rule date to the horizon", "count", INDUSTRY),
     Criterion("rationed_share", "horizon", "rationed share, horizon",
-              "the share of applicants rationed out of licensed credit at the horizon", "share"),
+              "the share of applicants rationed out of licensed credit at the horizon", "share", BORROWERS),
     Criterion("defaults_12m_share", SHORT_RUN, "defaults, 12 months after rule",
               "the share of indebted borrowers newly defaulting in the 12 months from the first rule date",
-              "share"),
+              "share", BORROWERS),
     Criterion("default_rate", "horizon", "default rate, horizon", "the monthly default rate at the horizon",
-              "share"),
+              "share", BORROWERS),
     Criterion("spiral_share", "horizon", "debt spirals, horizon",
-              "the share of borrowers in a debt spiral at the horizon", "share"),
+              "the share of borrowers in a debt spiral at the horizon", "share", BORROWERS),
     Criterion("shadow_volume", "horizon", "shadow credit, horizon",
-              "shadow-credit volume at the horizon (yuan/month)", "yuan"),
+              "shadow-credit volume at the horizon (yuan/month)", "yuan", BORROWERS),
     Criterion("platform_margin", "horizon", "platform margin, horizon",
-              "the platform margin at the horizon", "share"),
+              "the platform margin at the horizon", "share", INDUSTRY),
 )
 
 #: Why each direction: lower is better for every criterion shipped (platform margin: less paid to platforms).
@@ -158,9 +172,29 @@ def finding(row: pd.Series, criterion: Criterion) -> str | None:
             f"(95% interval {lo} to {hi}).")
 
 
-def findings(summary: pd.DataFrame, criteria: Sequence[Criterion] = CRITERIA) -> list[str]:
-    """One sentence per scenario and criterion whose paired 95% interval of the difference from the reference
-    excludes zero, in scenario order, then criterion order."""
+@dataclass(frozen=True)
+class Finding:
+    """A sentence of :func:`finding` with what it is about and how firmly the replications resolve it."""
+
+    series: str
+    criterion: Criterion
+    sentence: str
+    strength: float
+
+
+def strength(mean: float, low: float, high: float) -> float:
+    """The effect relative to its interval: ``|mean|`` over the half-width of the 95% interval, the larger of
+    ``mean - low`` and ``high - mean`` (an interval clipped to the valid range keeps its other side, so clipping
+    does not inflate it); infinite for an interval of zero width around a non-zero mean."""
+    half = max(mean - low, high - mean)
+    if half <= 0:
+        return math.inf if mean != 0 else 0.0
+    return abs(mean) / half
+
+
+def all_findings(summary: pd.DataFrame, criteria: Sequence[Criterion] = CRITERIA) -> list[Finding]:
+    """Every finding: one per scenario and criterion whose paired 95% interval of the difference from the
+    reference excludes zero, in scenario order, then criterion order."""
     out = []
     for name in _series(summary):
         for criterion in criteria:
@@ -169,7 +203,26 @@ def findings(summary: pd.DataFrame, criteria: Sequence[Criterion] = CRITERIA) ->
                 continue
             sentence = finding(row, criterion)
             if sentence:
-                out.append(sentence)
+                out.append(Finding(name, criterion, sentence,
+                                   strength(float(row["diff_mean"]), float(row["diff_low"]), float(row["diff_high"]))))
+    return out
+
+
+def findings(summary: pd.DataFrame, criteria: Sequence[Criterion] = CRITERIA) -> list[str]:
+    """The sentences of :func:`all_findings`, in its order."""
+    return [f.sentence for f in all_findings(summary, criteria)]
+
+
+def key_findings(found: Sequence[Finding], groups: Sequence[str] = GROUPS) -> list[Finding]:
+    """The front page's findings: for each scenario (in the order of ``found``) and each group in ``groups``
+    order, the finding with the largest :attr:`Finding.strength` (the first in criterion order on a tie). So at
+    most ``len(groups)`` per scenario, each one of ``found``."""
+    out = []
+    for name in dict.fromkeys(f.series for f in found):
+        for group in groups:
+            mine = [f for f in found if f.series == name and f.criterion.group == group]
+            if mine:
+                out.append(max(mine, key=lambda f: f.strength))  # max keeps the first of equals
     return out
 
 
@@ -272,16 +325,36 @@ def caveats(borrowers: int | None, root: Path = ROOT) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ blocks
+#: The selection rule of :func:`key_findings`, as the front page states it.
+KEY_RULE = ("For each scenario, at most two: of the findings about the industry (concentration, exits, platform "
+            "margin) and of those about borrowers (rationing, defaults, spirals, shadow credit), the one with the "
+            "largest effect relative to its interval (the difference over the half-width of its 95% interval).")
+
+
+def all_findings_blocks(summary: pd.DataFrame) -> list[tuple]:
+    """The section "All findings": every finding of :func:`findings`, in scenario then criterion order (empty
+    without findings)."""
+    found = findings(summary)
+    if not found:
+        return []
+    return [("h", 2, "All findings"),
+            ("p", "Every difference from the reference on the scorecard's criteria whose paired 95% interval "
+                  "excludes zero, by scenario, in the scorecard's column order; the front page keeps the key ones."),
+            ("ul", found)]
+
+
 def brief_blocks(summary: pd.DataFrame, borrowers: int | None, root: Path = ROOT) -> list[tuple]:
     """The "At a glance" section as report blocks: findings, scorecard, caveats box."""
     blocks: list[tuple] = [("h", 2, "At a glance")]
     reference = next((r for r in summary.get("reference", pd.Series(dtype=str)) if isinstance(r, str) and r), "")
-    found = findings(summary)
+    found = all_findings(summary)
     blocks.append(("h", 3, "Key findings"))
     if found:
+        key = key_findings(found)
         blocks.append(("p", f"Differences from {reference}, paired by replicate, said only where the 95% "
-                            "interval excludes zero; shares in percentage points."))
-        blocks.append(("ul", found))
+                            "interval excludes zero; shares in percentage points. " + KEY_RULE
+                            + f" {len(key)} of {len(found)} findings; all of them under All findings below."))
+        blocks.append(("ul", [f.sentence for f in key]))
     elif reference:
         blocks.append(("p", f"No difference from {reference} on the criteria below has a 95% interval that "
                             "excludes zero."))

@@ -2099,6 +2099,7 @@ def build_blocks(data: ReportData, figures: list[Figure], summary: pd.DataFrame,
         blocks.append(("h", 3, figure.title))
         blocks.append(("fig", figure.png, rel_png, figure.title))
         blocks.append(("p", figure.caption + (f" Data: `{rel_csv}`." if rel_csv else "")))
+    blocks += brief.all_findings_blocks(summary)
     if len(failed):
         blocks.append(("h", 2, "Failed runs"))
         rows = [[str(r.get("run_id", "")), str(r.get("scenario", "")), str(r.get("replicate", "")),

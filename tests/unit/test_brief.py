@@ -127,6 +127,76 @@ def test_blocks_render_in_markdown_and_html(tmp_path: Path, with_reference: bool
     assert blocks[0] == ("h", 2, "At a glance")
     md = render_markdown(blocks)
     assert md.startswith("## At a glance") and "> **Caveats**" in md
-    assert ("13.2 points higher" in md) is with_reference
+    # The front page keeps new-rules' strongest industry finding (tail exits, 96/14 against head share 13.2/4.1).
+    assert ("exiting from the first rule date to the horizon is 96 higher" in md) is with_reference
+    assert "13.2 points higher" not in md
+    assert ("13.2 points higher" in render_markdown(brief.all_findings_blocks(summary))) is with_reference
     page = render_html(blocks, "t")
     assert '<div class="box"><h3>Caveats</h3>' in page and '<table class="scorecard">' in page
+
+
+# ------------------------------------------------------------------------------------------ key findings
+def _many() -> pd.DataFrame:
+    """Two scenarios, each with several findings in both groups, and one interval over zero."""
+    return pd.DataFrame([
+        _row(REF, "head_share", 0.70), _row(REF, "rationed_share", 0.40), _row(REF, "default_rate", 0.005),
+        _row(REF, "platform_margin", 0.06), _row(REF, "shadow_volume", 1.9e6),
+        _row(NEW, "head_share", 0.80, (0.10, 0.05, 0.15)),            # strength 2
+        _row(NEW, "platform_margin", 0.04, (-0.02, -0.025, -0.015)),  # strength 4: the industry's key finding
+        _row(NEW, "rationed_share", 0.45, (0.05, 0.04, 0.06)),        # strength 5: the borrowers' key finding
+        _row(NEW, "default_rate", 0.004, (-0.001, -0.0015, -0.0005)),  # strength 2
+        _row(CAP, "head_share", 0.99, (0.29, 0.25, 0.33)),            # strength 7.25, the only industry finding
+        _row(CAP, "shadow_volume", 2.0e6, (0.1e6, -0.1e6, 0.3e6)),    # interval over zero: no finding
+        _row(CAP, "default_rate", 0.003, (-0.002, -0.003, -0.001)),   # strength 2, the only borrowers' finding
+    ])
+
+
+def test_strength_is_the_effect_over_its_half_width() -> None:
+    assert brief.strength(0.10, 0.05, 0.15) == pytest.approx(2.0)
+    assert brief.strength(-0.02, -0.025, -0.015) == pytest.approx(4.0)
+    # A bound clipped to the valid range: the other side gives the half-width.
+    assert brief.strength(29.8, 29.2, 30.0) == pytest.approx(29.8 / 0.6)
+    assert brief.strength(3.0, 3.0, 3.0) == math.inf
+
+
+def test_key_findings_one_per_scenario_and_group_by_strength() -> None:
+    found = brief.all_findings(_many())
+    key = brief.key_findings(found)
+    assert [(f.series, f.criterion.metric) for f in key] == [
+        (NEW, "platform_margin"), (NEW, "rationed_share"), (CAP, "head_share"), (CAP, "default_rate")]
+    # Each key finding is in the full list, at most one per scenario and group, and none in its scenario and
+    # group is stronger.
+    assert all(f in found for f in key)
+    assert len({(f.series, f.criterion.group) for f in key}) == len(key) <= 2 * len({f.series for f in found})
+    for f in key:
+        rivals = [g for g in found if (g.series, g.criterion.group) == (f.series, f.criterion.group)]
+        assert f.strength == max(g.strength for g in rivals)
+    assert [f.sentence for f in found] == brief.findings(_many())
+
+
+def test_key_findings_follow_the_numbers() -> None:
+    summary = _many()
+    # Narrow new-rules' head-share interval: it becomes the industry's strongest finding on the front page.
+    at = (summary["series"] == NEW) & (summary["metric"] == "head_share")
+    summary.loc[at, ["diff_low", "diff_high"]] = [0.095, 0.105]
+    key = brief.key_findings(brief.all_findings(summary))
+    assert (key[0].series, key[0].criterion.metric) == (NEW, "head_share")
+    assert key[0].sentence.startswith("Under new-rules-2025, the head share of platform volume at the horizon is "
+                                      "10.0 points higher")
+    # Widen cap-12's only borrowers' finding over zero: cap-12 keeps one sentence.
+    summary.loc[(summary["series"] == CAP) & (summary["metric"] == "default_rate"), "diff_high"] = 0.001
+    assert [f.series for f in brief.key_findings(brief.all_findings(summary))] == [NEW, NEW, CAP]
+
+
+def test_front_page_keeps_the_key_findings_and_all_findings_lists_every_one(tmp_path: Path) -> None:
+    summary = _many()
+    blocks = brief.brief_blocks(summary, 200_000, tmp_path)
+    front = next(b[1] for b in blocks if b[0] == "ul")
+    key = [f.sentence for f in brief.key_findings(brief.all_findings(summary))]
+    assert front == key and len(front) == 4
+    intro = next(b[1] for b in blocks if b[0] == "p")
+    assert brief.KEY_RULE in intro and "4 of 6 findings" in intro
+    appendix = brief.all_findings_blocks(summary)
+    assert appendix[0] == ("h", 2, "All findings") and appendix[-1] == ("ul", brief.findings(summary))
+    assert set(front) < set(appendix[-1][1])
+    assert brief.all_findings_blocks(summary.assign(pairs=0)) == []
