@@ -40,7 +40,8 @@ import html
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1576,6 +1577,9 @@ EXIT_COLUMNS = ("platform_exits", *(f"platform_exits_{t}" for t in TIERS))
 #: Anchors of the short-run windows: the first month any rule is announced or takes effect, and the first month
 #: a rule takes effect (the same month when no rule is announced ahead).
 FIRST_RULE, IN_EFFECT = "first rule", "in effect"
+#: Prefix of the anchors of the later rule starts: ``"start 2"`` is the second distinct month a rule of the
+#: scenario takes effect (the first is :data:`IN_EFFECT`), and so on (:func:`later_windows`).
+LATER_START = "start"
 #: Columns summary.csv adds for the short-run rows (empty in the other rows).
 SHORT_RUN_COLUMNS = ("window_start", "window_basis", "reached")
 
@@ -1665,6 +1669,43 @@ def short_run_windows(dates: dict[str, dict[str, str | None]], reference: str | 
     return out
 
 
+def later_windows(events: dict[str, list[str]], in_effect: str) -> dict[str, Window]:
+    """Windows from each later rule start of a series: ``{"start 2": Window, "start 3": ...}``.
+
+    Args:
+        events: the months the series' rules take effect (:func:`events_of_policy`, the dates of the figures'
+            dashed lines) -> the rules' labels.
+        in_effect: the start of its :data:`IN_EFFECT` window (its first rule in effect).
+
+    Returns:
+        One window per distinct month after ``in_effect`` in which a rule takes effect, numbered from 2 in date
+        order (the first rule start is ``in_effect``); its basis names the rules, e.g. ``takes effect: crackdown``.
+        Empty for a series without later rule starts (and for one without rules).
+    """
+    later = [(month, labels) for month, labels in sorted(events.items()) if month > in_effect]
+    return {f"{LATER_START} {k}": Window(month, "takes effect: " + ", ".join(labels))
+            for k, (month, labels) in enumerate(later, start=2)}
+
+
+def anchor_suffix(anchor: str) -> str:
+    """The suffix of the default measures over an anchor's window: ``""`` (:data:`FIRST_RULE`), ``_in_effect``
+    (:data:`IN_EFFECT`), ``_start2`` ... (:data:`LATER_START` k)."""
+    if anchor == FIRST_RULE:
+        return ""
+    return "_in_effect" if anchor == IN_EFFECT else "_" + anchor.replace(" ", "")
+
+
+def later_starts(metrics: Iterable[str]) -> int:
+    """How many later rule starts the metrics of a summary have windows for (the highest k of ``..._startk``,
+    minus 1)."""
+    ks = [int(m.rsplit("_start", 1)[1]) for m in metrics if re.search(r"_start\d+$", m)]
+    return max(ks) - 1 if ks else 0
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
 def _run_rows(run: pd.DataFrame) -> pd.DataFrame:
     return run.sort_values("date", kind="stable")
 
@@ -1716,13 +1757,17 @@ def exits_since(run: pd.DataFrame, start: str, columns: Sequence[str] = EXIT_COL
     return {c: float(last[c]) - (float(before[c].iloc[-1]) if len(before) else 0.0) for c in present}
 
 
-def short_run_metrics(thresholds: Sequence[float] = HEAD_SHARE_THRESHOLDS) -> list[tuple[str, str, str, str]]:
+def short_run_metrics(thresholds: Sequence[float] = HEAD_SHARE_THRESHOLDS,
+                      later: int = 0) -> list[tuple[str, str, str, str]]:
     """The short-run and speed measures: ``(metric, label, kind, anchor)`` in table order; ``kind`` picks the
-    number format (:func:`_fmt`), ``anchor`` the window (:data:`FIRST_RULE` or :data:`IN_EFFECT`)."""
+    number format (:func:`_fmt`), ``anchor`` the window (:data:`FIRST_RULE`, :data:`IN_EFFECT` or, for the
+    ``later`` later rule starts, ``"start 2"`` ...: :func:`later_windows`)."""
     n = SHORT_RUN_MONTHS
     metrics = []
-    for anchor, suffix, when in ((FIRST_RULE, "", "from the first rule date"),
-                                 (IN_EFFECT, "_in_effect", "from the first rule in effect")):
+    anchors = [(FIRST_RULE, "from the first rule date"), (IN_EFFECT, "from the first rule in effect"),
+               *((f"{LATER_START} {k}", f"from the {_ordinal(k)} rule start") for k in range(2, later + 2))]
+    for anchor, when in anchors:
+        suffix = anchor_suffix(anchor)
         metrics += [(f"default_rate_peak_{n}m{suffix}", f"peak monthly default rate, {n} months {when}", "share",
                      anchor),
                     (f"defaults_{n}m{suffix}", f"new defaults, {n} months {when} (modelled borrowers)", "count",
@@ -1743,7 +1788,8 @@ def short_run_measures(model: pd.DataFrame, windows: dict[str, Window],
 
     Args:
         model: the model rows of one series (``replicate``, ``run_id``, ``date`` and the model columns).
-        windows: ``{FIRST_RULE: Window, IN_EFFECT: Window}`` (:func:`short_run_windows`).
+        windows: ``{FIRST_RULE: Window, IN_EFFECT: Window}`` (:func:`short_run_windows`), and a window per later
+            rule start (:func:`later_windows`), whose default measures get the suffix ``_start2`` ...
 
     Returns:
         One row per replicate (the index), one column per metric of :func:`short_run_metrics` whose model
@@ -1755,7 +1801,8 @@ def short_run_measures(model: pd.DataFrame, windows: dict[str, Window],
     for replicate, run in model.groupby("replicate", sort=True):
         row: dict[str, float] = {}
         if has_defaults:
-            for anchor, suffix in ((FIRST_RULE, ""), (IN_EFFECT, "_in_effect")):
+            for anchor in (a for a in windows if a in (FIRST_RULE, IN_EFFECT) or a.startswith(LATER_START)):
+                suffix = anchor_suffix(anchor)
                 d = default_window(run, windows[anchor].start)
                 row.update({f"default_rate_peak_{n}m{suffix}": d["peak"],
                             f"defaults_{n}m{suffix}": d["defaults"], f"defaults_{n}m_share{suffix}": d["share"]})
@@ -1770,12 +1817,12 @@ def short_run_measures(model: pd.DataFrame, windows: dict[str, Window],
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
 
 
-def short_run_ranges(ranges: dict[str, Range]) -> dict[str, Range]:
+def short_run_ranges(ranges: dict[str, Range], later: int = 0) -> dict[str, Range]:
     """Valid ranges of the short-run measures from those of the model columns they come from (:attr:`ReportData
     .ranges`): the peak default rate and the head share in [0, 1], defaults and months from 0, exits since the
     rule in [0, the tier's size]."""
     out: dict[str, Range] = {}
-    for metric, *_ in short_run_metrics():
+    for metric, *_ in short_run_metrics(later=later):
         if metric.endswith("_since_rule"):
             out[metric] = ranges.get(metric.removesuffix("_since_rule"), (0.0, math.inf))
         elif metric.startswith(("default_rate_peak", "head_share")):
@@ -1790,7 +1837,8 @@ def short_run_summary(data: ReportData, reference: str | None,
     """The short-run and speed rows of summary.csv (``when`` = :data:`SHORT_RUN`).
 
     Each series' windows start at its own rule dates (:func:`short_run_windows`): the default measures over the
-    :data:`SHORT_RUN_MONTHS` months from its first rule date and from its first rule in effect, the head-share
+    :data:`SHORT_RUN_MONTHS` months from its first rule date, from its first rule in effect and from each later
+    month a rule of it takes effect (:func:`later_windows`; a series without rules has none), the head-share
     thresholds and the exits from its first rule date to the horizon. A difference against the reference pairs
     the runs by replicate with the reference measured over the *same* window as the row (its own series'); the
     reference's own row uses its window (:func:`short_run_windows`). For the months to a threshold, ``mean``,
@@ -1808,10 +1856,14 @@ def short_run_summary(data: ReportData, reference: str | None,
     ref_series = _ref_series(data, reference)
     dates = {name: rule_dates(policy) if policy is not None else {} for name, policy in data.policies.items()}
     windows = short_run_windows(dates, ref_series, data.rules_month)
-    cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+    events = series_events(data)
+    for name, w in windows.items():
+        w.update(later_windows(events.get(name, {}), w[IN_EFFECT].start) if dates[name].get("takes effect") else {})
+    later = max((len(w) - 2 for w in windows.values()), default=0)
+    cache: dict[tuple[str, tuple[tuple[str, str], ...]], pd.DataFrame] = {}
 
     def measures(name: str, w: dict[str, Window]) -> pd.DataFrame:
-        key = (name, w[FIRST_RULE].start, w[IN_EFFECT].start)
+        key = (name, tuple((a, x.start) for a, x in w.items()))
         if key not in cache:
             cache[key] = short_run_measures(data.model[data.model["series"] == name], w, thresholds)
         return cache[key]
@@ -1822,8 +1874,8 @@ def short_run_summary(data: ReportData, reference: str | None,
         last_month = data.model[data.model["series"] == name].groupby("replicate")["date"].max()
         horizon = str(last_month.max())
         ref_all = measures(ref_series, windows[name]) if ref_series and name != ref_series else None
-        for metric, _, kind, anchor in short_run_metrics(thresholds):
-            if metric not in mine_all.columns:
+        for metric, _, kind, anchor in short_run_metrics(thresholds, later):
+            if metric not in mine_all.columns or anchor not in windows[name]:
                 continue
             window = windows[name][anchor]
             end = add_months(window.start, SHORT_RUN_MONTHS - 1) if metric.startswith(("default", "defaults")) \
@@ -1842,7 +1894,7 @@ def short_run_summary(data: ReportData, reference: str | None,
                 row.update(pairs=pairs, diff_mean=dmean, diff_low=dlow, diff_high=dhigh)
             rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
-    ranges = short_run_ranges(data.ranges)
+    ranges = short_run_ranges(data.ranges, later)
     out = clip_bands(out, ranges)
     return clip_bands(out, difference_ranges(ranges), "diff_low", "diff_high")
 
@@ -1949,7 +2001,7 @@ def _short_run_tables(summary: pd.DataFrame, data: ReportData) -> list[Block]:
         return []
     n = SHORT_RUN_MONTHS
     series = [s for s in data.series if s in set(sub["series"])]
-    metrics = [m for m in short_run_metrics() if m[0] in set(sub["metric"])]
+    metrics = [m for m in short_run_metrics(later=later_starts(set(sub["metric"]))) if m[0] in set(sub["metric"])]
     cell = {(r["series"], r["metric"]): r for _, r in sub.iterrows()}
 
     def group(metric: str, anchor: str) -> str:
@@ -1958,7 +2010,9 @@ def _short_run_tables(summary: pd.DataFrame, data: ReportData) -> list[Block]:
 
     labels = {FIRST_RULE: f"window: {n} months from the first rule date",
               IN_EFFECT: f"window: {n} months from the first rule in effect",
-              "horizon": "window: first rule date to the horizon"}
+              "horizon": "window: first rule date to the horizon",
+              **{a: f"window: {n} months from the {_ordinal(int(a.split()[1]))} rule start"
+                 for _, _, _, a in metrics if a.startswith(LATER_START)}}
 
     def window_cell(name: str, key: str) -> str:
         r = next((cell[(name, m)] for m, _, _, a in metrics if group(m, a) == key and (name, m) in cell), None)
@@ -1967,9 +2021,14 @@ def _short_run_tables(summary: pd.DataFrame, data: ReportData) -> list[Block]:
     both = not all(cell[(s, m)]["window_start"] == cell[(s, f"{m}_in_effect")]["window_start"]
                    for s in series for m, _, _, a in metrics
                    if a == FIRST_RULE and (s, m) in cell and (s, f"{m}_in_effect") in cell)
-    rows_of = [(m, label, kind, anchor) for m, label, kind, anchor in metrics if both or anchor == FIRST_RULE]
+    rows_of = [(m, label, kind, anchor) for m, label, kind, anchor in metrics if both or anchor != IN_EFFECT]
     thresholds = ", ".join(f"{float(m.rsplit('_', 1)[1]):.0%}" for m, _, k, _ in metrics if k == "months")
     in_effect = ", and from the first month a rule of it takes effect" if both else ""
+    later_text = (f"Where a rule of a scenario takes effect after its first rule start (a later start, e.g. a "
+                  f"crackdown or a deadline), the default measures are repeated over the {n} months from each "
+                  f"such month (the 2nd, 3rd ... rule start of that scenario, the rules named with its window); "
+                  f"the differences pair the reference over the same months. "
+                  if any(a.startswith(LATER_START) for _, _, _, a in metrics) else "")
     blocks: list[Block] = [
         ("h", 2, "Short run and speed"),
         ("p", f"Each scenario is measured from its own first rule date: the first month a rule of it is announced "
@@ -1981,7 +2040,8 @@ def _short_run_tables(summary: pd.DataFrame, data: ReportData) -> list[Block]:
               f"the replicates that reach it (how many in parentheses; 'not reached' when none does before the "
               f"horizon). Exits: platforms that exit from the first rule date (included) to the horizon, not from "
               f"the runs' start. A scenario without rules is measured over the window of the rules it is "
-              f"compared with. Mean over replications [95% interval: mean ± t·sd/√R]; shares in percent."),
+              f"compared with. {later_text}Mean over replications [95% interval: mean ± t·sd/√R]; shares in "
+              f"percent."),
     ]
     notes = _window_notes(data, sub)
     if notes:

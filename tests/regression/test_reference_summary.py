@@ -43,6 +43,11 @@ def test_small_reference_summary_reproduces(tmp_path: Path) -> None:
     # exact comparison of every column.
     assert set(expected.columns) <= set(got.columns)
     assert set(got.columns) - set(expected.columns) <= {"point", "unit"}
+    # Rows the summary added after the file was committed: the default measures from each later rule start
+    # (report.later_windows: new-rules-2025's clean-up deadline). Every committed row must reproduce; regenerating
+    # the file restores the exact comparison of every row.
+    later = got["metric"].str.contains(r"_start\d+$", regex=True) & ~got["metric"].isin(set(expected["metric"]))
+    got = got[~later].reset_index(drop=True)
     pd.testing.assert_frame_equal(got[list(expected.columns)], expected, check_exact=False, rtol=REL_TOL,
                                   atol=ABS_TOL)
 

@@ -23,6 +23,8 @@ from experiments.analysis.report import (
     exits_since,
     first_rule_date,
     first_rule_month,
+    later_starts,
+    later_windows,
     months_between,
     months_to_threshold,
     outcome_summary,
@@ -313,3 +315,58 @@ def test_runs_that_end_before_the_rule_date_have_no_short_run_values():
         ["n/a", "n/a"]
     assert levels["tail exits from the first rule date to the horizon (`platform_exits_tail_since_rule`)"] == \
         ["n/a", "n/a"]
+
+
+# ------------------------------------------------------------------------------ later rule starts
+_STAGED = {"rate_cap": {"enabled": True, "start": "2025-06", "announced": "2025-03"},
+           "payment_crackdown": {"enabled": True, "start": "2025-09"},
+           "stock_cleanup": {"enabled": True, "start": "2025-06", "deadline": "2025-11"}}
+
+
+def test_later_windows_one_per_later_rule_start():
+    events = {"2025-06": ["rate cap"], "2025-09": ["crackdown"], "2025-11": ["clean-up"]}
+    assert later_windows(events, "2025-06") == {"start 2": Window("2025-09", "takes effect: crackdown"),
+                                                "start 3": Window("2025-11", "takes effect: clean-up")}
+    assert later_windows({"2025-06": ["rate cap", "whitelist"]}, "2025-06") == {}
+    assert later_windows({}, "2025-06") == {}
+    assert later_starts(["defaults_12m", "defaults_12m_start2", "default_rate_peak_12m_start3"]) == 2
+    assert later_starts(["defaults_12m_in_effect"]) == 0
+
+
+def test_summary_and_table_add_a_window_per_later_rule_start():
+    model = _store()
+    data = _data(model, {"ref": {}, "tight": _STAGED})
+    summary = short_run_summary(data, "ref")
+
+    def row(series: str, metric: str) -> pd.Series:
+        return summary[(summary["series"] == series) & (summary["metric"] == metric)].iloc[0]
+
+    r = row("tight", "defaults_12m_start2")
+    assert (r["window_start"], r["window_basis"], r["date"]) == ("2025-09", "takes effect: crackdown",
+                                                                 "2025-09..2026-08")
+    assert row("tight", "defaults_12m_share_start3")["window_start"] == "2025-11"
+    # Level over the scenario's own later window; the difference pairs the reference over the same months.
+    def cum(series: str, rep: int, start: str) -> float:
+        run = model[(model["series"] == series) & (model["replicate"] == rep)]
+        w = run[(run["date"] >= start) & (run["date"] <= add_months(start, 11))]
+        return float((w["default_rate"] * w["indebted_borrowers"]).sum())
+
+    mine = np.array([cum("tight", rep, "2025-09") for rep in (0, 1)])
+    diff = mine - np.array([cum("ref", rep, "2025-09") for rep in (0, 1)])
+    assert r["mean"] == pytest.approx(mine.mean()) and r["diff_mean"] == pytest.approx(diff.mean())
+    # The reference without rules has no later start of its own: no such row.
+    assert summary[(summary["series"] == "ref") & summary["metric"].str.contains("_start")].empty
+    # The first windows are unchanged by the later starts.
+    assert row("tight", "defaults_12m_in_effect")["window_start"] == "2025-06"
+
+    blocks = _short_run_tables(summary, data)
+    levels = {b[0]: b[1:] for b in next(b for b in blocks if b[0] == "table")[2]}
+    assert levels["window: 12 months from the 2nd rule start"] == ["", "2025-09..2026-08 (takes effect: crackdown)"]
+    assert levels["window: 12 months from the 3rd rule start"][1] == "2025-11..2026-10 (takes effect: clean-up)"
+    key = "new defaults, 12 months from the 2nd rule start (modelled borrowers) (`defaults_12m_start2`)"
+    assert levels[key][0] == "" and levels[key][1].startswith(f"{mine.mean():,.0f}")
+    assert "the default measures are repeated over the 12 months from each" in blocks[1][1]
+    # Without later starts, neither rows nor the sentence.
+    plain = _short_run_tables(short_run_summary(_data(model, {"ref": {}, "tight": _TIGHT}), "ref"), data)
+    assert "repeated over the 12 months" not in plain[1][1]
+    assert not any("rule start" in r[0] for b in plain if b[0] == "table" for r in b[2])
