@@ -209,6 +209,11 @@ class ReportData:
             return pd.DataFrame()
         return conc.concentration_table(self.platforms)
 
+    @functools.cached_property
+    def national(self) -> tuple[pd.DataFrame, dict[str, float]]:
+        """:func:`national_measures` of the store, computed once (summary.csv, the section and a figure use it)."""
+        return national_measures(self)
+
     @property
     def concentration_whens(self) -> list[tuple[str, str]]:
         """(when, label) of the Concentration section: the rule date, :data:`AFTER_RULES_MONTH`, the horizon."""
@@ -323,12 +328,21 @@ def load_report_data(directory: str | os.PathLike[str]) -> ReportData:
         if not df.empty:
             if "point" not in df.columns:
                 df = df.assign(point=0)
-            df = df.assign(series=[name(s, int(p)) for s, p in zip(df["scenario"], df["point"], strict=True)])
+            df = df.assign(series=_series_column(df, name))
         tables[key] = df
     return ReportData(directory, tables["model"], tables["platforms"], tables["funders"], runs, series,
                       series_scenario, series_colours(series, series_scenario), design=design, vary=keys,
                       series_point=series_point,
                       series_values={label: dict(values.get(p, ())) for label, p in series_point.items()})
+
+
+def _series_column(df: pd.DataFrame, name: Callable[[str, int], str]) -> pd.Series:
+    """Each row's series label, ``name(scenario, point)``, computed once per distinct pair (a table has
+    hundreds of thousands of rows and a few dozen pairs)."""
+    keys = df["scenario"].astype(str) + "\x00" + df["point"].astype(int).astype(str)
+    pairs = df[["scenario", "point"]].drop_duplicates()
+    labels = {f"{s}\x00{int(p)}": name(str(s), int(p)) for s, p in zip(pairs["scenario"], pairs["point"], strict=True)}
+    return keys.map(labels).astype(object)
 
 
 def swept_keys(design: dict[str, Any], columns: Sequence[str]) -> list[str]:
@@ -1269,7 +1283,7 @@ def national_summary_rows(data: ReportData, reference: str | None) -> pd.DataFra
     """The ``nat_*`` rows of summary.csv (:func:`experiments.analysis.borrowers.national_summary`)."""
     from experiments.analysis import borrowers as bor
 
-    table, _ = national_measures(data)
+    table, _ = data.national
     if table.empty:
         return pd.DataFrame()
     return bor.national_summary(table, data.series, data.series_scenario, _ref_series(data, reference),
@@ -1280,7 +1294,7 @@ def _national_blocks(summary: pd.DataFrame, data: ReportData, reference: str | N
     """The section "Borrowers in national terms" (:func:`experiments.analysis.borrowers.national_blocks`)."""
     from experiments.analysis import borrowers as bor
 
-    _, scales = national_measures(data)
+    _, scales = data.national
     return bor.national_blocks(summary, data.series, _ref_series(data, reference), scales, data.rules_month)
 
 
@@ -1302,7 +1316,7 @@ def _fig_segments(data: ReportData, fig_dir: Path, reference: str | None = None)
                     "such loans left out). Each run's value is its mean over the window's months.")
     needed = [f"{c}_{s}" for s in SEGMENTS for c in ("served_share", "apr_paid")]
     figure.skipped = _needs(data.model, "model", needed)
-    table, _ = national_measures(data)
+    table, _ = data.national
     if figure.skipped or table.empty:
         figure.skipped = figure.skipped or "the model table lacks the columns of the national measures"
         return figure
