@@ -255,8 +255,9 @@ def horizon_summary(model: pd.DataFrame, resolved: ResolvedDesign) -> pd.DataFra
     difference from the reference.
 
     The interval is mean ± t(0.975, R-1)·sd/√R, clipped to the metric's valid range as in the report
-    (:func:`valid_ranges`; a difference to :func:`difference_ranges`); with one replication only the mean is given. The reference is
-    :func:`reference_scenario` of the design at its first sweep point; differences are per replicate, then
+    (:func:`valid_ranges`; a difference to :func:`difference_ranges`); with one replication only the mean is
+    given. The reference is :func:`reference_scenario` of the design at its first sweep point; differences are per
+    replicate, then
     mean ± t·sd/√n over the pairs, and left empty for the reference itself and when it has no finished run.
 
     Args:

@@ -239,7 +239,8 @@ def test_more_replications_grow_a_store_without_touching_its_runs(tmp_path):
     assert manifest["sessions"][-1]["grown_from_replications"] == 1
     # The end-of-batch summary: units and the paired difference from baseline-2024.
     assert "minus baseline-2024 [95% interval]" in stdout
-    assert re.search(r"\n  head_share +% +[0-9.]+ ± [0-9.]+ +[+-][0-9.]+ pp \[", stdout)
+    # Mean ± half-width, or mean [low, high] where the interval is clipped to 0-100% (2 replicates: t = 12.7).
+    assert re.search(r"\n  head_share +% +[0-9.]+ (± [0-9.]+|\[[0-9.]+, [0-9.]+\]) +[+-][0-9.]+ pp \[", stdout)
     assert re.search(r"\n  shadow_volume +yuan +", stdout)
     summary = pd.read_csv(out / "summary.csv")
     assert (summary["runs"] == 2).all()
