@@ -3,7 +3,7 @@
 
     python benchmarks/bench_report.py [DIR] [--repeats 3] [--bar 30]
 
-DIR defaults to /work/main/runs/reference, then runs/reference under the repository, when either holds a batch;
+DIR defaults to runs/reference under the repository when it holds a batch;
 otherwise a small store is built first (the 7 shipped scenarios of the reference comparison, 2 replicates of
 2 000 borrowers, one worker: a few minutes) and the benchmark says so, since its time is then not the bar's.
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = (Path("/work/main/runs/reference"), ROOT / "runs" / "reference")
+CANDIDATES = (ROOT / "runs" / "reference",)
 SCENARIOS = ("baseline-2024", "new-rules-2025", "full-tightening-2026", "cap-20", "cap-12", "whitelist-only",
              "cap-only")
 STEPS = ("loading the store", "drawing figures", "computing the tables", "writing report.md",
