@@ -156,7 +156,7 @@ class BorrowerParams:
     income_sigma: float = p(0.5, "Log-normal dispersion of income within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
     hazard: list = p(
         [0.004, 0.013, 0.04287], "Median monthly probability of an income shock per segment (the true risk).",
-        "1/month", "prime and near-prime: assumption (doubled from 0.002/0.007 when the tier prices were set by hand); subprime: calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); 95% interval in docs/calibration.md. Aimed at a head platform's 90+ DPD of 1.97% (Q2 2025) and small banks' 2024 NPL of 1.55-3.17% (docs/domain.md): the licensed NPL ratio at the estimate is about 1.1% before the rules, below the reported level (the calibration's open gap: docs/calibration.md)",
+        "1/month", "prime and near-prime: assumption (doubled from 0.002/0.007 when the tier prices were set by hand); subprime: calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); not identified (the loss profile stays within the 95% threshold over 0.02-0.07: a riskier subprime segment is screened out). Aimed at a head platform's 90+ DPD of 1.97% (Q2 2025) and small banks' 2024 NPL of 1.55-3.17% (docs/domain.md): the licensed NPL ratio at the estimate is about 1.1% before the rules, below the reported level (the calibration's open gap: docs/calibration.md)",
         lo=0.0, hi=1.0, min_len=3, uncertainty=True,
     )
     hazard_sigma: float = p(0.6, "Log-normal dispersion of the hazard within a segment.", "log", ASSUMPTION, lo=0.0, hi=3.0)
@@ -269,13 +269,13 @@ class ChannelsParams:
 
     spend_returns: float = p(
         0.4669, "Returns to traffic spend: a platform's share of a channel's applications is proportional to spend^a.",
-        "", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); 95% interval in docs/calibration.md (was 0.5, an assumption)",
+        "", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); not identified by the moments (95% interval the whole range 0.3-0.8) (was 0.5, an assumption)",
         lo=0.0, hi=1.0, uncertainty=True,
     )
     info_flow: ChannelParams = section(ChannelParams, "Information-flow ads (short-video feeds): higher quality.", attention=0.40, risk_tilt=0.0, multi_tilt=0.0)
     api: ChannelParams = section(ChannelParams, "API embedding in other apps: cheapest, worst quality, many multi-borrowers.", attention=0.30, risk_tilt=0.8, multi_tilt=0.4)
     # Ecosystem attention is calibrated (docs/calibration.md): it sets the head tier's own traffic.
-    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population; attention calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md), by the 2024 CR5 and the stationarity moments; 95% interval in docs/calibration.md; the model's 2024 CR5 is about 0.63 against the reported 0.75 (docs/calibration.md).", attention=0.7392, risk_tilt=-0.4, multi_tilt=-0.2)
+    ecosystem: ChannelParams = section(ChannelParams, "Own apps and ecosystem (head platforms only): cheap, broad population; attention calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md), by the 2024 CR5 and the stationarity moments; identified, 95% interval 0.61-1.0; the model's 2024 CR5 is about 0.63 against the reported 0.75 (docs/calibration.md).", attention=0.7392, risk_tilt=-0.4, multi_tilt=-0.2)
     referral: ChannelParams = section(ChannelParams, "Peer and big-tech referral (导流): other lenders' cast-offs.", attention=0.10, risk_tilt=1.0, multi_tilt=0.5)
 
 
@@ -294,7 +294,7 @@ class TierParams:
     service_fee: float = p(0.02, "Technology-service fee charged on top of the nominal rate (a fee for the all-in cap).", "1/yr", "calibrated: docs/domain.md (share ~7 points plus tech fees; lower tiers' fees make a nominal 23% cost about 30% all-in)", lo=0.0, hi=1.0)
     opex_rate: float = p(0.03, "Servicing and collection cost as a share of balance.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     fixed_cost: float = p(2000.0, "Fixed operating cost per month.", "yuan/1k", ASSUMPTION, lo=0.0, hi=1e9)
-    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", "head and tail: calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); identified by the tier prices (head 17-18% all-in, lower tiers 24-36%: docs/domain.md); 95% intervals in docs/calibration.md; waist: set by hand to the same price tiers (0.6)", lo=0.0, hi=5.0, uncertainty=True)
+    markup: float = p(0.15, "Proportional markup over the required price (market power); the cap truncates it.", "share", "head and tail: calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); weakly identified by the tier prices (head 17-18% all-in, lower tiers 24-36%: docs/domain.md); 95% intervals head 0.20-0.54, tail 0.47-1.0; waist: set by hand to the same price tiers (0.6)", lo=0.0, hi=5.0, uncertainty=True)
     guarantee_share: float = p(0.5, "Share of new loans the platform guarantees against loss (兜底) where allowed.", "share", "calibrated: docs/domain.md (before the rules platforms often guaranteed funders; tail platforms rely on guarantees)", lo=0.0, hi=1.0)
     target_pd: float = p(0.15, "Highest estimated annual default probability the platform accepts.", "1/yr", ASSUMPTION, lo=0.0, hi=1.0)
     acquisition_rate: float = p(0.03, "Acquisition spend per month as a share of the platform's funding request (planned volume).", "share", ASSUMPTION, lo=0.0, hi=1.0)
@@ -452,7 +452,7 @@ class FundersParams:
     pref_compliance: float = p(1.0, "Weight of the complaint index (negative) in preference.", "", ASSUMPTION, lo=0.0, hi=100.0)
     pref_sharpness: float = p(
         0.3782, "How sharply funders concentrate credit lines and partner picks on preferred platforms (weights exp(sharpness x score)).",
-        "", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); 95% interval in docs/calibration.md (was 0.3, an assumption)",
+        "", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); identified by the tail structure (its 2024 level and its persistence), 95% interval 0.18-0.42 (was 0.3, an assumption)",
         lo=0.0, hi=10.0, uncertainty=True,
     )
     partner_cost: float = p(0.02, "Monitoring cost per partner per quarter without a whitelist regime.", "yuan/1k", "calibrated: docs/domain.md (partner oversight was light before the rules raised its cost)", lo=0.0, hi=1e9)
@@ -643,7 +643,7 @@ class PricingParams:
     )
     shock_pd: float = p(
         0.2609, "Annual PD lenders' models assign to a borrower now in an income shock (bureau signals: inquiry bursts, arrears).",
-        "1/yr", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); 95% interval in docs/calibration.md (was 0.5, an assumption)",
+        "1/yr", "calibrated: zhudai calibrate baseline-2024 --moments experiments/calibration/moments-2024.toml --params experiments/calibration/params-2024.toml --budget 72 --replications 3 --grid 5 --confirm 3 --final-replications 4 --borrowers 200000 --workers 2 --out runs/calibration (results/calibration/report.md); weakly identified by the NPL ratio, 95% interval 0.05-0.45 (was 0.5, an assumption)",
         lo=0.0, hi=1.0, uncertainty=True,
     )
     loss_memory: float = p(
