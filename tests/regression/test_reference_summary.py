@@ -38,17 +38,9 @@ def test_small_reference_summary_reproduces(tmp_path: Path) -> None:
     summary = outcome_summary(load_report_data(tmp_path / "batch"), DEFAULT_REFERENCE)
     got = pd.read_csv(io.StringIO(summary.to_csv(index=False)))
     expected = pd.read_csv(REFERENCE / "summary_small.csv")
-    # Columns the summary schema added after the file was committed (summary.summary_columns: the sweep point and
-    # the unit) are not model output; every committed column must reproduce. Regenerating the file restores the
-    # exact comparison of every column.
-    assert set(expected.columns) <= set(got.columns)
-    assert set(got.columns) - set(expected.columns) <= {"point", "unit"}
-    # Rows the summary added after the file was committed: the default measures from each later rule start
-    # (report.later_windows: new-rules-2025's clean-up deadline). Every committed row must reproduce; regenerating
-    # the file restores the exact comparison of every row.
-    later = got["metric"].str.contains(r"_start\d+$", regex=True) & ~got["metric"].isin(set(expected["metric"]))
-    got = got[~later].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got[list(expected.columns)], expected, check_exact=False, rtol=REL_TOL,
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=REL_TOL,
                                   atol=ABS_TOL)
 
 
