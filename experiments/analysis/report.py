@@ -1025,6 +1025,8 @@ def _timeseries_figure(path: Path, bands: pd.DataFrame, panels: Sequence[Panel],
                 ax.set_ylim(*limits)
         if panel.percent:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        elif "yuan" in panel.ylabel:
+            ax.yaxis.set_major_formatter(_lever_formatter("yuan"))  # 2.0M, not an axis offset of 1e6
         _format_date_axis(ax)
     for j in range(len(panels), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
