@@ -40,19 +40,24 @@ def with_moment(**change) -> list[dict]:
     return [first, TINY_MOMENTS[1]]
 
 
-@pytest.mark.parametrize(("moments", "fragments"), [
-    (with_moment(metric="apr_head_new"), ["metric 'apr_head_new' is not a numeric model-table column"]),
-    (with_moment(window=["2031-01", "2031-01"]), ["window 2031-01..2031-01 lies outside the simulated months "
-                                                  "2024-01..2027-12"]),
-    (with_moment(window=["2025-06", "2026-01"]), ["moment apr_head: window ends 2026-01",
-                                                  "rules take effect in 2025-10"]),
-    (with_moment(window=["2024-01", "2025-10"]), ["moment apr_head: window ends 2025-10"]),
-    (with_moment(tolerance=0), ["needs tolerance = <number > 0>"]),
+#: baseline-2024 switches no rule on, so any recorded month is before the rules there; these cases switch the
+#: cap on (from 2025-10, announced only then) so that the rules' start limits the windows.
+WITH_A_RULE = ("--set", "policy.rate_cap.enabled=true")
+
+
+@pytest.mark.parametrize(("moments", "extra", "fragments"), [
+    (with_moment(metric="apr_head_new"), (), ["metric 'apr_head_new' is not a numeric model-table column"]),
+    (with_moment(window=["2031-01", "2031-01"]), (), ["window 2031-01..2031-01 lies outside the simulated months "
+                                                      "2024-01..2027-12"]),
+    (with_moment(window=["2025-06", "2026-01"]), WITH_A_RULE, ["moment apr_head: window ends 2026-01",
+                                                               "rules take effect in 2025-10"]),
+    (with_moment(window=["2024-01", "2025-10"]), WITH_A_RULE, ["moment apr_head: window ends 2025-10"]),
+    (with_moment(tolerance=0), (), ["needs tolerance = <number > 0>"]),
 ], ids=["unknown-metric", "outside-horizon", "after-rules", "at-rules", "zero-tolerance"])
-def test_bad_moments_file_is_refused(capsys, write, good, tmp_path, moments, fragments):
+def test_bad_moments_file_is_refused(capsys, write, good, tmp_path, moments, extra, fragments):
     path = write("bad-moments.toml", moments_toml(moments))
     out = tmp_path / "out"
-    assert_refused(*calibrate(capsys, path, good[1], out), *fragments)
+    assert_refused(*calibrate(capsys, path, good[1], out, *extra), *fragments)
     assert not out.exists()
 
 
@@ -70,7 +75,7 @@ def test_every_problem_of_both_files_and_the_scenario_in_one_message(capsys, wri
                                             TINY_MOMENTS[1]]))
     params = write("p.toml", params_toml(TINY_PARAMS))
     out = tmp_path / "out"
-    code, stdout, stderr = calibrate(capsys, moments, params, out, "--set", "platforms.head.markup=0.4")
+    code, stdout, stderr = calibrate(capsys, moments, params, out, "--set", "platforms.head.markup=0.4", *WITH_A_RULE)
     assert_refused(code, stdout, stderr, "has 2 problems", "window ends 2026-01",
                    "platforms.head.markup is both calibrated (--params) and set with --set")
     assert not out.exists()

@@ -317,8 +317,8 @@ def test_overrides_for_merges_elements_of_the_same_list():
 
 def test_start_values_are_the_scenarios_values_clipped_into_the_ranges():
     scenario = load_scenario("baseline-2024")
-    params = spec.parse_params({"platforms.head.markup": [0.2, 0.6], "borrowers.hazard[2]": [0.04, 0.07],
+    params = spec.parse_params({"platforms.head.markup": [0.2, 0.6], "borrowers.hazard[2]": [0.05, 0.07],
                                 "channels.spend_returns": [0.1, 0.3]})
     markup, spend = scenario.get("platforms.head.markup"), scenario.get("channels.spend_returns")
-    assert 0.2 < markup < 0.6 and spend > 0.3 and scenario.get("borrowers.hazard")[2] < 0.04
-    assert spec.start_values(params, scenario) == [markup, 0.04, 0.3]
+    assert 0.2 < markup < 0.6 and spend > 0.3 and scenario.get("borrowers.hazard")[2] < 0.05
+    assert spec.start_values(params, scenario) == [markup, 0.05, 0.3]
