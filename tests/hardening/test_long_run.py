@@ -24,9 +24,11 @@ def test_240_months_stay_bounded_and_settle(name):
     assert np.isfinite(numeric).all()
     out = d["outstanding_balance"].to_numpy()
     assert (out > 0).all(), "the licensed market must not die out"
-    # No runaway: the book stays within a factor of three of its first-year level.
+    # No runaway: the book stays within a factor of three of its first-year level above it, four below (under a
+    # 12% cap no platform can price a loan with a margin, platform lending ends and the licensed book is the
+    # direct lenders' alone: about a third of its first-year level after twenty years; README, Long-run behaviour).
     first_year = out[:12].mean()
-    assert out.max() < 3 * first_year and out.min() > first_year / 3
+    assert out.max() < 3 * first_year and out.min() > first_year / 4
     # Settled: the last five years vary little month to month, without a sawtooth.
     last = out[-60:]
     assert last.std() / last.mean() < 0.1

@@ -176,8 +176,8 @@ def test_run_manifest_describes_the_run(tiny_run):
     assert manifest["overrides"] == ["run.borrowers=2000", "run.months=3"]
     assert (manifest["seed"], manifest["borrowers"], manifest["months"]) == (7, 2000, 3)
     assert (manifest["first_month"], manifest["last_month"]) == ("2024-01", "2024-03")
-    assert manifest["resolved"]["run"] == {"start": "2024-01", "months": 3, "burn_in": 24, "borrowers": 2000,
-                                          "population": 100_000_000.0}
+    assert manifest["resolved"]["run"] == {"start": "2024-01", "months": 3, "burn_in": 60, "burn_in_reviews": 24,
+                                          "borrowers": 2000, "population": 100_000_000.0}
     assert manifest["resolved"]["policy"]["rate_cap"]["apr"] == 0.24
     started = datetime.fromisoformat(manifest["started_at"])
     finished = datetime.fromisoformat(manifest["finished_at"])
