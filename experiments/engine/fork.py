@@ -5,7 +5,7 @@ them is announced or binds. :func:`divergence_month` finds that month from the r
 :func:`run_forked` builds one model, runs the burn-in and the shared recorded months once, takes a
 :func:`snapshot` of it and continues a :func:`restore`d copy under each scenario. Every table of a forked run
 equals the table of the same scenario run from scratch with :func:`experiments.engine.run.run_model`
-(tests/integration/test_fork.py). docs/design.md, "Forked runs", describes the rule and the state copy.
+(tests/integration/test_forked_runs.py). docs/design.md, "Forked runs", describes the rule and the state copy.
 
 Months are the model's absolute month numbers (:func:`model.calendar.parse_month`); :data:`BEFORE_BURN_IN`
 means the scenarios differ from the very start, burn-in included, and nothing can be shared.
