@@ -7,6 +7,7 @@ world is built by :mod:`model.world`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import mesa
@@ -154,6 +155,42 @@ class LendingModel(mesa.Model):
             self.step()
             if on_step is not None:
                 on_step(self)
+
+    def continue_as(self, scenario: Scenario) -> None:
+        """Go on under ``scenario`` from the next month: the model's copy of a shared past (docs/design.md,
+        "Forked runs").
+
+        ``scenario`` may differ from the model's own only in its policy levers, and in its horizon when the LPR
+        path does not depend on the horizon (``macro.lpr_start == macro.lpr_end``; :func:`lpr_at` interpolates
+        to the horizon otherwise). Every place the model keeps the scenario or an object built from its
+        parameters is rebound: the scenario and its params, the regulator's policy (rules are resolved from it
+        every month, so the model's and the regulator's cached ``rules`` are replaced at the next month), the
+        borrowers' and platforms' parameter sections, and the horizon. Everything else built from parameters
+        (the lenders' arrays, the platforms' reach, the agents' own values) comes from sections that are equal.
+        It is for a model whose months so far are the same under both scenarios; whether they are is the
+        caller's judgement (:func:`experiments.engine.fork.divergence_month`).
+
+        Raises:
+            ValueError: if ``scenario`` differs in anything else, or its horizon is shorter than the months run.
+        """
+        old, new = self.params, scenario.params
+        flat_lpr = new.macro.lpr_start == new.macro.lpr_end
+        run = dataclasses.replace(new.run, months=old.run.months) if flat_lpr else new.run
+        if repr(dataclasses.asdict(dataclasses.replace(new, policy=old.policy, run=run))) != repr(
+                dataclasses.asdict(old)):
+            raise ValueError(f"scenario {scenario.name!r} differs from {self.scenario.name!r} in more than its policy "
+                             "(and a horizon the LPR path ignores): it cannot continue this model")
+        if self.steps > new.run.months:
+            raise ValueError(f"the model has run {self.steps} months, past the {new.run.months}-month horizon of "
+                             f"{scenario.name!r}")
+        self.scenario = scenario
+        self.params = new
+        self.regulator.policy = new.policy
+        self.borrowers.params = new.borrowers
+        for p in self.platforms:
+            p.pp = new.platforms
+        self.horizon = new.run.months
+        self.running = self.steps < self.horizon
 
     def release(self) -> None:
         """Drop Mesa 3.3's class-level agent-id counter for this model (``mesa.Agent._ids``, never pruned).

@@ -119,6 +119,8 @@ class RunOutput:
         init_seconds: wall time of building the model (the burn-in months run here).
         run_seconds: wall time of running the recorded months.
         elapsed_seconds: wall time of the whole run.
+        fork: for a run continued from another model's shared months (:func:`experiments.engine.fork.run_forked`),
+            the first month it ran on its own, the months it shared and the scenario that ran them; None otherwise.
     """
 
     scenario: Scenario
@@ -131,6 +133,7 @@ class RunOutput:
     init_seconds: float = 0.0
     run_seconds: float = 0.0
     elapsed_seconds: float = 0.0
+    fork: dict[str, Any] | None = None
 
     @functools.cached_property
     def manifest(self) -> dict[str, Any]:
@@ -143,7 +146,7 @@ class RunOutput:
         from model.output import SCHEMA_VERSION
 
         run = self.scenario.params.run
-        return {
+        manifest = {
             "schema_version": SCHEMA_VERSION,
             "scenario": self.scenario.name,
             "description": self.scenario.description,
@@ -166,6 +169,9 @@ class RunOutput:
             "columns": column_docs(),
             "resolved": self.scenario.to_dict(),
         }
+        if self.fork is not None:  # only forked runs carry the key: every other manifest stays as it was
+            manifest["forked"] = dict(self.fork)
+        return manifest
 
 
 def run_model(
