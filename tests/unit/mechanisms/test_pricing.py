@@ -247,15 +247,20 @@ def test_max_priceable_pd_with_a_kept_markup_by_hand():
     assert (max_priceable_pd(**common, markup=np.array([0.5, 0.5])) < got).all()
 
 
+def _random_loans(rng: np.random.Generator, n: int) -> dict:
+    """Random funders, platforms, guarantees and caps (half of each cap absent) for ``n`` loans."""
+    return dict(funding_cost=rng.uniform(0.02, 0.06, n), spread=rng.uniform(0.0, 0.03, n),
+                take_rate=rng.uniform(0, 0.08, n), service_fee=rng.uniform(0, 0.05, n),
+                guaranteed=rng.random(n) < 0.5, cap_nominal=np.where(rng.random(n) < 0.5, 0.24, INF),
+                cap_all_in=np.where(rng.random(n) < 0.5, rng.uniform(0.15, 0.36, n), INF))
+
+
 def test_max_priceable_pd_with_markup_is_where_quote_keeps_it():
     """Random loans: just below the ceiling, quote's price carries the whole markup (the caps do not truncate
     it); just above, a cap truncates it."""
     rng = np.random.default_rng(11)
     n = 400
-    args = dict(funding_cost=rng.uniform(0.02, 0.06, n), spread=rng.uniform(0.0, 0.03, n),
-                take_rate=rng.uniform(0, 0.08, n), service_fee=rng.uniform(0, 0.05, n),
-                guaranteed=rng.random(n) < 0.5, cap_nominal=np.where(rng.random(n) < 0.5, 0.24, INF),
-                cap_all_in=np.where(rng.random(n) < 0.5, rng.uniform(0.15, 0.36, n), INF))
+    args = _random_loans(rng, n)
     markup = rng.uniform(0.1, 0.8, n)
     ceiling = max_priceable_pd(**args, min_spread_share=1.0, lgd=0.85, guarantee_margin=0.3, markup=markup)
     inner = (ceiling > 1e-6) & (ceiling < 1 - 1e-6)
@@ -277,10 +282,7 @@ def test_max_priceable_pd_is_the_edge_of_quote_ok():
     """Random loans: quote accepts the loan just below the ceiling and refuses it just above (where below 1)."""
     rng = np.random.default_rng(7)
     n = 400
-    args = dict(funding_cost=rng.uniform(0.02, 0.06, n), spread=rng.uniform(0.0, 0.03, n),
-                take_rate=rng.uniform(0, 0.08, n), service_fee=rng.uniform(0, 0.05, n),
-                guaranteed=rng.random(n) < 0.5, cap_nominal=np.where(rng.random(n) < 0.5, 0.24, INF),
-                cap_all_in=np.where(rng.random(n) < 0.5, rng.uniform(0.15, 0.36, n), INF))
+    args = _random_loans(rng, n)
     ceiling = max_priceable_pd(**args, min_spread_share=0.3, lgd=0.85, guarantee_margin=0.3)
     inner = (ceiling > 1e-6) & (ceiling < 1 - 1e-6)
     assert inner.sum() > 50
