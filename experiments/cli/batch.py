@@ -80,7 +80,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"{args.method}: {len(x)} sampled points ({len(points)} distinct) x {args.replications} replicate(s) "
               f"= {len(resolved.runs)} runs of {args.scenario}, {args.borrowers:,} borrowers", file=sys.stderr)
     outcome, status = execute_design(resolved, args.out, workers=args.workers, scheduler=scheduler,
-                                     quiet=args.quiet, argv=argv)
+                                     quiet=args.quiet, argv=argv, fork=not args.no_fork)
     if outcome is None:
         return status
     if outcome.status != "complete":
@@ -115,7 +115,7 @@ def cmd_batch(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def execute_design(resolved: Any, out: Path, *, workers: int | None, scheduler: str | None, quiet: bool,
-                   argv: list[str]) -> tuple[Any, int | None]:
+                   argv: list[str], fork: bool = True) -> tuple[Any, int | None]:
     """Run a resolved design into ``out`` with the command line's error handling.
 
     Returns ``(outcome, None)`` when the batch ran to its end (complete, or with failed or lost runs for the
@@ -126,7 +126,8 @@ def execute_design(resolved: Any, out: Path, *, workers: int | None, scheduler: 
     from experiments.store.batch_dir import StoreError
 
     try:
-        outcome = run_batch(resolved, out, workers=workers, scheduler=scheduler, progress=not quiet, argv=argv)
+        outcome = run_batch(resolved, out, workers=workers, scheduler=scheduler, progress=not quiet, argv=argv,
+                            fork=fork)
     except StoreError as err:
         raise UsageError(str(err)) from None
     except OSError as err:
@@ -154,7 +155,7 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
               f"{design.replications} replicate(s), {design.borrowers:,} borrowers, root seed {design.root_seed}",
               file=sys.stderr)
     outcome, status = execute_design(resolved, args.out, workers=args.workers, scheduler=scheduler,
-                                     quiet=args.quiet, argv=argv)
+                                     quiet=args.quiet, argv=argv, fork=not args.no_fork)
     if outcome is None:
         return status
     if outcome.grown_from is not None:

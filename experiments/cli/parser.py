@@ -218,6 +218,9 @@ def _add_batch_commands(commands: Any, formatter: Callable[[str], argparse.HelpF
     executor_opts.add_argument("--scheduler", metavar="ADDRESS",
                                help="run on dask.distributed: 'local' for a LocalCluster, or tcp://host:port")
     executor_opts.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    executor_opts.add_argument("--no-fork", dest="no_fork", action="store_true",
+                               help="run every run from scratch instead of simulating the months paired runs "
+                                    "share once and forking (the tables are the same either way)")
 
     design_opts = argparse.ArgumentParser(add_help=False)
     design_opts.add_argument("--replications", type=positive_int, default=DEFAULT_REPLICATIONS, metavar="R",

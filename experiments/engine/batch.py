@@ -5,6 +5,13 @@
 :mod:`experiments.engine.executors` (in-process, local process pool or dask.distributed) and stores each run
 in a batch directory (:mod:`experiments.store.batch_dir`).
 
+Forking (``fork=True``, the default): pending runs with the same seed and the same resolved parameters outside
+``policy`` whose scenarios share months (:func:`experiments.engine.fork.shared_months`) go to one worker as one
+task (:func:`group_tasks`), which simulates their common past once and continues a copy under each run
+(:func:`experiments.engine.tasks.execute_group`); the stored tables are those of unforked runs. Resumption is run
+by run: a group only holds runs not yet stored, so a resumed batch recomputes the shared months for the
+unfinished runs of a group, and a kill during a group task loses at most that group's runs.
+
 Faults: a run that raises is stored as ``failed`` and the batch goes on; a worker killed in the process pool
 breaks the pool, so the batch stops, keeps every finished run and leaves the lost ones unrecorded for a rerun;
 dask reschedules a killed worker's runs itself and reports a run that keeps killing workers as failed. Ctrl-C
@@ -29,7 +36,7 @@ import pandas as pd
 from experiments.analysis.summary import horizon_summary
 from experiments.engine.design import ResolvedDesign
 from experiments.engine.executors import Executor, WorkersLost, make_executor
-from experiments.engine.tasks import RunResult
+from experiments.engine.tasks import GroupSpec, RunResult, RunSpec
 from experiments.store.batch_dir import open_store, read_store
 
 
@@ -69,6 +76,60 @@ class _InterruptGuard:
         if self._pending and not self._depth:
             self._pending = False
             raise KeyboardInterrupt
+
+
+# ------------------------------------------------------------------------------------------- grouping
+def _outside_policy(resolved: ResolvedDesign, spec: RunSpec) -> str | None:
+    """The run's resolved parameters without ``policy``, as canonical text (None if the design lacks them)."""
+    import json
+
+    tree = resolved.params.get(resolved.run_params.get(spec.run_id, ""))
+    if not isinstance(tree, dict):
+        return None
+    return json.dumps({k: v for k, v in tree.items() if k != "policy"}, sort_keys=True, default=repr)
+
+
+def _shares_months(specs: Sequence[RunSpec]) -> bool:
+    """Whether the runs' resolved scenarios share at least the burn-in (False if any fails to resolve)."""
+    from experiments.engine.fork import shared_months
+    from experiments.engine.run import resolve_scenario
+
+    try:
+        scenarios = [resolve_scenario(s.scenario, s.overrides, s.borrowers, s.months) for s in specs]
+        return shared_months(scenarios) > 0
+    except Exception:
+        return False
+
+
+def group_tasks(resolved: ResolvedDesign, todo: Sequence[RunSpec], workers: int = 1) -> list[RunSpec | GroupSpec]:
+    """The tasks of a forked batch: a :class:`GroupSpec` per set of pending runs that share their past, else runs.
+
+    Runs are grouped by seed and resolved parameters outside ``policy``; a group whose scenarios differ from the
+    start (:func:`experiments.engine.fork.shared_months` is 0), or that has one run, stays as plain runs. While
+    there are fewer tasks than ``workers``, the largest group of four or more runs is split in two, so forking
+    never leaves workers idle that an unforked batch would use. Tasks keep the design's order of their first run.
+    """
+    by_key: dict[tuple[Any, ...], list[RunSpec]] = {}
+    for spec in todo:
+        outside = _outside_policy(resolved, spec)
+        key = (spec.seed, outside) if outside is not None else ("run", spec.run_id)
+        by_key.setdefault(key, []).append(spec)
+    chunks: list[list[RunSpec]] = []
+    for specs in by_key.values():
+        if len(specs) > 1 and _shares_months(specs):
+            chunks.append(specs)
+        else:
+            chunks.extend([spec] for spec in specs)
+    while len(chunks) < workers:
+        largest = max(chunks, key=len, default=[])
+        if len(largest) < 4:
+            break
+        i = chunks.index(largest)
+        half = len(largest) // 2
+        chunks[i:i + 1] = [largest[:half], largest[half:]]
+    order = {spec.run_id: i for i, spec in enumerate(todo)}
+    chunks.sort(key=lambda chunk: order[chunk[0].run_id])
+    return [GroupSpec(tuple(chunk)) if len(chunk) > 1 else chunk[0] for chunk in chunks]
 
 
 # ------------------------------------------------------------------------------------------ outcome
@@ -127,6 +188,7 @@ def run_batch(
     scheduler: str | None = None,
     progress: bool = True,
     argv: Sequence[str] = (),
+    fork: bool = True,
 ) -> BatchOutcome:
     """Run every run of a design not already stored ok in ``out``, storing each as it finishes.
 
@@ -138,6 +200,9 @@ def run_batch(
         scheduler: ``"local"`` or a dask scheduler address; None for the local process pool.
         progress: show a progress bar on stderr (tqdm disables itself when stderr is not a terminal).
         argv: the command line, for the manifest.
+        fork: run the months that pending runs share once and fork (:func:`group_tasks`); the stored tables
+            are the same either way, and a store made either way resumes either way (the fingerprint ignores it).
+            The session in the manifest records ``fork`` and the number of ``fork_groups``.
 
     Returns:
         The outcome; ``outcome.interrupted`` is set after Ctrl-C (nothing is raised for it).
@@ -169,7 +234,14 @@ def run_batch(
                                   "not_run": outcome.not_run}, "executor-failed")
                     raise OSError(f"cannot start the executor: {type(exc).__name__}: {exc}") from exc
                 outcome.executor = executor.name
-                for result in executor.run(todo):
+                tasks: list[RunSpec | GroupSpec] = list(todo)
+                if fork:
+                    count = workers if workers is not None else (os.cpu_count() or 1)
+                    tasks = group_tasks(resolved, todo, count)
+                session = store.manifest["sessions"][-1]
+                session["fork"] = fork
+                session["fork_groups"] = sum(isinstance(task, GroupSpec) for task in tasks)
+                for result in executor.run(tasks):
                     with guard.critical():
                         store.write_result(result)
                     if result.status == "ok":

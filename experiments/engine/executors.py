@@ -5,8 +5,10 @@
 * :class:`DaskExecutor`: dask.distributed (``"tcp://host:port"`` for an existing cluster, ``"local"`` for a
   ``LocalCluster`` of ``W`` single-threaded worker processes).
 
-Every executor calls the same :func:`experiments.engine.tasks.execute_run`, so the same design gives identical
-tables on each.
+Every executor calls the same :func:`experiments.engine.tasks.execute_run` for a run, and
+:func:`experiments.engine.tasks.execute_group` for a group of runs that share their past (a forked batch), so the
+same design gives identical tables on each. A task is a :class:`RunSpec` or a :class:`GroupSpec`; the executors
+yield one result per run either way, and count a lost group as all its runs lost.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from experiments.engine.tasks import RunResult, RunSpec, execute_run
+from experiments.engine.tasks import GroupSpec, RunResult, RunSpec, execute_group, execute_run, task_specs
 
 #: Environment that keeps BLAS/OpenMP single-threaded in worker processes: a batch already uses one process
 #: per core, and nested BLAS threads would oversubscribe the cores. Must be set before numpy is imported.
@@ -51,7 +53,7 @@ class WorkersLost(Exception):
 class Executor(Protocol):
     """Runs specs and yields their results as they finish; ``close`` stops everything still running."""
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]: ...
+    def run(self, specs: Sequence[RunSpec | GroupSpec]) -> Iterator[RunResult]: ...
 
     def close(self) -> None: ...
 
@@ -62,10 +64,13 @@ class InProcessExecutor:
 
     name = "in-process"
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
+    def run(self, specs: Sequence[RunSpec | GroupSpec]) -> Iterator[RunResult]:
         """Yield each run's result in order."""
         for spec in specs:
-            yield execute_run(spec)
+            if isinstance(spec, GroupSpec):
+                yield from execute_group(spec)
+            else:
+                yield execute_run(spec)
 
     def close(self) -> None:
         """Nothing to stop."""
@@ -90,6 +95,15 @@ def blas_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _submitted(task: RunSpec | GroupSpec) -> tuple[Any, RunSpec | GroupSpec]:
+    """The function a worker calls for a task, and its argument."""
+    return (execute_group, task) if isinstance(task, GroupSpec) else (execute_run, task)
+
+
+def _as_list(result: RunResult | list[RunResult]) -> list[RunResult]:
+    return result if isinstance(result, list) else [result]
+
+
 def _failed(spec: RunSpec, exc: BaseException) -> RunResult:
     """A failed result for a run whose result could not be returned (e.g. it could not be pickled)."""
     now = pd.Timestamp.now(tz="UTC").isoformat()
@@ -109,8 +123,8 @@ class ProcessPoolExecutor:
         self.name = f"process pool ({workers} workers)"
         self._pool: Any = None
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
-        """Submit every spec and yield results as they complete.
+    def run(self, specs: Sequence[RunSpec | GroupSpec]) -> Iterator[RunResult]:
+        """Submit every task and yield results as they complete.
 
         Raises:
             WorkersLost: after yielding every finished result, if a worker process died.
@@ -127,7 +141,7 @@ class ProcessPoolExecutor:
             self._pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(specs)),
                                                 mp_context=multiprocessing.get_context("spawn"),
                                                 initializer=worker_init)
-            pending = {self._pool.submit(execute_run, spec): spec for spec in specs}
+            pending = {self._pool.submit(*_submitted(spec)): spec for spec in specs}
         lost, reason = 0, ""
         dead_since: float | None = None
         while pending:
@@ -139,7 +153,7 @@ class ProcessPoolExecutor:
                 if dead_since is None and self._a_worker_died():
                     dead_since = time.monotonic()
                 if dead_since is not None and time.monotonic() - dead_since > STALL_SECONDS:
-                    lost += len(pending)
+                    lost += sum(len(task_specs(task)) for task in pending.values())
                     reason = reason or "a worker process died and the pool stopped answering"
                     pending.clear()
                     self.close()
@@ -147,14 +161,14 @@ class ProcessPoolExecutor:
             for future in done:
                 spec = pending.pop(future)
                 try:
-                    result = future.result()
+                    results = _as_list(future.result())
                 except (BrokenProcessPool, cf.CancelledError) as exc:
-                    lost += 1
+                    lost += len(task_specs(spec))
                     reason = reason or str(exc) or type(exc).__name__
                     continue
                 except Exception as exc:
-                    result = _failed(spec, exc)
-                yield result
+                    results = [_failed(one, exc) for one in task_specs(spec)]
+                yield from results
         if lost:
             raise WorkersLost(lost, reason)
 
@@ -208,23 +222,29 @@ class DaskExecutor:
             self._client = Client(address, timeout="20s")
         self._futures: list[Any] = []
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
-        """Submit every spec and yield results as they complete (a run that kills workers is failed)."""
+    def run(self, specs: Sequence[RunSpec | GroupSpec]) -> Iterator[RunResult]:
+        """Submit every task and yield results as they complete (a run that kills workers is failed)."""
         from distributed import as_completed
 
         if not specs:
             return
-        futures = self._client.map(execute_run, list(specs), pure=False, key=[f"run-{s.run_id}" for s in specs])
+        runs = [s for s in specs if not isinstance(s, GroupSpec)]
+        groups = [s for s in specs if isinstance(s, GroupSpec)]
+        futures = []
+        if runs:
+            futures += self._client.map(execute_run, runs, pure=False, key=[f"run-{s.run_id}" for s in runs])
+        if groups:
+            futures += self._client.map(execute_group, groups, pure=False, key=[g.key for g in groups])
         self._futures = futures
-        by_key = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
+        by_key = {future.key: spec for future, spec in zip(futures, [*runs, *groups], strict=True)}
         for future in as_completed(futures):
             try:
-                result = future.result()
+                results = _as_list(future.result())
             except Exception as exc:
-                result = _failed(by_key[future.key], exc)
+                results = [_failed(one, exc) for one in task_specs(by_key[future.key])]
             # Free the result on the cluster once it is stored here.
             future.release()
-            yield result
+            yield from results
 
     def close(self) -> None:
         """Cancel pending runs and shut down the client (and the local cluster, if started here)."""

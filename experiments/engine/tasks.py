@@ -170,3 +170,107 @@ def execute_run(spec: RunSpec) -> RunResult:
     keys = spec.keys()
     tagged = {name: _tag(df, keys) for name, df in tables.items()}
     return RunResult(spec, "ok", "", "", started, _now(), time.perf_counter() - t0, worker, tagged)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Runs of a batch that share their past: one seed, the same resolved parameters outside ``policy``.
+
+    One worker runs the months they share once and continues a copy under each run
+    (:func:`execute_group`); picklable like :class:`RunSpec`, so every executor ships it the same way.
+
+    Attributes:
+        specs: the runs, at least two (a batch only groups runs still to be done).
+    """
+
+    specs: tuple[RunSpec, ...]
+
+    @property
+    def key(self) -> str:
+        """A name for the task (its first run's id)."""
+        return f"group-{self.specs[0].run_id}"
+
+
+def task_specs(task: RunSpec | GroupSpec) -> tuple[RunSpec, ...]:
+    """The runs of a task."""
+    return task.specs if isinstance(task, GroupSpec) else (task,)
+
+
+def _failed_result(spec: RunSpec, exc: BaseException, started: str, t0: float, worker: str) -> RunResult:
+    return RunResult(spec, "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc(), started, _now(),
+                     time.perf_counter() - t0, worker)
+
+
+def execute_group(group: GroupSpec) -> list[RunResult]:
+    """Run a group of runs that share their past, each result exactly as :func:`execute_run` would give it.
+
+    Each run's scenario is resolved (a run that fails to resolve, or has an injected fault, fails alone); the
+    months the others share (:func:`experiments.engine.fork.shared_months`) are simulated once, from the first
+    of them, and a copy of that model is continued under each run. A failure in the shared months fails every
+    run of the group, each with the error; a failure after the copy fails only that run. With nothing to share
+    (fewer than two runs left, or scenarios that differ from the start) each run goes through
+    :func:`execute_run`. The tables are those of the run from scratch (tests/integration/test_forked_runs.py,
+    tests/integration/test_batch_fork.py); a run's ``started`` is the group's start and its ``seconds`` counts
+    the shared months plus its own.
+
+    Returns:
+        One result per run, in the group's order.
+    """
+    from experiments.engine.fork import restore, shared_months, snapshot
+    from experiments.engine.run import build_model, check_contract, resolve_scenario
+    from model.output import TABLES
+
+    started, t0 = _now(), time.perf_counter()
+    worker = f"{socket.gethostname()}/{os.getpid()}"
+    results: dict[str, RunResult] = {}
+    scenarios = {}
+    for spec in group.specs:
+        try:
+            if _fault_injected(spec):
+                raise RuntimeError("injected fault")
+            scenarios[spec.run_id] = resolve_scenario(spec.scenario, spec.overrides, spec.borrowers, spec.months)
+        except Exception as exc:
+            results[spec.run_id] = _failed_result(spec, exc, started, t0, worker)
+    live = [spec for spec in group.specs if spec.run_id in scenarios]
+    try:
+        one_seed = len({s.seed for s in live}) == 1
+        shared = shared_months([scenarios[s.run_id] for s in live]) if len(live) > 1 and one_seed else 0
+    except Exception:
+        shared = 0
+    if shared == 0:
+        for spec in live:
+            results[spec.run_id] = execute_run(spec)
+        return [results[spec.run_id] for spec in group.specs]
+    try:
+        prefix = build_model(scenarios[live[0].run_id], live[0].seed)
+        try:
+            for _ in range(shared):
+                prefix.step()
+            blob = snapshot(prefix)
+        finally:
+            prefix.release()
+        del prefix
+        prefix_seconds = time.perf_counter() - t0
+    except Exception as exc:
+        for spec in live:
+            results[spec.run_id] = _failed_result(spec, exc, started, t0, worker)
+        return [results[spec.run_id] for spec in group.specs]
+    for spec in live:
+        t1 = time.perf_counter()
+        try:
+            model = restore(blob, scenarios[spec.run_id])
+            try:
+                model.run()
+                tables = model.tables()
+            finally:
+                model.release()
+            del model
+            check_contract(tables)
+        except Exception as exc:
+            results[spec.run_id] = _failed_result(spec, exc, started, t1 - prefix_seconds, worker)
+            continue
+        keys = spec.keys()
+        tagged = {name: _tag(tables[name], keys) for name in TABLES}
+        results[spec.run_id] = RunResult(spec, "ok", "", "", started, _now(),
+                                         prefix_seconds + time.perf_counter() - t1, worker, tagged)
+    return [results[spec.run_id] for spec in group.specs]
