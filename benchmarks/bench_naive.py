@@ -111,7 +111,7 @@ class NaiveBorrower(mesa.Agent):
         elif rng.random() < self.hazard * self.model.hazard_multiplier:
             self.in_shock = True
         income = self.income * (b.shock_income_share if self.in_shock else 1.0)
-        self.savings += income - b.essential_spend_share[self.segment] * self.income
+        self.savings = max(0.0, self.savings + income - b.essential_spend_share[self.segment] * self.income)
         # billing
         if self.balance > 0.0:
             interest = self.balance * self.apr / 12.0
@@ -129,7 +129,7 @@ class NaiveBorrower(mesa.Agent):
                 if self.missed >= MISSES_TO_DEFAULT:
                     self.default()
                     return
-        self.savings = min(max(self.savings, 0.0), b.buffer_cap_months[self.segment] * self.income)
+        self.savings = min(self.savings, b.buffer_cap_months[self.segment] * self.income)
         # acquisition and underwriting
         if self.balance == 0.0 and rng.random() < b.seek_prob[self.segment]:
             self.seek_loan()
