@@ -139,8 +139,11 @@ class LendingModel(mesa.Model):
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
         shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. the rationed go to shadow
+        # Hand-offs are freed once no later phase needs them: settlement and the accounts are the month's memory peak.
+        del lines, apps, offers
         settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
+        del cash, debt, renewed, bills, demand, proceeds, shadow_proceeds
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
         if self.burning_in:
             quarter_end = step % 3 == 0 and step > -self.params.run.burn_in_reviews

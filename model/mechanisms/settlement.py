@@ -94,6 +94,7 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     mult *= pays
     bor_old = borrower[:n_old]
     interest_paid = interest_due * mult[bor_old]
+    del mult  # temporaries are freed as soon as they are used: settlement is the month's memory peak
     principal_paid = principal_due * pays[bor_old]
     bal_old = balance[:n_old]
     payoff = renewal_payoff(bal_old, np.minimum(amort, bal_old), renewed)
@@ -101,6 +102,7 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     principal_paid += payoff
     bal_new = bal_old - principal_paid
     np.maximum(bal_new, 0.0, out=bal_new)
+    del principal_paid, payoff
     missed = indebted_b & ~pays
     arrears_new = arrears + interest_due_b * missed
     arrears_new *= ~pays
@@ -109,6 +111,7 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
     need *= pays  # what each borrower paid
     buffer = funds  # funds are not needed any more: the buffer is what is left of them
     buffer -= need
+    del need
     buffer -= proceeds * ~seeking_refi
     buffer -= shadow_proceeds * ~(seeking_refi | delinquent_need)
     np.clip(buffer, 0.0, buffer_cap, out=buffer)
