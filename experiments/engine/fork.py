@@ -29,6 +29,8 @@ from model.output import TABLES
 from model.params import FUNDER_KINDS
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from model.config import Scenario
     from model.lending import LendingModel
     from model.params import Params
@@ -221,6 +223,44 @@ def _continued(model: LendingModel, scenario: Scenario | None) -> LendingModel:
 
 
 # ------------------------------------------------------------------------------------------------- the runs
+def shared_prefix(scenario: Scenario, seed: int, months: int) -> tuple[bytes, float]:
+    """Build ``scenario`` on ``seed`` (burn-in included), run ``months`` recorded months and snapshot it.
+
+    The model is released whatever happens. Returns the snapshot and the seconds the build took (the rest of the
+    time was the shared months).
+    """
+    t0 = time.perf_counter()
+    prefix = build_model(scenario, seed)
+    try:
+        built = time.perf_counter() - t0
+        for _ in range(months):
+            prefix.step()
+        blob = snapshot(prefix)
+    finally:
+        prefix.release()
+    del prefix
+    return blob, built
+
+
+def continue_run(blob: bytes, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    """Restore a shared prefix under ``scenario``, run it to its horizon and return its checked tables.
+
+    The copy is released whatever happens.
+
+    Raises:
+        RuntimeError: if the tables break the output contract.
+    """
+    model = restore(blob, scenario)
+    try:
+        model.run()
+        tables = model.tables()
+    finally:
+        model.release()
+    del model
+    check_contract(tables)
+    return tables
+
+
 def run_forked(scenarios: Sequence[str | Scenario], seed: int, *,
                overrides: Sequence[Sequence[str]] | None = None) -> list[RunOutput]:
     """Run every scenario on ``seed``, simulating their shared months once; the same outputs as :func:`run_model`.
@@ -248,29 +288,14 @@ def run_forked(scenarios: Sequence[str | Scenario], seed: int, *,
     if len(resolved) < 2 or k == 0:
         return [run_model(s, seed, overrides=o) for s, o in zip(resolved, given, strict=True)]
     started_at, t0 = now_iso(), time.perf_counter()
-    prefix = build_model(resolved[0], seed)
-    try:
-        t1 = time.perf_counter()
-        for _ in range(k):
-            prefix.step()
-        blob = snapshot(prefix)
-        t2 = time.perf_counter()
-    finally:
-        prefix.release()
-    del prefix
+    blob, built = shared_prefix(resolved[0], seed, k)
+    t1, t2 = t0 + built, time.perf_counter()
     info = {"from_month": format_month(parse_month(resolved[0].params.run.start) + k), "shared_months": k,
             "prefix_scenario": resolved[0].name}
     outputs = []
     for scenario, ovr in zip(resolved, given, strict=True):
         t3 = time.perf_counter()
-        model = restore(blob, scenario)
-        try:
-            model.run()
-            tables = model.tables()
-        finally:
-            model.release()
-        del model
-        check_contract(tables)
+        tables = continue_run(blob, scenario)
         t4 = time.perf_counter()
         outputs.append(RunOutput(scenario, seed, {name: tables[name] for name in TABLES}, ovr, [], started_at,
                                  now_iso(), t1 - t0, (t2 - t1) + (t4 - t3), (t2 - t0) + (t4 - t3), fork=dict(info)))

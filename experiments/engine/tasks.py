@@ -216,8 +216,8 @@ def execute_group(group: GroupSpec) -> list[RunResult]:
     Returns:
         One result per run, in the group's order.
     """
-    from experiments.engine.fork import restore, shared_months, snapshot
-    from experiments.engine.run import build_model, check_contract, resolve_scenario
+    from experiments.engine.fork import continue_run, shared_months, shared_prefix
+    from experiments.engine.run import resolve_scenario
     from model.output import TABLES
 
     started, t0 = _now(), time.perf_counter()
@@ -242,14 +242,7 @@ def execute_group(group: GroupSpec) -> list[RunResult]:
             results[spec.run_id] = execute_run(spec)
         return [results[spec.run_id] for spec in group.specs]
     try:
-        prefix = build_model(scenarios[live[0].run_id], live[0].seed)
-        try:
-            for _ in range(shared):
-                prefix.step()
-            blob = snapshot(prefix)
-        finally:
-            prefix.release()
-        del prefix
+        blob, _built = shared_prefix(scenarios[live[0].run_id], live[0].seed, shared)
         prefix_seconds = time.perf_counter() - t0
     except Exception as exc:
         for spec in live:
@@ -258,14 +251,7 @@ def execute_group(group: GroupSpec) -> list[RunResult]:
     for spec in live:
         t1 = time.perf_counter()
         try:
-            model = restore(blob, scenarios[spec.run_id])
-            try:
-                model.run()
-                tables = model.tables()
-            finally:
-                model.release()
-            del model
-            check_contract(tables)
+            tables = continue_run(blob, scenarios[spec.run_id])
         except Exception as exc:
             results[spec.run_id] = _failed_result(spec, exc, started, t1 - prefix_seconds, worker)
             continue
