@@ -50,19 +50,11 @@ def rules_enabled(scenario: Scenario) -> list[str]:
     """The policy instruments a resolved scenario switches on (their dotted ``...enabled`` keys), in schema order.
 
     Empty for the world without new rules (``baseline-2024``: only the legacy nominal ceiling, which is not a
-    switch, applies), where every recorded month is "before the rules".
+    switch, applies), where every recorded month is "before the rules". Instruments are those
+    :func:`experiments.engine.fork.policy_instruments` lists.
     """
-    import dataclasses
+    from experiments.engine.fork import policy_instruments, section_of
 
-    found: list[str] = []
-
-    def walk(obj: object, prefix: str) -> None:
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
-                walk(value, f"{prefix}.{f.name}")
-            elif f.name == "enabled" and value is True:
-                found.append(f"{prefix}.enabled")
-
-    walk(scenario.params.policy, "policy")
-    return found
+    params = scenario.params
+    return [f"{dotted}.enabled" for dotted in policy_instruments(params.policy)
+            if getattr(section_of(params, dotted), "enabled", False) is True]

@@ -67,20 +67,21 @@ def _tree(obj: Any) -> str:
     return repr(dataclasses.asdict(obj))
 
 
-def _section(params: Params, dotted: str) -> Any:
+def section_of(params: Params, dotted: str) -> Any:
+    """The parameter section at a dotted path (``policy.whitelist``)."""
     obj: Any = params
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
 
 
-def _instruments(obj: Any, prefix: str = "policy") -> list[str]:
+def policy_instruments(obj: Any, prefix: str = "policy") -> list[str]:
     """Dotted names of the policy dataclasses that hold leaves (instruments), in schema order."""
     out = []
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            inner = _instruments(value, f"{prefix}.{f.name}")
+            inner = policy_instruments(value, f"{prefix}.{f.name}")
             out.extend(inner or [f"{prefix}.{f.name}"])
     return out
 
@@ -101,8 +102,8 @@ def _dates(section: Any, dotted: str) -> list[int]:
 def _policy_divergence(a: Params, b: Params) -> int | None:
     """First month two policies can make a model behave differently (None: never), before normalising to the run."""
     earliest: int | None = None
-    for dotted in _instruments(a.policy):
-        sa, sb = _section(a, dotted), _section(b, dotted)
+    for dotted in policy_instruments(a.policy):
+        sa, sb = section_of(a, dotted), section_of(b, dotted)
         if _tree(sa) == _tree(sb):
             continue
         if dotted not in INSTRUMENTS or not hasattr(sa, "enabled"):
@@ -115,7 +116,7 @@ def _policy_divergence(a: Params, b: Params) -> int | None:
         sides = [p for p, s in ((a, sa), (b, sb)) if s.enabled]
         months = [m for s in on for m in _dates(s, dotted)]
         for other in ALSO_DATED_BY.get(dotted, ()):
-            months += [m for p in sides for m in _dates(_section(p, other), other)]
+            months += [m for p in sides for m in _dates(section_of(p, other), other)]
         if not months:
             return BEFORE_BURN_IN
         first = min(months)
