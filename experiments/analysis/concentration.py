@@ -446,33 +446,26 @@ def concentration_blocks(summary: pd.DataFrame, table: pd.DataFrame, series: Seq
         date = dates.iloc[0] if len(dates) else when
         return f"{label} ({date})"
 
-    rows = []
-    for when, label in present:
-        for measure, _, kind in MEASURES:
-            cells = []
-            for name in shown:
-                r = row_of(name, when, measure)
-                cells.append("" if r is None else _cell(r["mean"], kind) + _cell_interval(r["low"], r["high"], kind))
-            rows.append([labels[measure], when_cell(when, label), *cells])
-    blocks.append(("table", ["measure", "when", *shown], rows))
+    def table_rows(names: list[str], cell) -> list[list[str]]:
+        """One row per (when, measure); ``cell(summary row or None, kind)`` fills each scenario's cell."""
+        return [[labels[measure], when_cell(when, label), *(cell(row_of(name, when, measure), kind) for name in names)]
+                for when, label in present for measure, _, kind in MEASURES]
+
+    def level(r: pd.Series | None, kind: str) -> str:
+        return "" if r is None else _cell(r["mean"], kind) + _cell_interval(r["low"], r["high"], kind)
+
+    def difference(r: pd.Series | None, kind: str) -> str:
+        if r is None or r["pairs"] == 0:
+            return "n/a"
+        return _cell(r["diff_mean"], kind, True) + _cell_interval(r["diff_low"], r["diff_high"], kind, True)
+
+    blocks.append(("table", ["measure", "when", *shown], table_rows(shown, level)))
     others = [name for name in shown if name != reference]
     if not reference or reference not in shown or not others:
         return blocks
     blocks.append(("p", f"Difference from {reference}: scenario minus {reference}, paired by replicate (same seed), "
                         "mean [95% interval]; shares in percentage points (pp)."))
-    rows = []
-    for when, label in present:
-        for measure, _, kind in MEASURES:
-            cells = []
-            for name in others:
-                r = row_of(name, when, measure)
-                if r is None or r["pairs"] == 0:
-                    cells.append("n/a")
-                    continue
-                cells.append(_cell(r["diff_mean"], kind, True)
-                             + _cell_interval(r["diff_low"], r["diff_high"], kind, True))
-            rows.append([labels[measure], when_cell(when, label), *cells])
-    blocks.append(("table", ["measure", "when", *others], rows))
+    blocks.append(("table", ["measure", "when", *others], table_rows(others, difference)))
     for name in others:
         for when, label in present:
             at = values_at(table, when)
