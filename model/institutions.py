@@ -90,6 +90,10 @@ class Funder(LossCalibrated, mesa.Agent):
         self.failed = False
         self.scale = scale
         self.partners = np.zeros(n_platforms, dtype=bool)
+        # The funder's own record of each platform: the average balance it brought in the last quarter it was a
+        # partner (NaN: never one), and the reviews since.
+        self.partner_record = np.full(n_platforms, np.nan)
+        self.partner_record_age = np.zeros(n_platforms)
         self.in_platform_lending = self.platform_budget > 0
         self.started_in_platform_lending = self.in_platform_lending
         self.platform_limit = float("inf")
@@ -244,7 +248,7 @@ class Funder(LossCalibrated, mesa.Agent):
                          age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray,
                          whitelist_on: bool, min_age: float, max_complaints: float, max_partners: int,
                          partner_cost_q: float, regime_announced: bool = False,
-                         anticipated_cost_q: float = 0.0) -> None:
+                         anticipated_cost_q: float = 0.0, reach: np.ndarray | None = None) -> None:
         """Quarterly whitelist review on the quarter's record (:func:`reviews.review_whitelist`).
 
         Applies the decision: the new whitelist, or leaving platform lending for good. Array inputs are over
@@ -264,8 +268,13 @@ class Funder(LossCalibrated, mesa.Agent):
             new_partners_per_review=fp.new_partners_per_review, active=active, score=score, loss_rate=loss_rate,
             age_months=age_months, complaints=complaints, wants_funding=wants_funding, whitelist_on=whitelist_on,
             min_age=min_age, max_complaints=max_complaints, max_partners=max_partners, partner_cost_q=partner_cost_q,
-            regime_announced=regime_announced, anticipated_cost_q=anticipated_cost_q, allow_leave=True,
+            regime_announced=regime_announced, anticipated_cost_q=anticipated_cost_q, allow_leave=True, reach=reach,
+            record_balance=self.partner_record, record_weight=reviews.QUARTER_FADE ** self.partner_record_age,
         )
+        listed = self.partners
+        self.partner_record_age += 1.0
+        self.partner_record[listed] = self.q_balance[listed] / 3.0
+        self.partner_record_age[listed] = 0.0
         self.partners = review.partners
         self.below_hurdle_quarters = review.below_hurdle_quarters
         self.year_business, self.year_balance = review.year_business, review.year_balance

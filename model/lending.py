@@ -637,12 +637,15 @@ class LendingModel(mesa.Model):
         record = self._platform_record()
         active = record["active"].astype(bool)
         wants = (record["planned_volume"] > record["lines"] * 0.999) & active
+        # What one more funder could expect of each platform: its balance shared among its funders and the new one.
+        reach = record["outstanding"] / (self._whitelists().sum(axis=0) + 1.0)
         self.funders.do(
             "review_whitelist", active=active, score=self._platform_scores(record), loss_rate=record["loss_rate"],
             age_months=record["age_months"], complaints=record["complaints"], wants_funding=wants,
             whitelist_on=self.rules.whitelist, min_age=wl.min_age_months, max_complaints=wl.max_complaints,
             max_partners=wl.max_partners if self.rules.whitelist else 0, partner_cost_q=self.rules.partner_cost,
             regime_announced=self.rules.whitelist_announced, anticipated_cost_q=self.rules.anticipated_partner_cost,
+            reach=reach,
         )
 
     def _cap_exposure(self) -> reviews.CapExposure | None:

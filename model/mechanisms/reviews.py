@@ -16,6 +16,10 @@ import numpy as np
 from model.mechanisms.acquisition import update_mix
 from model.params import PlatformsParams
 
+#: Quarterly weight of a funder's older records: its trailing-year accounts and its own record of a platform
+#: fade by this factor a quarter (a quarter four reviews back counts about a third).
+QUARTER_FADE = 0.75
+
 
 def loss_calibration(*, expected_ewm: float, realised_ewm: float, expected: float, realised: float,
                      decay: float) -> tuple[float, float, float | None]:
@@ -37,25 +41,40 @@ def loss_calibration(*, expected_ewm: float, realised_ewm: float, expected: floa
 
 
 def expected_partner_profit(*, q_income: np.ndarray, q_cost: np.ndarray, q_balance: np.ndarray,
-                            loss_rate: np.ndarray) -> tuple[float, np.ndarray]:
-    """The average balance a funder expects a new partner to bring, and what it expects each candidate to earn
-    it in a quarter, before the per-partner charge.
+                            loss_rate: np.ndarray, reach: np.ndarray | None = None,
+                            record_balance: np.ndarray | None = None,
+                            record_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The balance a funder expects each candidate partner to bring, and what it expects each to earn it in a
+    quarter, before the per-partner charge.
 
-    A partner is expected to bring the funder's mean balance per partner with business this quarter, at
-    the funder's own annual margin over funding cost on its platform book, less the candidate's own annual
-    loss rate (its public record: the funder bears the risk of each loan it funds):
-    ``b * (m - loss_rate) / 4`` with ``b = sum(q_balance) / 3 / n_business`` and
+    A partner is expected to bring the funder's mean balance per partner with business this quarter, but no
+    more than its own share of the candidate's business (``reach``: the candidate's balance divided among its
+    funders, the new one included), and no more than the funder's own record of the candidate allows
+    (``record_balance``, the average balance it brought in its last quarter as a partner; NaN where none): the
+    record divided by ``record_weight``, a weight that fades as the record ages, so the cap relaxes with time
+    (by a third a quarter with ``QUARTER_FADE``) and a fresh record binds. All at the funder's own
+    annual margin over funding cost on its platform book, less the candidate's own annual loss rate (its public
+    record: the funder bears the risk of each loan it funds): ``b * (m - loss_rate) / 4`` with
+    ``b = min(sum(q_balance) / 3 / n_business, reach, record / w)`` and
     ``m = 12 * sum(q_income - q_cost) / sum(q_balance)``. Arrays are over platforms; ``q_balance`` sums
     the quarter's three month-end balances.
 
     Returns:
-        ``(b, profit)``: ``b`` (0 for a funder with no platform business) and the profit per platform (zeros then).
+        ``(b, profit)``: per platform (zeros for a funder with no platform business).
     """
     business = q_balance > 0
     total = float(q_balance.sum())
     if not business.any() or total <= 0:
-        return 0.0, np.zeros_like(loss_rate, dtype=float)
-    per_partner = total / 3.0 / int(business.sum())
+        return np.zeros_like(loss_rate, dtype=float), np.zeros_like(loss_rate, dtype=float)
+    per_partner = np.full(loss_rate.shape, total / 3.0 / int(business.sum()))
+    if reach is not None:
+        per_partner = np.minimum(per_partner, reach)
+    if record_balance is not None:
+        known = np.isfinite(record_balance)
+        w = np.ones_like(per_partner) if record_weight is None else np.asarray(record_weight, dtype=float)
+        bound = np.divide(np.where(known, record_balance, 0.0), w, out=np.full_like(per_partner, np.inf),
+                          where=known & (w > 0))
+        per_partner = np.minimum(per_partner, bound)
     margin = 12.0 * float((q_income - q_cost).sum()) / total
     return per_partner, per_partner * (margin - loss_rate) / 4.0
 
@@ -85,7 +104,9 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
                      new_partners_per_review: int, active: np.ndarray, score: np.ndarray, loss_rate: np.ndarray,
                      age_months: np.ndarray, complaints: np.ndarray, wants_funding: np.ndarray, whitelist_on: bool,
                      min_age: float, max_complaints: float, max_partners: int, partner_cost_q: float,
-                     regime_announced: bool, anticipated_cost_q: float, allow_leave: bool) -> WhitelistReview:
+                     regime_announced: bool, anticipated_cost_q: float, allow_leave: bool,
+                     reach: np.ndarray | None = None, record_balance: np.ndarray | None = None,
+                     record_weight: np.ndarray | None = None) -> WhitelistReview:
     """A funder's quarterly whitelist review, on its quarter's record per partner (arrays over platforms).
 
     Drops partners that exited, lost money for the funder over the quarter after their monitoring cost
@@ -99,13 +120,17 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
 
     Under a regime in force or announced, the funder answers for each partner it admits: a candidate is
     admitted only if :func:`expected_partner_profit` covers its charge and the funder's hurdle return on the
-    expected balance (``hurdle / 4`` a quarter). A partner already listed stays while it pays its way after the
-    charge: dropping it forgoes the vetting already done, admitting a new one takes new vetting. The charge is
-    the same for every funder, so a funder whose partners bring small balances (a small bank) replaces fewer of
-    the partners it drops.
+    expected balance (``hurdle / 4`` a quarter). The balance it expects is capped by ``reach`` (over platforms,
+    optional): the candidate's own balance shared among its funders and this one, so a platform too small to
+    pay for the vetting of one more funder is not taken on; and by the funder's own record of a candidate it
+    listed before (``record_balance`` over ``record_weight``), so a platform it dropped for bringing too
+    little business to pay its way is not re-admitted on the general expectation. A partner already listed stays
+    while it pays its way after the charge: dropping it forgoes the vetting already done, admitting a new one
+    takes new vetting. The charge is the same for every funder, so a funder whose partners bring small balances
+    (a small bank) replaces fewer of the partners it drops.
 
     Leaves platform lending when the trailing-year return
-    ``4 * year_business / year_balance`` (each a 0.75-decayed sum of quarters) stayed below the hurdle for
+    ``4 * year_business / year_balance`` (each a sum of quarters fading by ``QUARTER_FADE``) stayed below the hurdle for
     ``leave_quarters`` reviews, or when no partner is left and none is worth admitting. Otherwise admits up
     to ``new_partners_per_review`` of the best-scored eligible platforms that want funding, within its
     partner capacity (more when its budget sat idle) and a regime's ``max_partners``.
@@ -127,8 +152,8 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
 
     # The hurdle is judged on a trailing year so that one lumpy quarter of charge-offs does not decide it.
     business = q_income.sum() - q_cost.sum() - q_loss.sum() - q_partner_cost
-    year_business = 0.75 * year_business + business
-    year_balance = 0.75 * year_balance + q_balance.sum() / 3.0
+    year_business = QUARTER_FADE * year_business + business
+    year_balance = QUARTER_FADE * year_balance + q_balance.sum() / 3.0
     annual_return = 4.0 * year_business / year_balance if year_balance > 0 else 0.0
     below = below_hurdle_quarters + 1 if annual_return < hurdle else 0
     if allow_leave and below >= leave_quarters:
@@ -143,7 +168,9 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     candidates = eligible & ~partners & wants_funding & (loss_rate <= loss_tolerance)
     if regime:
         expected_balance, expected_profit = expected_partner_profit(q_income=q_income, q_cost=q_cost,
-                                                                    q_balance=q_balance, loss_rate=loss_rate)
+                                                                    q_balance=q_balance, loss_rate=loss_rate,
+                                                                    reach=reach, record_balance=record_balance,
+                                                                    record_weight=record_weight)
         candidates &= expected_profit > partner_charge + hurdle / 4.0 * expected_balance
     n_new = min(cap - int(partners.sum()), new_partners_per_review)
     if n_new > 0 and candidates.any():
@@ -185,7 +212,7 @@ def review_direct_lending(*, q_business: float, q_balance: float, year_business:
     """A funder's quarterly review of its direct book and its capital.
 
     The direct account is kept like platform lending's (:func:`review_whitelist`): a trailing year of
-    quarters, each a 0.75-decayed sum, ``year_business`` of direct profit and ``year_balance`` of average
+    quarters, each a sum fading by ``QUARTER_FADE``, ``year_business`` of direct profit and ``year_balance`` of average
     direct balance (``q_balance`` is the sum
     of the quarter's three month-end balances). While the funder lends directly, a review counts as below the
     hurdle when the trailing-year return ``4 * year_business / year_balance`` is under ``hurdle`` or the desk
@@ -206,8 +233,8 @@ def review_direct_lending(*, q_business: float, q_balance: float, year_business:
         capital_floor: capital below which the desk closes (yuan).
         allow_leave: False during burn-in.
     """
-    year_business = 0.75 * year_business + q_business
-    year_balance = 0.75 * year_balance + q_balance / 3.0
+    year_business = QUARTER_FADE * year_business + q_business
+    year_balance = QUARTER_FADE * year_balance + q_balance / 3.0
     annual_return = 4.0 * year_business / year_balance if year_balance > 0 else 0.0
     below = below_hurdle_quarters + 1 if lending_directly and (annual_return < hurdle or q_balance <= 0) else 0
     fail = allow_leave and capital < 0

@@ -127,3 +127,24 @@ def test_lenders_by_kind_count_funders_lending_directly_or_through_platforms(mod
     funders = model.tables()["funders"]
     assert funders["capital"].notna().all()
     assert funders["direct_lending"].sum() == sum(f.direct_lending for f in model.funders)
+
+
+def test_a_whitelist_review_records_what_each_listed_partner_brought(model):
+    """After a review the funder remembers, for every platform listed going in, its average balance over the quarter
+    (record age 0); platforms it did not list keep their older record, one review older."""
+    m = model
+    for _ in range(3):
+        m.step()
+    f = next(f for f in m.funders if f.partners.any())
+    listed = f.partners.copy()
+    balance = f.q_balance.copy()
+    f.partner_record[:] = np.nan
+    f.partner_record_age[:] = 2.0
+    record = m._platform_record()
+    f.review_whitelist(active=record["active"].astype(bool), score=np.zeros(m.n_platforms),
+                       loss_rate=record["loss_rate"], age_months=record["age_months"],
+                       complaints=record["complaints"], wants_funding=np.zeros(m.n_platforms, dtype=bool),
+                       whitelist_on=False, min_age=0.0, max_complaints=1.0, max_partners=0, partner_cost_q=0.0)
+    np.testing.assert_allclose(f.partner_record[listed], balance[listed] / 3.0)
+    assert (f.partner_record_age[listed] == 0).all()
+    assert np.isnan(f.partner_record[~listed]).all() and (f.partner_record_age[~listed] == 3).all()

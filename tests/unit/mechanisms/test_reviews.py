@@ -213,11 +213,47 @@ def test_expected_partner_profit_is_the_mean_balance_at_the_funder_margin_less_t
     b, profit = expected_partner_profit(q_income=np.array([10.0, 12.0, 0.0]), q_cost=np.array([1.0, 3.0, 0.0]),
                                         q_balance=np.array([300.0, 600.0, 0.0]),
                                         loss_rate=np.array([0.0, 0.04, 0.30]))
-    assert b == pytest.approx(150.0)
+    np.testing.assert_allclose(b, 150.0)
     np.testing.assert_allclose(profit, [9.0, 7.5, -2.25])
     b, profit = expected_partner_profit(q_income=np.zeros(2), q_cost=np.zeros(2), q_balance=np.zeros(2),
                                         loss_rate=np.array([0.0, 0.1]))
-    assert b == 0.0 and not profit.any()
+    assert not b.any() and not profit.any()
+
+
+def test_a_candidate_is_expected_to_bring_no_more_than_its_share_of_its_own_business():
+    """Same funder as above (mean 150 a month per partner, margin 24%): a candidate whose balance, shared among its
+    funders and this one, is 60 is expected to bring 60, and 60 * 0.24 / 4 = 3.6; one with a reach of 1000
+    still brings the funder's mean of 150."""
+    b, profit = expected_partner_profit(q_income=np.array([10.0, 12.0, 0.0]), q_cost=np.array([1.0, 3.0, 0.0]),
+                                        q_balance=np.array([300.0, 600.0, 0.0]), loss_rate=np.zeros(3),
+                                        reach=np.array([60.0, 1000.0, 150.0]))
+    np.testing.assert_allclose(b, [60.0, 150.0, 150.0])
+    np.testing.assert_allclose(profit, [3.6, 9.0, 9.0])
+
+
+def test_the_funders_own_record_of_a_former_partner_caps_what_it_expects_and_the_cap_relaxes_with_age():
+    """A platform that brought 20 a month in its last quarter as a partner: with a fresh record (weight 1) the
+    funder expects 20, with the record faded to weight 0.25 at most 20 / 0.25 = 80, and with weight 0.1 the cap
+    of 200 is above the funder's mean of 150, which applies; a platform it never listed (NaN) is expected to
+    bring the mean."""
+    args = dict(q_income=np.array([10.0, 12.0, 0.0]), q_cost=np.array([1.0, 3.0, 0.0]),
+                q_balance=np.array([300.0, 600.0, 0.0]), loss_rate=np.zeros(3))
+    record = np.array([np.nan, np.nan, 20.0])
+    for weight, expected in ((1.0, 20.0), (0.25, 80.0), (0.1, 150.0)):
+        b, _ = expected_partner_profit(**args, record_balance=record, record_weight=np.full(3, weight))
+        np.testing.assert_allclose(b, [150.0, 150.0, expected])
+
+
+def test_under_a_regime_a_former_partner_that_did_not_pay_its_way_is_not_re_admitted():
+    """Platform 2 would pass the admission test on the funder's mean balance (see the test below), but the
+    funder's own record says it brought 2 a month: 2 * 0.32 / 4 = 0.16 does not cover the charge of 1."""
+    room = dict(partners=np.array([True, True, False]), capacity_partners=3, whitelist_on=True,
+                loss_rate=np.zeros(3))
+    assert _review(**room).partners[2]
+    record = np.array([np.nan, np.nan, 2.0])
+    assert not _review(**room, record_balance=record, record_weight=np.ones(3)).partners[2]
+    # Faded to a weight of 0.01, the record caps the expectation at 200, above the funder's mean of 100.
+    assert _review(**room, record_balance=record, record_weight=np.full(3, 0.01)).partners[2]
 
 
 def test_under_a_regime_a_candidate_is_admitted_only_if_expected_to_pay_its_way():
