@@ -64,7 +64,7 @@ def _unwrap(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def _subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
+def subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
     """``(name, one-line help, parser)`` of every subcommand, in the order ``zhudai --help`` lists them."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -111,7 +111,7 @@ def render_cli_reference() -> str:
     from experiments.cli.parser import build_parser
 
     parser = build_parser()
-    subs = list(_subcommands(parser))
+    subs = list(subcommands(parser))
     lines = [_note("experiments/cli/parser.py"), "# Command-line reference", "",
              _escape(_unwrap(parser.description or "")), "",
              "Every command is `zhudai COMMAND ...` (or `python -m experiments COMMAND ...`); "
