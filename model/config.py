@@ -40,10 +40,12 @@ from model.params import CHANNELS, FUNDER_KINDS, TIERS, Params
 
 __all__ = [
     "BASELINE_DESCRIPTION",
+    "PARAM_TABLE_HEADER",
     "ConfigError",
     "Scenario",
     "list_scenarios",
     "load_scenario",
+    "param_table_sections",
     "render_baseline_toml",
     "render_param_table",
     "render_toml",
@@ -913,14 +915,19 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_param_table() -> str:
-    """A Markdown table of every parameter: key, default, unit, range, provenance, meaning.
+PARAM_TABLE_HEADER = ("key", "default", "unit", "range", "provenance", "meaning")
 
-    Rows follow the schema order; each section starts with a bold row carrying its description.
+
+def param_table_sections() -> list[tuple[str, str, list[tuple[str, ...]]]]:
+    """Every parameter section as ``(key, description, rows)``, each row the cells of :data:`PARAM_TABLE_HEADER`.
+
+    Cells are Markdown (keys and defaults as code) with ``|`` escaped; sections follow the schema order. The
+    ODD table (:func:`render_param_table`) and the parameter reference page (``experiments/docs_pages.py``)
+    are both rendered from these rows.
     """
-    rows = ["| key | default | unit | range | provenance | meaning |", "|---|---|---|---|---|---|"]
+    out: list[tuple[str, str, list[tuple[str, ...]]]] = []
     for section in _schema().sections()[1:]:
-        rows.append(f"| **{section.key}** | | | | | {_cell(section.doc)} |")
+        rows: list[tuple[str, ...]] = []
         for child in section.children.values():
             if not isinstance(child, _Leaf):
                 continue
@@ -937,7 +944,20 @@ def render_param_table() -> str:
             prov = meta.get("prov", "") + ("; uncertainty" if meta.get("uncertainty") else "")
             cells = [f"`{child.key}`", f"`{toml_value(child.default)}`", meta.get("unit", ""), rng, prov,
                      meta.get("doc", "")]
-            rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            rows.append(tuple(_cell(c) for c in cells))
+        out.append((section.key, _cell(section.doc), rows))
+    return out
+
+
+def render_param_table() -> str:
+    """A Markdown table of every parameter: key, default, unit, range, provenance, meaning.
+
+    Rows follow the schema order; each section starts with a bold row carrying its description.
+    """
+    rows = ["| " + " | ".join(PARAM_TABLE_HEADER) + " |", "|---|---|---|---|---|---|"]
+    for key, doc, cells in param_table_sections():
+        rows.append(f"| **{key}** | | | | | {doc} |")
+        rows.extend("| " + " | ".join(row) + " |" for row in cells)
     return "\n".join(rows) + "\n"
 
 

@@ -2,8 +2,8 @@
 
 The recorder plays the role of Mesa's ``DataCollector`` with a thinner, faster surface: each month it
 appends one model row, one row per platform and one row per funder, computed from the model's
-arrays. ``COLUMN_DOCS`` is the one place where every column is documented; the README glossary is
-rendered from it and tests check that the tables carry exactly these columns.
+arrays. ``COLUMN_DOCS`` is the one place where every column is documented; the output reference page
+(docs/reference/outputs.md) is rendered from it and tests check that the tables carry exactly these columns.
 """
 
 from __future__ import annotations

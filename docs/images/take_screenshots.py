@@ -1,4 +1,4 @@
-"""Remake the README's dashboard screenshots (needs Debian's chromium and the project installed).
+"""Remake the dashboard screenshots of docs/guide/dashboard.md (needs Debian's chromium and the project installed).
 
     python docs/images/take_screenshots.py [--until 2026-06]
 

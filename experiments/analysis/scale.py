@@ -64,9 +64,9 @@ OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
 #: Tolerances of the bar: relative for levels, absolute (share points) for shares.
 REL_TOL = 0.10
 SHARE_TOL = 0.03
-#: The population at which the main job runs; smaller runs print a warning. The shipped scale check (README,
-#: "Outputs") finds every outcome's mean independent of the population size from here, but one: the waist's
-#: survival under the new rules, whose variance still falls with the sample up to 400,000 (open).
+#: The population at which the main job runs; smaller runs print a warning. The shipped scale check
+#: (docs/guide/scale-check.md) finds every outcome's mean independent of the population size from here, but
+#: one: the waist's survival under the new rules, whose variance still falls with the sample up to 400,000 (open).
 SUPPORTED_MIN_BORROWERS = 200_000
 
 
@@ -75,8 +75,8 @@ def small_population_warning(borrowers: int) -> str | None:
     if borrowers >= SUPPORTED_MIN_BORROWERS:
         return None
     return (f"warning: {borrowers:,} borrowers is below {SUPPORTED_MIN_BORROWERS:,}, the smallest population at "
-            "which `zhudai scale-check` finds the answers independent of the population size (README, "
-            "Outputs, 'Population size'); outcomes such as tail exits and head share may depend on the sample")
+            "which `zhudai scale-check` finds the answers independent of the population size (docs/guide/"
+            "scale-check.md); outcomes such as tail exits and head share may depend on the sample")
 
 
 def run_outcomes(model: pd.DataFrame, from_month: str) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Validation against the stylized facts (README, "What the model shows"): targets, metrics and their evaluation.
+"""Validation against the stylized facts (docs/findings.md): targets, metrics and their evaluation.
 
 The targets live in ``experiments/targets.toml``. Each names a metric below (one number per run), the
 scenarios it is computed on (a scenario and, where paired, its counterfactual; or an ordered list for a

@@ -8,7 +8,7 @@ window of months::
 
     [[moment]]
     name = "cr5"                          # unique label (defaults to the metric)
-    metric = "cr5"                        # a numeric column of the model table (README, Outputs)
+    metric = "cr5"                        # a numeric column of the model table (docs/reference/outputs.md)
     stat = "mean"                         # "mean" over the window (default), "end": value at its last month, or
                                           # "change": mean of its last 3 months minus mean of its first 3
     window = ["2024-01", "2024-12"]       # optional; else the file's window
@@ -177,7 +177,8 @@ def parse_moments(data: Mapping[str, Any], label: str = "moments") -> Moments:
         if not isinstance(metric, str):
             problems.append(f"{where}: needs metric = \"<model-table column>\"")
         elif metric not in numeric:
-            problems.append(f"{where}: metric {metric!r} is not a numeric model-table column (README, Outputs)")
+            problems.append(f"{where}: metric {metric!r} is not a numeric model-table column "
+                            "(docs/reference/outputs.md)")
         name = item.get("name", metric)
         if not isinstance(name, str) or not name:
             problems.append(f"{where}: name must be a non-empty string")

@@ -56,7 +56,8 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     outcomes = list(dict.fromkeys(args.outcome or sa.DEFAULT_OUTCOMES))
     unknown = [o for o in outcomes if o not in MODEL_COLUMNS or o in ("step", "date")]
     if unknown:
-        raise UsageError(f"--outcome {', '.join(unknown)}: not a numeric model-table column (see README Outputs)")
+        raise UsageError(f"--outcome {', '.join(unknown)}: not a numeric model-table column "
+                         "(see docs/reference/outputs.md)")
     if args.from_month is None:
         args.from_month = rules_start(args.scenario, args.overrides)
     try:

@@ -31,8 +31,8 @@ from experiments.dashboard.session import (
 )
 
 TITLE = "zhudai-abm: lending-assistance industry dashboard"
-#: The smallest population at which the scale check finds the answers independent of the size (README,
-#: "Outputs": the measured table); the page says so below it.
+#: The smallest population at which the scale check finds the answers independent of the size
+#: (docs/guide/scale-check.md: the measured table); the page says so below it.
 SMALL_POPULATION = SUPPORTED_MIN_BORROWERS
 PLAY_INTERVAL_MS = 1
 #: Months stepped between redraws (Mesa's Render Interval slider; its steps are odd numbers, 1, 3, 5...).

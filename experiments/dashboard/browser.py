@@ -1,7 +1,7 @@
 """Drive the dashboard from Python: ``zhudai dashboard`` in a child process, opened in Debian's Chromium.
 
 Shared by the browser tests (``tests/browser``), the benchmark (``benchmarks/bench_dashboard.py``) and the
-README screenshots (``docs/images/take_screenshots.py``). Playwright cannot download browsers here, so it
+dashboard screenshots (``docs/images/take_screenshots.py``). Playwright cannot download browsers here, so it
 drives the system's Chromium (Debian package ``chromium``; ``.ci/run`` installs it).
 """
 

@@ -1,7 +1,7 @@
 """A single-run directory (``zhudai run --out DIR``): its files, and writing them safely.
 
 A run directory holds ``model.parquet``, ``platforms.parquet``, ``funders.parquet`` and ``manifest.json``
-(the output contract: README, "Outputs"). Every file is written atomically
+(the output contract: docs/reference/outputs.md). Every file is written atomically
 (:func:`experiments.store.common.atomic_write`). ``manifest.json`` is written last: its presence marks a
 complete run, and it is removed first when a run is replaced, so a crash while replacing never leaves an old
 manifest describing new tables. A failed run adds only ``error.log``.

@@ -1,6 +1,6 @@
 """Long-run stability: every shipped scenario runs 240 months without blow-ups or oscillation artefacts.
 
-The documented long run (README, "Long-run behaviour") uses the same 20,000 borrowers. Below a few tens of
+The documented long run (docs/findings.md, "Long-run behaviour") uses the same 20,000 borrowers. Below a few tens of
 thousands of borrowers small platforms are too granular to be viable, so much smaller runs shake out faster.
 """
 
@@ -26,7 +26,8 @@ def test_240_months_stay_bounded_and_settle(name):
     assert (out > 0).all(), "the licensed market must not die out"
     # No runaway: the book stays within a factor of three of its first-year level above it, four below (under a
     # 12% cap no platform can price a loan with a margin, platform lending ends and the licensed book is the
-    # direct lenders' alone: about a third of its first-year level after twenty years; README, Long-run behaviour).
+    # direct lenders' alone: about a third of its first-year level after twenty years; docs/findings.md,
+    # Long-run behaviour).
     first_year = out[:12].mean()
     assert out.max() < 3 * first_year and out.min() > first_year / 4
     # Settled: the last five years vary little month to month, without a sawtooth.

@@ -6,7 +6,7 @@ their direct desks by 2027-12 in baseline-2024 too, and in one of the six seeds 
 also closed its desk after a run of bad quarters, in both scenarios. The test checks the mechanism end to end
 (desks close, for good, while the cheaply funded big-tech microlenders keep lending), not the size of the cap's
 effect; at 200,000 borrowers small microlenders keep about two thirds of their direct desks in baseline-2024 and
-about a third under full-tightening-2026 (README, Status and open work).
+about a third under full-tightening-2026 (docs/index.md, Status and open work).
 """
 
 from __future__ import annotations

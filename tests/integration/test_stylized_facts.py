@@ -25,7 +25,7 @@ FACTS = ("matthew_head_share", "matthew_hhi", "tail_exits_far_more_than_head", "
          "small_bank_whitelists_shrink", "small_banks_stop_platform_lending", "large_banks_keep_partners",
          "no_price_above_cap", "shadow_rises_after_cap", "multi_lender_defaults",
          "withdrawal_raises_short_run_defaults", "shadow_falls_after_crackdown")
-#: Facts the model does not produce today (README, "Status and open work"; results/validation/validation.md).
+#: Facts the model does not produce today (docs/index.md, "Status and open work"; results/validation/validation.md).
 #: The test requires them to fail, so that it says when one starts to hold and can leave this list. On this seed
 #: every core fact holds, small banks' whitelists halving included (over the 5 validation replicates they shrink to
 #: 0.55-0.61 of the counterfactual's: FAIL in results/validation/validation.md, a target over replicates).

@@ -6,7 +6,7 @@ It was produced by the command in results/reference/README.md::
         --out /tmp/ref-small --report
 
 and copied from /tmp/ref-small/report/summary.csv. A change to the model that moves it must explain why and
-regenerate both reference summaries (the full one with the command in the README).
+regenerate both reference summaries (the full one with the README's quick-start command).
 
 Tolerance: a relative 1e-9 (and 1e-12 absolute, for values at zero). Within one environment a run is
 bit-identical (``tests/integration`` checks same-seed determinism exactly); across platforms and library

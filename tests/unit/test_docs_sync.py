@@ -1,10 +1,15 @@
-"""The documentation carries what the code defines: the ODD parameter table and the README column glossary."""
+"""The documentation carries what the code defines: the ODD parameter table, the generated reference and results
+pages (experiments/docs_pages.py: the CLI from its parser, the parameters from the schema, the output columns from
+the output contract, the results pages from results/), and the README's quick start."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+
+from experiments import docs_pages
 from model.config import render_param_table
 from model.output import COLUMN_DOCS
 from model.params import iter_fields
@@ -29,20 +34,46 @@ def test_every_parameter_key_is_in_the_odd_table_and_vice_versa():
     assert documented == schema
 
 
-def test_every_output_column_is_in_the_readme_glossary():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = _block(readme, "<!-- columns:begin -->", "<!-- columns:end -->")
+def test_every_output_column_is_in_the_output_reference():
+    """The column glossary moved from the README to the generated output reference page."""
+    page = (ROOT / "docs" / "reference" / "outputs.md").read_text(encoding="utf-8")
     for table, cols in COLUMN_DOCS.items():
-        assert f"`{table}.parquet`" in block
+        assert f"`{table}.parquet`" in page
         for col, (unit, meaning) in cols.items():
-            assert f"| `{col}` | {unit} | {meaning} |" in block, (table, col)
+            assert f"| `{col}` | {unit} | {meaning} |" in page, (table, col)
+
+
+@pytest.mark.parametrize("rel", sorted(docs_pages.pages()))
+def test_generated_page_matches_its_source(rel):
+    """Every generated page under docs/ is what its source renders today (the figures copied byte for byte)."""
+    want = docs_pages.pages()[rel]
+    path = ROOT / "docs" / rel
+    assert path.is_file(), f"docs/{rel} is missing: regenerate with {docs_pages.REGENERATE}"
+    have = path.read_bytes() if isinstance(want, bytes) else path.read_text(encoding="utf-8")
+    assert have == want, f"docs/{rel} differs from its source: regenerate with {docs_pages.REGENERATE}"
+
+
+def test_cli_reference_names_every_subcommand_and_option():
+    """Belt and braces for the generated CLI page: every subcommand has a section and every option a row."""
+    from experiments.cli.parser import build_parser
+
+    page = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
+    for name, _help, sub in docs_pages.subcommands(build_parser()):
+        section = page.split(f"\n## zhudai {name}\n", 1)[1].split("\n## ", 1)[0]
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert f"`{option}`" in section, (name, option)
+
+
+def test_docs_pages_check_mode_agrees():
+    assert docs_pages.stale_pages() == [], f"regenerate with {docs_pages.REGENERATE}"
 
 
 def test_readme_quick_start_has_the_ci_test_command():
     """The quick start's second command is CI's: .ci/run, which installs the test extras and runs pytest."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    quick = _block(readme, "## Quick start", "## Using it")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = [line for line in quick.splitlines() if line and not line.startswith(("#", "`", "On a"))]
     assert len(commands) == 2, commands
     assert commands[1] == "bash .ci/run"
@@ -50,6 +81,15 @@ def test_readme_quick_start_has_the_ci_test_command():
     # Both quick-start commands install the pinned versions.
     assert "pip install -c constraints.txt -e ." in commands[0]
     assert "apt-get install -y -qq chromium" in ci
+    # CI builds the documentation site strictly, before the tests.
+    assert "mkdocs build --strict" in ci and ci.index("mkdocs build --strict") < ci.index("python -m pytest -q")
+
+
+def test_getting_started_repeats_the_readme_quick_start_exactly():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    block = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "bash .ci/run" in block and f"```bash\n{block}```" in page
 
 
 def test_the_repository_stands_alone():
