@@ -133,7 +133,9 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     ``4 * year_business / year_balance`` (each a sum of quarters fading by ``QUARTER_FADE``) stayed below the hurdle for
     ``leave_quarters`` reviews, or when no partner is left and none is worth admitting. Otherwise admits up
     to ``new_partners_per_review`` of the best-scored eligible platforms that want funding, within its
-    partner capacity (more when its budget sat idle) and a regime's ``max_partners``.
+    partner capacity (more when its budget sat idle) and a regime's ``max_partners``. Under a regime in force or
+    announced it admits only when its budget sat idle: with every partner costing its charge, a new partner of a
+    funder whose budget is already lent would only share out business its partners take.
     """
     partners = partners.copy()
     regime = whitelist_on or regime_announced
@@ -173,6 +175,8 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
                                                                     record_weight=record_weight)
         candidates &= expected_profit > partner_charge + hurdle / 4.0 * expected_balance
     n_new = min(cap - int(partners.sum()), new_partners_per_review)
+    if regime and not idle:
+        n_new = 0  # every partner costs its charge: a busy funder's new partner would only share out its business
     if n_new > 0 and candidates.any():
         idx = np.flatnonzero(candidates)
         partners[idx[np.argsort(-score[idx], kind="stable")[:n_new]]] = True

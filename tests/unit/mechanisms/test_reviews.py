@@ -21,6 +21,9 @@ from model.mechanisms.reviews import (
 )
 
 PP = load_scenario("baseline-2024").params.platforms
+# A funder whose budget sat idle (lines 10 of a budget of 100), admitting at most one new partner a review: under a
+# whitelist regime only such a funder takes on new partners.
+IDLE = dict(q_budget=100.0, q_lines=10.0, new_partners_per_review=1)
 
 
 def _review(**over):
@@ -60,7 +63,8 @@ def test_losing_partner_is_dropped_and_the_best_candidate_admitted():
 
 
 def test_whitelist_regime_drops_young_or_complained_partners():
-    r = _review(whitelist_on=True, age_months=np.array([60.0, 12.0, 60.0]), complaints=np.array([0.9, 0.0, 0.0]))
+    r = _review(**IDLE, whitelist_on=True, age_months=np.array([60.0, 12.0, 60.0]),
+                complaints=np.array([0.9, 0.0, 0.0]))
     # Partner 0 fails the complaint bar, partner 1 the age bar; platform 2 qualifies and is admitted.
     np.testing.assert_array_equal(r.partners, [False, False, True])
 
@@ -157,9 +161,9 @@ def test_announced_regime_applies_its_admission_criteria_before_it_binds():
     """Ahead of the regime the funder already drops and refuses young or complained platforms, as it will under it."""
     criteria = dict(age_months=np.array([60.0, 12.0, 60.0]), complaints=np.array([0.9, 0.0, 0.0]))
     np.testing.assert_array_equal(_review(**criteria).partners, [True, True, False])  # no regime: capacity full
-    ahead = _review(**criteria, regime_announced=True)
+    ahead = _review(**criteria, **IDLE, regime_announced=True)
     np.testing.assert_array_equal(ahead.partners, [False, False, True])
-    np.testing.assert_array_equal(ahead.partners, _review(**criteria, whitelist_on=True).partners)
+    np.testing.assert_array_equal(ahead.partners, _review(**criteria, **IDLE, whitelist_on=True).partners)
 
 
 def test_announced_regime_charges_its_cost_share_in_the_partner_profit_test():
@@ -167,7 +171,7 @@ def test_announced_regime_charges_its_cost_share_in_the_partner_profit_test():
 
     The anticipated cost only counts while the regime is announced. The freed place goes to the better-scored
     candidate 2 (a dropped partner is a candidate again, so it must be outranked)."""
-    over = dict(q_income=np.array([20.0, 10.0, 10.0]), score=np.array([3.0, 1.0, 2.0]))
+    over = dict(q_income=np.array([20.0, 10.0, 10.0]), score=np.array([3.0, 1.0, 2.0]), **IDLE)
     assert _review(**over, regime_announced=True, anticipated_cost_q=6.5).partners[1]
     dropped = _review(**over, regime_announced=True, anticipated_cost_q=7.5)
     np.testing.assert_array_equal(dropped.partners, [True, False, True])
@@ -199,7 +203,7 @@ def test_under_a_regime_a_listed_partner_need_only_pay_its_way_but_a_candidate_m
     over = dict(partners=np.array([True, True, False]), q_income=np.array([20.0, 10.0, 0.0]),
                 q_cost=np.array([2.0, 2.0, 0.0]), q_balance=np.array([300.0, 300.0, 0.0]),
                 loss_rate=np.array([0.0, 0.0, 0.20]), score=np.array([3.0, 1.0, 2.0]), hurdle=0.30,
-                capacity_partners=3, loss_tolerance=0.25)
+                capacity_partners=3, loss_tolerance=0.25, **IDLE)
     for ahead in (dict(whitelist_on=True), dict(regime_announced=True)):
         np.testing.assert_array_equal(_review(**over, **ahead).partners, [True, True, False])
     np.testing.assert_array_equal(_review(**{**over, "hurdle": 0.20}, whitelist_on=True).partners,
@@ -248,7 +252,7 @@ def test_under_a_regime_a_former_partner_that_did_not_pay_its_way_is_not_re_admi
     """Platform 2 would pass the admission test on the funder's mean balance (see the test below), but the
     funder's own record says it brought 2 a month: 2 * 0.32 / 4 = 0.16 does not cover the charge of 1."""
     room = dict(partners=np.array([True, True, False]), capacity_partners=3, whitelist_on=True,
-                loss_rate=np.zeros(3))
+                loss_rate=np.zeros(3), **IDLE)
     assert _review(**room).partners[2]
     record = np.array([np.nan, np.nan, 2.0])
     assert not _review(**room, record_balance=record, record_weight=np.ones(3)).partners[2]
@@ -260,7 +264,7 @@ def test_under_a_regime_a_candidate_is_admitted_only_if_expected_to_pay_its_way(
     """Platform 2 is a candidate with room on the list. Expected: mean balance 100 at a margin of
     12 * 16 / 600 = 32% a year, less its loss rate, over four quarters; it must beat the charge of 1 plus the
     hurdle's 1% / 4 * 100 = 0.25. Without a regime, only the loss tolerance screens candidates."""
-    room = dict(partners=np.array([True, True, False]), capacity_partners=3)
+    room = dict(partners=np.array([True, True, False]), capacity_partners=3, **IDLE)
     assert _review(**room, whitelist_on=True, loss_rate=np.array([0.0, 0.0, 0.0])).partners[2]  # 100 * .32 / 4 = 8
     assert not _review(**room, whitelist_on=True, loss_rate=np.array([0.0, 0.0, 0.30])).partners[2]  # 0.5 < 1.25
     assert _review(**room, loss_rate=np.array([0.0, 0.0, 0.05])).partners[2]  # within the 5% tolerance, no regime
@@ -356,3 +360,16 @@ def test_borrower_outcomes_spiral_definition():
 def test_plan_params_are_the_shipped_ones():
     """The tests above read the shipped platform parameters; a schema change shows here first."""
     assert dataclasses.is_dataclass(PP) and 0 < PP.risk_cut < 1 and 0 < PP.shrink_factor <= 1
+
+
+def test_under_a_regime_only_a_funder_with_idle_budget_takes_on_new_partners():
+    """Room on the list (capacity 3, two partners) and a candidate worth admitting: without a regime the funder fills
+    its list; under a regime in force or announced, where every partner costs its charge, it admits the candidate
+    only when its budget sat idle (lines under 80% of the budget), since a new partner would otherwise only share
+    out business its partners already take."""
+    room = dict(partners=np.array([True, True, False]), capacity_partners=3)
+    busy = dict(q_budget=100.0, q_lines=90.0)
+    assert _review(**room, **busy).partners[2]
+    for regime in (dict(whitelist_on=True), dict(regime_announced=True)):
+        assert not _review(**room, **busy, **regime).partners[2]
+        assert _review(**room, **regime, q_budget=100.0, q_lines=70.0).partners[2]
