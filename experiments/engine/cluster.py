@@ -49,6 +49,9 @@ def make_jobqueue_cluster(
     Raises:
         ValueError: for an unknown kind or fewer than one core.
     """
+    from experiments.extras import require
+
+    require("dask", "dask_jobqueue", what="SLURM/PBS clusters (experiments.engine.cluster)")
     import dask_jobqueue
 
     classes = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
