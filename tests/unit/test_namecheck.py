@@ -50,10 +50,28 @@ def test_a_foreign_model_first_on_pythonpath_is_named_and_exits_2(tmp_path, layo
     assert list(work.iterdir()) == []
 
 
-def test_a_stray_model_directory_without_init_does_not_shadow_ours(tmp_path):
-    """A plain ``model/`` folder (no ``__init__.py``) in the working directory is no package: ours still wins."""
+def test_a_stray_model_directory_does_not_shadow_ours_on_pythonpath(tmp_path):
+    """Running from a checkout on PYTHONPATH, a plain ``model/`` folder (no ``__init__.py``) in the working directory
+    is at most a namespace package, which a regular package anywhere on sys.path beats: ours still wins."""
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "notes.txt").write_text("data\n")
     done = _zhudai(["--version"], [ROOT], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("zhudai-abm ")
+
+
+def test_a_namespace_model_directory_is_named_too(tmp_path, monkeypatch):
+    """Under an editable install ours is found after sys.path, so a plain ``model/`` folder in the working directory
+    (a namespace package for ``python -m``) comes first; the check names it."""
+    import importlib.machinery
+    import importlib.util
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    spec = importlib.machinery.ModuleSpec("model", None, is_package=True)
+    spec.submodule_search_locations = [str(folder)]
+    monkeypatch.delitem(sys.modules, "model", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec if name == "model" else None)
+    message = namecheck.model_clash()
+    assert message is not None
+    assert f"it is {folder.resolve()} (expected {namecheck.OURS})" in message
