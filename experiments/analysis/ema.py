@@ -1,6 +1,6 @@
 """EMA Workbench adapter: expose the model to ``ema_workbench`` as levers, uncertainties and outcomes.
 
-Install the optional extra (``pip install -e ".[ema]"``), then::
+Install the optional extra (``pip install -c constraints.txt -e ".[ema]"``), then::
 
     from experiments.analysis.ema import make_ema_model, run_example
     model = make_ema_model("new-rules-2025", borrowers=50_000, replications=2)
