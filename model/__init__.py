@@ -14,11 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["ConfigError", "LendingModel", "Scenario", "list_scenarios", "load_scenario"]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     # Lazy imports keep `import model.config` cheap and free of the simulation's dependencies.
+    if name == "__version__":  # one version for the distribution, written in experiments/__init__.py
+        from experiments import __version__
+
+        return __version__
     if name == "LendingModel":
         from model.lending import LendingModel
 

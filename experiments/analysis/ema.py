@@ -1,6 +1,6 @@
 """EMA Workbench adapter: expose the model to ``ema_workbench`` as levers, uncertainties and outcomes.
 
-Install the optional extra (``pip install -e ".[ema]"``), then::
+Install the optional extra (``pip install -c constraints.txt -e ".[ema]"``), then::
 
     from experiments.analysis.ema import make_ema_model, run_example
     model = make_ema_model("new-rules-2025", borrowers=50_000, replications=2)
@@ -141,6 +141,7 @@ class ParameterSpec:
 
     def to_ema(self) -> Any:
         """The ``ema_workbench`` parameter."""
+        require_ema()
         from ema_workbench import BooleanParameter, CategoricalParameter, IntegerParameter, RealParameter
 
         if self.kind == "real":
@@ -479,13 +480,17 @@ def parameter_columns(model: Any, experiments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _import_ema() -> Any:
-    try:
-        import ema_workbench
-    except ImportError as err:
-        raise ImportError(
-            'the EMA Workbench adapter needs ema_workbench: install the [ema] extra (pip install -e ".[ema]")'
-        ) from err
+    require_ema()
+    import ema_workbench
+
     return ema_workbench
+
+
+def require_ema() -> None:
+    """Raise :class:`experiments.extras.MissingExtra` naming the ``ema`` extra if ema_workbench is missing."""
+    from experiments.extras import require
+
+    require("ema", what="the EMA Workbench adapter")
 
 
 def series_frame(model: Any, outcomes: Mapping[str, np.ndarray]) -> pd.DataFrame:

@@ -38,6 +38,7 @@ from experiments.analysis.ema import (
     make_ema_model,
     month_labels,
     parameter_columns,
+    require_ema,
     series_frame,
 )
 
@@ -136,6 +137,7 @@ def run_discovery(
         EMAInputError: (a ``ValueError``) for invalid levers, uncertainties or settings.
         ValueError: if ``n_experiments`` or ``processes`` is below 1.
     """
+    require_ema()
     import matplotlib
 
     matplotlib.use("Agg")

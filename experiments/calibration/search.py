@@ -49,6 +49,9 @@ class SearchState:
 
 
 def _optuna() -> Any:
+    from experiments.extras import require
+
+    require("calibrate", what="zhudai calibrate")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

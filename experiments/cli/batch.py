@@ -64,9 +64,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
         parse_month(args.from_month)
     except (ValueError, TypeError):
         raise UsageError(f"--from {args.from_month!r}: expected YYYY-MM") from None
-    scheduler = args.scheduler
-    if scheduler is not None and scheduler != "local" and args.workers is not None:
-        raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    scheduler = check_executor(args)
     window = [*args.overrides, f"run.borrowers={args.borrowers}"] + ([f"run.months={args.months}"] if args.months
                                                                        else [])
     sa.check_window(args.scenario, window, args.from_month)
@@ -115,6 +113,24 @@ def cmd_batch(args: argparse.Namespace, argv: list[str]) -> int:
     return run_design(load_design(args.design), args, argv)
 
 
+def check_executor(args: argparse.Namespace) -> str | None:
+    """The ``--scheduler`` of a batch command, checked before anything runs: ``--workers`` goes with the local pool
+    or ``--scheduler local`` only, and a scheduler needs the ``dask`` extra.
+
+    Raises:
+        UsageError: ``--workers`` with a scheduler address.
+        experiments.extras.MissingExtra: a scheduler without the ``dask`` extra.
+    """
+    from experiments.extras import require
+
+    scheduler = args.scheduler
+    if scheduler is not None and scheduler != "local" and args.workers is not None:
+        raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    if scheduler is not None:
+        require("dask", "dask", "distributed", what=f"--scheduler {scheduler} (the dask executor)")
+    return scheduler
+
+
 def execute_design(resolved: Any, out: Path, *, workers: int | None, scheduler: str | None, quiet: bool,
                    argv: list[str], fork: bool = True) -> tuple[Any, int | None]:
     """Run a resolved design into ``out`` with the command line's error handling.
@@ -146,9 +162,7 @@ def run_design(design: Any, args: argparse.Namespace, argv: list[str]) -> int:
     from experiments.analysis.summary import render_summary
     from experiments.store.batch_dir import SUMMARY_FILE
 
-    scheduler = args.scheduler
-    if scheduler is not None and scheduler != "local" and args.workers is not None:
-        raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    scheduler = check_executor(args)
     resolved = design.resolve()
     if not args.quiet:
         scenarios = len(design.scenarios)

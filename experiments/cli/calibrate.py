@@ -19,7 +19,8 @@ Rerunning the same command resumes: finished trials are kept in ``DIR/study.jour
 finished are evaluated first, and runs already stored are not rerun. A larger ``--budget`` continues the search.
 ``DIR/calibration.json`` records what the calibration fits; a rerun with other moments, parameters, scenario,
 population, replicates, seed or sampler is refused (exit 2), as is a batch directory whose runs were resolved
-with other parameters (an edited scenario file).
+with other parameters (an edited scenario file). It also records the zhudai-abm ``version`` that started the
+calibration; a rerun under another version is not refused for that alone.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 
 IDENTITY_FILE = "calibration.json"
 IDENTITY_KIND = "zhudai-calibration"
+#: Keys of ``calibration.json`` recorded but not compared on a rerun: the zhudai-abm version that started the
+#: calibration (a rerun under another version resumes it; each generation's batch manifest names its own version).
+RECORDED_ONLY = frozenset({"version"})
 DEFAULT_BUDGET = 60
 DEFAULT_BATCH = 8
 DEFAULT_GRID = 7
@@ -78,7 +82,8 @@ def check_identity(out: Path, identity: dict[str, Any]) -> None:
             held = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise UsageError(f"--out {out}: cannot read {IDENTITY_FILE} ({err}); use another --out") from None
-        differs = sorted(k for k in set(held) | set(identity) if held.get(k) != identity.get(k))
+        compared = (set(held) | set(identity)) - RECORDED_ONLY
+        differs = sorted(k for k in compared if held.get(k) != identity.get(k))
         if differs:
             raise UsageError(f"--out {out} holds a calibration of other inputs (differs in: {', '.join(differs)}); "
                              "nothing was changed: use another --out, or rerun with the same inputs to resume")
@@ -147,9 +152,13 @@ class Setup:
         return problems
 
     def identity(self, sampler: str) -> dict[str, Any]:
-        """What the calibration fits, as JSON data (compared with ``DIR/calibration.json`` on a rerun)."""
+        """What the calibration fits, as JSON data (compared with ``DIR/calibration.json`` on a rerun, but for
+        :data:`RECORDED_ONLY`)."""
+        import experiments
+
         return json.loads(json.dumps({
-            "kind": IDENTITY_KIND, "scenario": self.scenario_name, "overrides": list(self.overrides),
+            "kind": IDENTITY_KIND, "version": experiments.__version__, "scenario": self.scenario_name,
+            "overrides": list(self.overrides),
             "moments": [dataclasses.asdict(m) for m in self.moments.moments],
             "params": [dataclasses.asdict(p) for p in self.params], "borrowers": self.borrowers,
             "replications": self.replications, "final_replications": self.final_replications,
@@ -215,9 +224,12 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     import pandas as pd
 
     from experiments.calibration import outputs, profile, search, spec
+    from experiments.cli.batch import check_executor
+    from experiments.extras import require
 
-    if args.scheduler is not None and args.scheduler != "local" and args.workers is not None:
-        raise UsageError("--workers applies to the local pool and --scheduler local, not to a scheduler address")
+    # Before anything is read or written: a core install says which extra to add.
+    require("calibrate", what="zhudai calibrate")
+    check_executor(args)
     setup = Setup(args)
     out = Path(args.out)
     check_identity(out, setup.identity(args.sampler))

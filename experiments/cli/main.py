@@ -30,7 +30,8 @@ Exit statuses:
     0: success.
     1: the run failed inside the model (traceback in ``DIR/error.log``) or its results could not be written.
     2: bad input: usage error, unknown scenario, invalid parameter or override, or ``--out`` already holds
-       a run and ``--overwrite`` was not given. Nothing is run or written.
+       a run and ``--overwrite`` was not given; or the command needs an optional extra that is not installed
+       (``dashboard``, ``calibrate``, ``--scheduler``: the message names it). Nothing is run or written.
     130: interrupted (Ctrl-C); nothing written.
 
 Batch commands (``compare``, ``sweep``, ``batch``) use the same statuses: 1 when a run failed or a worker
@@ -50,6 +51,7 @@ from collections.abc import Sequence
 
 from experiments.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError, error
 from experiments.cli.parser import build_parser
+from experiments.extras import MissingExtra
 from model.config import ConfigError
 
 
@@ -72,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.handler(args, [PROG, *args_list])
-    except (ConfigError, UsageError) as err:
+    except (ConfigError, UsageError, MissingExtra) as err:
+        # MissingExtra: the command needs an optional extra that is not installed (experiments/extras.py).
         error(str(err))
         return EXIT_USAGE
     except KeyboardInterrupt:

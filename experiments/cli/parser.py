@@ -117,7 +117,7 @@ def override(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``zhudai`` with its subcommands."""
-    from model import __version__
+    from experiments import __version__
 
     # Raw, so the epilog's exit-status table keeps its layout; descriptions are wrapped by hand instead.
     def formatter(prog: str) -> argparse.HelpFormatter:
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=formatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"zhudai-abm {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", required=True)
 
     # Options shared by every command that resolves a scenario, so `check` accepts a `run` command line.

@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     from experiments.engine.run import run_model
     from experiments.store import run_dir
-    from experiments.store.common import environment_versions
+    from experiments.store.common import code_version, environment_versions
 
     overrides = scenario_overrides(args)
     scenario = load_scenario(args.scenario, overrides)
@@ -96,7 +96,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         raise
     except Exception as exc:
         context = {"scenario": f"{scenario.name} ({scenario.source})", "overrides": overrides, "seed": args.seed,
-                   "versions": environment_versions()}
+                   "version": code_version(), "versions": environment_versions()}
         log = run_dir.write_error_log(out, argv, context, PROG)
         error(f"run failed: {type(exc).__name__}: {exc}")
         if log is not None:

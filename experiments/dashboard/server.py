@@ -44,17 +44,14 @@ def check_port(host: str, port: int) -> int:
 
 
 def check_installed() -> None:
-    """Fail early, with the fix, if the dashboard's packages are missing."""
-    missing = []
-    for module in ("solara", "solara_assets", "matplotlib", "mesa.visualization"):
-        try:
-            __import__(module)
-        except ImportError as exc:
-            missing.append(exc.name or module)
-    if missing:
-        names = ", ".join(sorted({m.split(".")[0].replace("_", "-") for m in missing}))
-        raise DashboardError(f"the dashboard needs {names}, which is not installed: run `pip install -e .` in the "
-                             "project")
+    """Fail early, with the fix, if the packages of the ``dashboard`` extra are missing.
+
+    Raises:
+        experiments.extras.MissingExtra: naming the extra, its install line and the missing modules.
+    """
+    from experiments.extras import require
+
+    require("dashboard", what="zhudai dashboard")
 
 
 def serve(host: str, port: int) -> int:

@@ -209,10 +209,15 @@ def run_batch(
 
     Raises:
         StoreError: if ``out`` holds another design or is not usable (nothing is changed).
+        experiments.extras.MissingExtra: if a ``scheduler`` is given without the ``dask`` extra (nothing is changed).
         OSError: if the scheduler cannot be reached or results cannot be written.
     """
     from tqdm import tqdm
 
+    from experiments.extras import require
+
+    if scheduler is not None:  # before the store is touched: a core install has no dask
+        require("dask", "dask", "distributed", what=f"--scheduler {scheduler} (the dask executor)")
     t0 = time.perf_counter()
     store = open_store(out, resolved, argv)
     done = store.ok_run_ids()

@@ -9,7 +9,7 @@ Build a cluster, ask it for jobs, and pass its scheduler address to any batch co
 
 Every job runs one single-threaded worker process per core with BLAS/OpenMP limited to one thread, the
 same layout as the local process pool, so results are identical to a local run of the same design.
-Needs the ``cluster`` extra: ``pip install -e ".[cluster]"``.
+Needs the ``dask`` extra (``cluster`` is another name for it): ``pip install -c constraints.txt -e ".[dask]"``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def make_jobqueue_cluster(
     Raises:
         ValueError: for an unknown kind or fewer than one core.
     """
+    from experiments.extras import require
+
+    require("dask", "dask_jobqueue", what="SLURM/PBS clusters (experiments.engine.cluster)")
     import dask_jobqueue
 
     classes = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}

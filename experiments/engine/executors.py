@@ -201,10 +201,14 @@ class DaskExecutor:
         """Connect to ``address`` or start a local cluster of ``workers`` single-threaded processes.
 
         Raises:
+            experiments.extras.MissingExtra: without the ``dask`` extra.
             OSError: if the scheduler cannot be reached.
         """
         import logging
 
+        from experiments.extras import require
+
+        require("dask", "dask", "distributed", what="the dask executor")
         import dask
         from distributed import Client, LocalCluster
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from experiments.store.common import environment_versions, now_iso, project_git
+from experiments.store.common import code_version, environment_versions, now_iso, project_git
 from experiments.store.run_dir import TABLE_FILES
 from model.output import TABLES
 
@@ -148,6 +148,7 @@ class RunOutput:
         run = self.scenario.params.run
         manifest = {
             "schema_version": SCHEMA_VERSION,
+            "version": code_version(),
             "scenario": self.scenario.name,
             "description": self.scenario.description,
             "source": str(self.scenario.source),

@@ -22,6 +22,12 @@ replications whose first replicates are exactly the stored runs (the store grows
 the grown design). Anything else is refused and nothing is changed, with the settings that differ, or the keys
 that differ when only the parameters do. An accepted rerun first removes temporary files left by a killed
 driver and table files of runs that have no ``ok`` row, then runs what is missing.
+
+The zhudai-abm version (``experiments.__version__``) is recorded, not compared: the manifest's ``version`` and
+``versions`` name the code of the latest session and each entry of ``sessions`` names its own ``version``. A store
+is refused for what its runs are (their resolved parameters), so a new version that resolves the same parameters
+may resume it, and the sessions (with their start and end times) say which code ran when; ``zhudai rerun`` says
+whether a stored run is still reproduced exactly.
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from experiments.store.common import atomic_write, atomic_write_text, environment_versions, now_iso, project_git
+from experiments.store.common import (
+    atomic_write,
+    atomic_write_text,
+    code_version,
+    environment_versions,
+    now_iso,
+    project_git,
+)
 from model.output import TABLES
 
 if TYPE_CHECKING:
@@ -305,14 +318,16 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
         raise StoreError(f"--out {directory}: cannot create it ({err.strerror or err})") from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise StoreError(f"--out {directory}: not writable")
-    session = {"started_at": now_iso(), "finished_at": None, "status": "running", "argv": list(argv),
-               "host": socket.gethostname()}
+    version = code_version()
+    session = {"started_at": now_iso(), "finished_at": None, "status": "running", "version": version,
+               "argv": list(argv), "host": socket.gethostname()}
     if grown_from is not None:
         session["grown_from_replications"] = grown_from
     git = project_git()
     manifest = {
         "kind": MANIFEST_KIND,
         "schema_version": SCHEMA_VERSION,
+        "version": version,
         "fingerprint": resolved.fingerprint(),
         "design": resolved.to_dict(),
         "versions": environment_versions(),

@@ -1,4 +1,4 @@
-"""What both result directories share: atomic file writes and provenance (versions, git commit).
+"""What both result directories share: atomic file writes and provenance (version, versions, git commit).
 
 Every file is written under a temporary name in the same directory, flushed to disk and renamed into place,
 so a reader never sees half a file. :mod:`experiments.store.run_dir` (one run) and
@@ -158,6 +158,9 @@ def git_commit(repo_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 def environment_versions() -> dict[str, str | None]:
     """Versions of Python, the platform and the distributions that shape results.
 
+    zhudai-abm's own is :data:`experiments.__version__`, the code that runs, not the installed metadata (which
+    names another checkout when this one runs through ``PYTHONPATH``).
+
     Returns:
         ``{"python": ..., "platform": ..., "zhudai-abm": ..., "mesa": ..., ...}``; a distribution that is
         not installed maps to ``None``.
@@ -167,11 +170,21 @@ def environment_versions() -> dict[str, str | None]:
         "platform": platform.platform(),
     }
     for dist in VERSIONED_DISTRIBUTIONS:
+        if dist == "zhudai-abm":
+            versions[dist] = code_version()
+            continue
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[dist] = None
     return versions
+
+
+def code_version() -> str:
+    """zhudai-abm's version (:data:`experiments.__version__`), as every manifest records it under ``version``."""
+    import experiments
+
+    return experiments.__version__
 
 
 def project_git() -> dict[str, Any] | None:

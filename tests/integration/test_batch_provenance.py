@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import experiments
 import model.config
 from experiments.cli.main import main
 from experiments.engine.design import Design
@@ -169,3 +171,31 @@ def test_growing_is_refused_when_the_stored_runs_are_not_the_first_replicates(tm
     grown_store = open_store(tmp_path / "c", grown)
     assert grown_store.grown_from == 1 and grown_store.manifest["design"]["replications"] == 2
     assert grown_store.manifest["fingerprint"] == grown.fingerprint()
+
+
+def test_the_version_is_recorded_per_session_and_another_version_alone_is_not_refused(tmp_path, monkeypatch):
+    """Stores are refused for their runs' parameters, not for the code version, which each session records."""
+    scenario = tmp_path / "v.toml"
+    scenario.write_text('description = "v"\nextends = "new-rules-2025"\n', encoding="utf-8")
+    out = tmp_path / "b"
+    assert _compare(out, scenario)[0] == 0
+    first = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert first["version"] == experiments.__version__
+    assert first["versions"]["zhudai-abm"] == experiments.__version__
+    assert [s["version"] for s in first["sessions"]] == [experiments.__version__]
+
+    monkeypatch.setattr(experiments, "__version__", "99.0.0")
+    code, err = _compare(out, scenario)
+    assert code == 0, err
+    second = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert second["version"] == "99.0.0" and second["versions"]["zhudai-abm"] == "99.0.0"
+    assert [s["version"] for s in second["sessions"]] == [first["version"], "99.0.0"]
+    assert second["fingerprint"] == first["fingerprint"]
+
+    # Other parameters are still refused under the new version, and nothing changes.
+    before = snapshot(out)
+    scenario.write_text('description = "v"\nextends = "new-rules-2025"\n[policy.rate_cap]\napr = 0.12\n',
+                        encoding="utf-8")
+    code, err = _compare(out, scenario)
+    assert code == 2 and "policy.rate_cap.apr: 0.24 -> 0.12" in err
+    assert snapshot(out) == before

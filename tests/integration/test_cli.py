@@ -18,6 +18,7 @@ import mesa
 import pandas as pd
 import pytest
 
+import experiments
 from experiments.cli import exits
 from experiments.cli import run as cli_run
 from experiments.cli.main import main
@@ -184,6 +185,7 @@ def test_run_manifest_describes_the_run(tiny_run):
     assert started.utcoffset().total_seconds() == 0
     assert started <= finished and manifest["elapsed_seconds"] >= 0
     assert set(manifest["versions"]) >= {"python", "platform", "zhudai-abm", "mesa", "numpy", "pandas", "pyarrow"}
+    assert manifest["version"] == manifest["versions"]["zhudai-abm"] == experiments.__version__
     assert "git" in manifest
     assert manifest["argv"][:3] == ["zhudai", "run", SCENARIO]
     assert manifest["tables"]["model"] == {"file": "model.parquet", "rows": 3}

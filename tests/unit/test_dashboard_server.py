@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import pytest
 
@@ -52,17 +53,11 @@ def test_port_in_use_exits_2_through_the_cli(capsys):
 
 
 def test_missing_packages_are_named(monkeypatch):
-    import builtins
+    from experiments.extras import MissingExtra
 
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "solara_assets":
-            raise ModuleNotFoundError("No module named 'solara_assets'", name="solara_assets")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(DashboardError, match="needs solara-assets, which is not installed"):
+    monkeypatch.setitem(sys.modules, "solara_assets", None)  # None in sys.modules: the module cannot be imported
+    with pytest.raises(MissingExtra, match=r"zhudai dashboard needs the optional 'dashboard' dependencies: .*"
+                                           r"\(not installed: solara_assets\)"):
         check_installed()
 
 

@@ -112,4 +112,4 @@ def test_the_adapter_imports_without_ema_workbench():
         "    print(err)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert 'install the [ema] extra (pip install -e ".[ema]")' in out.stdout
+    assert "needs the optional 'ema' dependencies: pip install -c constraints.txt -e \".[ema]\"" in out.stdout
