@@ -512,12 +512,33 @@ def load_targets_file(path: str | os.PathLike[str] = DEFAULT_TARGETS,
 
 
 # --------------------------------------------------------------------------------------- robustness
+SCREEN_KEYS = ("scenario", "moments", "plausibility", "provenance")
+
+
 def robustness_problems(table: Mapping[str, Any]) -> list[str]:
-    """Problems of a ``[robustness]`` table: ``relative`` (0..1) and ``[robustness.absolute]`` ranges."""
+    """Problems of a ``[robustness]`` table: ``relative`` (0..1), ``[robustness.absolute]`` ranges, ``candidates``
+    (a whole number >= 1) and the ``[robustness.screen]`` table (see :func:`robustness_screen`)."""
     problems: list[str] = []
     for key in table:
-        if key not in ("relative", "absolute", "provenance"):
+        if key not in ("relative", "absolute", "provenance", "candidates", "screen"):
             problems.append(f"robustness: unknown key {key!r}")
+    cand = table.get("candidates", 1)
+    if isinstance(cand, bool) or not isinstance(cand, int) or cand < 1:
+        problems.append(f"robustness: candidates must be a whole number >= 1, got {cand!r}")
+    screen = table.get("screen")
+    if screen is not None:
+        if not isinstance(screen, Mapping):
+            problems.append(f"robustness: screen must be a table, got {screen!r}")
+        else:
+            for key in screen:
+                if key not in SCREEN_KEYS:
+                    problems.append(f"robustness.screen: unknown key {key!r} (allowed: {', '.join(SCREEN_KEYS)})")
+            for key in ("scenario", "moments"):
+                if not (isinstance(screen.get(key), str) and screen.get(key)):
+                    problems.append(f"robustness.screen: needs {key} = \"...\"")
+            thr = screen.get("plausibility", 3.0)
+            if isinstance(thr, bool) or not isinstance(thr, int | float) or not thr > 0:
+                problems.append(f"robustness.screen: plausibility must be a number > 0, got {thr!r}")
     rel = table.get("relative", 0.5)
     if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0 < rel < 1:
         problems.append(f"robustness: relative must be a number in (0, 1), got {rel!r}")
@@ -533,6 +554,50 @@ def robustness_problems(table: Mapping[str, Any]) -> list[str]:
         if not ok:
             problems.append(f"robustness.absolute.{key}: expected [low, high] with low <= high, got {rng!r}")
     return problems
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The robustness study's plausibility screen (history matching): a sample point is kept only if
+    ``scenario`` reproduces every moment of ``moments`` within ``plausibility`` tolerances.
+
+    Attributes:
+        scenario: the scenario whose runs are measured (the calibration's, before any rule).
+        moments: the moments (a calibration moments file: levels before the rules, never responses to them).
+        plausibility: the largest distance, in tolerances, a kept point may have on any moment.
+        path: the moments file.
+    """
+
+    scenario: str
+    moments: Any
+    plausibility: float
+    path: str
+
+
+def robustness_screen(table: Mapping[str, Any], targets_path: str | os.PathLike[str]) -> Screen | None:
+    """The ``[robustness.screen]`` of a checked ``[robustness]`` table, its moments file loaded (a relative path is
+    read from the targets file's folder); None without a screen.
+
+    Raises:
+        experiments.calibration.spec.CalibrationError: when the moments file is missing or invalid (exit 2).
+    """
+    from experiments.calibration.spec import load_moments
+
+    screen = table.get("screen")
+    if not screen:
+        return None
+    path = Path(screen["moments"])
+    if not path.is_absolute():
+        path = Path(targets_path).resolve().parent / path
+    return Screen(screen["scenario"], load_moments(path), float(screen.get("plausibility", 3.0)), str(path))
+
+
+def screen_values(model: pd.DataFrame, moments: Any) -> dict[str, float]:
+    """A point's moments: each moment's mean over the point's runs (one model table, ``replicate`` column)."""
+    from experiments.calibration.spec import run_moments
+
+    runs = [run_moments(run, moments) for _, run in model.groupby("replicate", sort=True)]
+    return {m.name: float(np.mean([r[m.name] for r in runs])) if runs else math.nan for m in moments.moments}
 
 
 def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:

@@ -308,6 +308,23 @@ def loss(values: Mapping[str, float], moments: Moments) -> float:
     return total
 
 
+def implausibility(values: Mapping[str, float], moments: Moments) -> tuple[float, str]:
+    """How far a point's moments lie from the observed levels, in tolerances: the largest ``|value - observed| /
+    tolerance`` over the moments, and that moment's name (inf and the first missing moment's name when a value is
+    missing). History matching's implausibility measure: a point whose largest distance exceeds 3 is ruled out
+    as a description of the observed world (Pukelsheim's three-sigma rule).
+    """
+    worst, name = 0.0, ""
+    for m in moments.moments:
+        v = values.get(m.name, math.nan)
+        if not math.isfinite(v):
+            return math.inf, m.name
+        z = abs(v - m.value) / m.tolerance
+        if z > worst:
+            worst, name = z, m.name
+    return worst, name
+
+
 # ----------------------------------------------------------------------------------------- parameters
 @dataclass(frozen=True)
 class CalParam:

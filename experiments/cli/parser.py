@@ -59,15 +59,19 @@ defaults:
   --replications 5, --borrowers 200000, --seed 20251001, --out results/validation/run,
   --targets experiments/targets.toml, --workers: the number of CPUs. With --robustness N: an N-point
   Latin-hypercube sample over the parameters flagged uncertainty=True (ranges in the targets file's
-  [robustness] table); each point runs every needed scenario with --replications and --borrowers.
+  [robustness] table); each point runs every needed scenario with --replications and --borrowers. With a
+  [robustness.screen] (history matching), candidates x N points are drawn and each is first run on the
+  screen scenario alone: only points whose pre-rule moments all lie within --plausibility tolerances of the
+  observed levels run the full set, until N are kept.
 
 outputs:
   DIR/validation.csv, DIR/validation.md   one row per target: figure, test, status (main validation)
-  DIR/robustness.csv                      per target: share of sample points where it holds (--robustness)
-  DIR/robustness_points.csv               per point and target: figure, share, status, holds
-  DIR/robustness_design.csv               the sampled parameter values of every point
-  the runs are stored as a batch in DIR (robustness: DIR/robustness-points/point-NN), so rerunning the
-  same command resumes
+  DIR/robustness.csv                      per target: share of kept points where it holds (--robustness)
+  DIR/robustness_points.csv               per kept point and target: figure, share, status, holds
+  DIR/robustness_design.csv               the sampled parameter values of every point (plausible or not)
+  DIR/robustness_screen.csv               per screened point: its moments, implausibility, plausible
+  the runs are stored as a batch in DIR (robustness: DIR/robustness-points/point-NN and point-NN-screen),
+  so rerunning the same command resumes
 
 statuses:
   PASS  the target meets its tolerance (share of replications, or 95% CI of the paired difference)
@@ -106,6 +110,17 @@ def non_negative_int(text: str) -> int:
 
 def positive_int(text: str) -> int:
     return _int_at_least(text, 1, "at least 1")
+
+
+def positive_float_or_inf(text: str) -> float:
+    """A number > 0, ``inf`` allowed (it switches a threshold off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (or inf), got {text}")
+    return value
 
 
 def override(text: str) -> str:
@@ -367,6 +382,9 @@ def _add_validate_command(commands: Any, formatter: Callable[[str], argparse.Hel
                    help="targets file (default experiments/targets.toml)")
     p.add_argument("--robustness", type=positive_int, metavar="N",
                    help="instead: an N-point Latin-hypercube robustness study over the uncertain parameters")
+    p.add_argument("--plausibility", type=positive_float_or_inf, default=None, metavar="X",
+                   help="robustness: keep only points within X tolerances of every pre-rule moment of the targets "
+                        "file's [robustness.screen] (default: its plausibility, 3; inf: no screen)")
     p.set_defaults(handler=cmd_validate)
 
 

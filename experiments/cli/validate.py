@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -63,38 +64,90 @@ def run_validation(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_robustness(args: argparse.Namespace, argv: list[str]) -> int:
-    """The robustness study: evaluate every target at each Latin-hypercube point of the uncertain parameters."""
+    """The robustness study: evaluate every target at each plausible Latin-hypercube point of the uncertain
+    parameters.
+
+    With a ``[robustness.screen]`` (history matching), the Latin hypercube has ``candidates`` x N points; each is
+    first screened on the screen scenario alone against the pre-rule moments, and only points within the
+    plausibility threshold on every moment run the full set of scenarios, until N are kept. A point that does not
+    reproduce the world before the rules is not a description of it, so its responses to the rules are not read.
+    """
+    from experiments.analysis.validation import robustness_screen, screen_values
+    from experiments.calibration.spec import implausibility
     from experiments.engine.design import Design, override_text
     from experiments.store.batch_dir import read_store
 
-    targets, table = load_targets_file(args.targets or DEFAULT_TARGETS)
+    targets_path = args.targets or DEFAULT_TARGETS
+    targets, table = load_targets_file(targets_path)
     scenarios = scenarios_needed(targets)
-    points = robustness_points(args.robustness, table, seed=args.seed)
+    screen = robustness_screen(table, targets_path)
+    threshold = math.inf if screen is None else (screen.plausibility if args.plausibility is None
+                                                 else args.plausibility)
+    screening = screen is not None and math.isfinite(threshold)
+    wanted = args.robustness
+    points = robustness_points(wanted * (int(table.get("candidates", 1)) if screening else 1), table, seed=args.seed)
     out = Path(args.out)
-    print(f"robustness: {len(points)} Latin-hypercube points over {len(points[0])} uncertain parameters x "
-          f"{len(scenarios)} scenarios x {args.replications} replicates, {args.borrowers:,} borrowers",
-          file=sys.stderr)
-    rows, design_rows = [], []
+    print(f"robustness: {wanted} Latin-hypercube points over {len(points[0])} uncertain parameters x "
+          f"{len(scenarios)} scenarios x {args.replications} replicates, {args.borrowers:,} borrowers"
+          + (f"; {len(points)} candidates screened on {screen.scenario} against {screen.path} (kept within "
+             f"{threshold:g} tolerances on every moment)" if screening else ""), file=sys.stderr)
+    rows, design_rows, screen_rows = [], [], []
     for i, point in enumerate(points):
+        if len(rows) == wanted:
+            break
         overrides = tuple(override_text(k, v) for k, v in point.items())
+        base = out / "robustness-points" / f"point-{i:02d}"
+        design_row = {"point": i, **{k: json.dumps(v) if isinstance(v, list) else v for k, v in point.items()}}
+        if screening:
+            sdesign = Design(scenarios=(screen.scenario,), root_seed=args.seed, replications=args.replications,
+                             borrowers=args.borrowers, overrides=overrides,
+                             source=f"validate --robustness screen of point {i}")
+            sdir = base.with_name(base.name + "-screen")
+            status = run_to_completion(sdesign, sdir, args, argv)
+            if status is not None:
+                return status
+            values = screen_values(read_store(sdir)["model"], screen.moments)
+            distance, worst = implausibility(values, screen.moments)
+            plausible = distance <= threshold
+            screen_rows.append({"point": i, "plausible": plausible, "implausibility": distance,
+                                "worst_moment": worst, **values})
+            design_rows.append({**design_row, "plausible": plausible})
+            if not plausible:
+                print(f"point {i} ruled out: {worst} lies {distance:.1f} tolerances from its pre-rule level "
+                      f"({values.get(worst, math.nan):.4g})", file=sys.stderr)
+                continue
+        else:
+            design_rows.append(design_row)
         design = Design(scenarios=scenarios, root_seed=args.seed, replications=args.replications,
                         borrowers=args.borrowers, overrides=overrides, source=f"validate --robustness point {i}")
-        point_dir = out / "robustness-points" / f"point-{i:02d}"
-        status = run_to_completion(design, point_dir, args, argv)
+        status = run_to_completion(design, base, args, argv)
         if status is not None:
             return status
-        res = evaluate(targets, read_store(point_dir))
+        res = evaluate(targets, read_store(base))
         res.insert(0, "point", i)
         rows.append(res)
-        design_rows.append({"point": i, **{k: json.dumps(v) if isinstance(v, list) else v for k, v in point.items()}})
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(pd.DataFrame(design_rows), out / "robustness_design.csv")
+    if screening:
+        _write_csv(pd.DataFrame(screen_rows), out / "robustness_screen.csv")
+    if not rows:
+        print(f"robustness: none of the {len(points)} candidate points reproduces the pre-rule moments within "
+              f"{threshold:g} tolerances (robustness_screen.csv); nothing to evaluate", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    if len(rows) < wanted:
+        print(f"robustness: only {len(rows)} of the {len(points)} candidate points are plausible, short of the "
+              f"{wanted} asked for (raise [robustness] candidates)", file=sys.stderr)
     detail = pd.concat(rows, ignore_index=True)
     summary = robustness_summary(detail)
-    out.mkdir(parents=True, exist_ok=True)
     _write_csv(detail, out / "robustness_points.csv")
-    _write_csv(pd.DataFrame(design_rows), out / "robustness_design.csv")
     _write_csv(summary, out / "robustness.csv")
     print(summary.to_string(index=False))
-    print(f"written {out / 'robustness.csv'}, {out / 'robustness_points.csv'} and {out / 'robustness_design.csv'}")
+    if screening:
+        ruled_out = sum(not r["plausible"] for r in screen_rows)
+        print(f"{len(rows)} plausible points evaluated; {ruled_out} of {len(screen_rows)} screened ruled out by the "
+              "pre-rule moments")
+    print(f"written {out / 'robustness.csv'}, {out / 'robustness_points.csv'} and {out / 'robustness_design.csv'}"
+          + (f" and {out / 'robustness_screen.csv'}" if screening else ""))
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -240,3 +241,78 @@ def test_robustness_points_within_ranges():
                 else:
                     assert min(a * dx, b * dx) - 1e-6 <= x <= max(a * dx, b * dx) + 1e-6
     assert v.robustness_points(4, table, seed=3) == points
+
+
+# ------------------------------------------------------------------------------- robustness: plausibility screen
+def _moments(tmp_path, body: str):
+    from experiments.calibration.spec import load_moments
+
+    path = tmp_path / "m.toml"
+    path.write_text('window = ["2024-01", "2024-03"]\n' + body, encoding="utf-8")
+    return load_moments(path)
+
+
+def test_implausibility_is_the_largest_distance_in_tolerances(tmp_path):
+    from experiments.calibration.spec import implausibility
+
+    moments = _moments(tmp_path, """
+[[moment]]
+name = "cr5"
+metric = "cr5"
+value = 0.75
+tolerance = 0.05
+source = "s"
+
+[[moment]]
+name = "tail"
+metric = "active_platforms_tail"
+band = [110, 120]
+source = "s"
+""")
+    # cr5 0.63: 2.4 tolerances; tail 112 lies 0.6 half-widths from its band's middle 115.
+    distance, worst = implausibility({"cr5": 0.63, "tail": 112.0}, moments)
+    assert distance == pytest.approx(2.4) and worst == "cr5"
+    distance, worst = implausibility({"cr5": 0.75, "tail": 20.0}, moments)  # (115 - 20) / 5
+    assert distance == pytest.approx(19.0) and worst == "tail"
+    assert implausibility({"cr5": 0.75}, moments) == (math.inf, "tail")
+
+
+def test_screen_values_average_each_moment_over_the_points_runs(tmp_path):
+    moments = _moments(tmp_path, """
+[[moment]]
+name = "tail"
+metric = "active_platforms_tail"
+band = [110, 120]
+source = "s"
+""")
+    model = pd.DataFrame({"replicate": [0, 0, 0, 1, 1, 1], "date": ["2024-01", "2024-02", "2024-04"] * 2,
+                          "active_platforms_tail": [120.0, 118.0, 0.0, 100.0, 90.0, 0.0]})
+    # Run 0: mean of 2024-01..03 = 119; run 1: 95; the point: 107 (2024-04 lies outside the window).
+    assert v.screen_values(model, moments) == {"tail": pytest.approx(107.0)}
+
+
+def test_the_screen_table_is_checked_and_its_moments_read_beside_the_targets_file(tmp_path):
+    table = {"relative": 0.5, "candidates": 0, "screen": {"scenario": "baseline-2024", "plausibility": -1,
+                                                          "colour": "red"}}
+    problems = " | ".join(v.robustness_problems(table))
+    for bit in ("candidates must be a whole number >= 1", "unknown key 'colour'", "needs moments",
+                "plausibility must be a number > 0"):
+        assert bit in problems
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "cal" / "m.toml").write_text(
+        'window = ["2024-01", "2024-03"]\n[[moment]]\nname = "cr5"\nmetric = "cr5"\nvalue = 0.75\ntolerance = 0.05\n'
+        'source = "s"\n', encoding="utf-8")
+    good = {"relative": 0.5, "candidates": 2, "screen": {"scenario": "baseline-2024", "moments": "cal/m.toml"}}
+    assert v.robustness_problems(good) == []
+    screen = v.robustness_screen(good, tmp_path / "targets.toml")
+    assert screen.scenario == "baseline-2024" and screen.plausibility == 3.0
+    assert [m.name for m in screen.moments.moments] == ["cr5"]
+    assert v.robustness_screen({"relative": 0.5}, tmp_path / "targets.toml") is None
+
+
+def test_the_shipped_screen_reads_the_calibration_moments():
+    _, table = v.load_targets_file()
+    screen = v.robustness_screen(table, v.DEFAULT_TARGETS)
+    assert screen is not None and screen.scenario == "baseline-2024"
+    assert Path(screen.path).name == "moments-2024.toml"
+    assert {"cr5", "npl", "tail_platforms"} <= {m.name for m in screen.moments.moments}
