@@ -73,7 +73,7 @@ def test_the_gathering_extras_hold_every_feature_extra():
     assert _bracket(extras["all"][0]) == sorted(EXTRAS, key=list(EXTRAS).index)
     # The test suite needs every feature extra, and the documentation build that .ci/run runs before it.
     assert {"all", "docs"} <= set(_bracket(extras["test"][0])) and _name(extras["test"][0]) == "zhudai_abm"
-    assert {_name(r) for r in extras["docs"]} == {"mkdocs", "mkdocs_material"}
+    assert {_name(r) for r in extras["docs"]} == {"mkdocs", "mkdocs_material", "mkdocs_jupyter"}
     assert {_name(r) for r in extras["test"]} >= {"pytest", "hypothesis", "playwright"}
     assert "zhudai-abm[test]" in extras["dev"] and any(_name(r) == "ruff" for r in extras["dev"])
     assert extras["cluster"] == ["zhudai-abm[dask]"]
