@@ -319,6 +319,9 @@ class Platform(LossCalibrated, mesa.Agent):
         self.guarantee_share = tp.guarantee_share
         self.target_pd = tp.target_pd
         self.target_pd0 = tp.target_pd
+        # The appetite of its last plan before any cut under a cap (reviews.cap_appetite): what it would accept
+        # without the cap.
+        self.plan_target_pd = tp.target_pd
         self.acquisition_rate = tp.acquisition_rate
         self.mix = np.asarray(tp.channel_mix, dtype=float) / max(sum(tp.channel_mix), 1e-12)
         # Only platforms with their own traffic ecosystem can buy from it.
@@ -465,6 +468,7 @@ class Platform(LossCalibrated, mesa.Agent):
         )
         self.planned_volume, self.fundable = plan.planned_volume, plan.fundable
         self.target_pd, self.acq_intensity, self.mix = plan.target_pd, plan.acq_intensity, plan.mix
+        self.plan_target_pd = plan.target_pd
         if cap_exposure is not None:
             i = self.index
             self.target_pd = reviews.cap_appetite(

@@ -234,7 +234,7 @@ class LendingModel(mesa.Model):
     def gather_desks(self) -> Desks:
         """Each desk's screening and pricing inputs as arrays, gathered from the agents once a month."""
         p = attribute_arrays(self.platforms, ("sigma", "markup", "take_rate", "service_fee", "target_pd", "active",
-                                              "pd_scale"))
+                                              "pd_scale", "plan_target_pd"))
         f = attribute_arrays(self.funders, ("sigma", "direct_opex_rate", "direct_target_pd", "direct_budget",
                                             "pd_scale"))
         n_f = len(self.funders)
@@ -246,6 +246,7 @@ class LendingModel(mesa.Model):
             target=np.concatenate([p["target_pd"], f["direct_target_pd"]]),
             active=np.concatenate([p["active"].astype(bool), f["direct_budget"] > 0]),
             pd_scale=np.concatenate([p["pd_scale"], f["pd_scale"]]),
+            target_uncapped=np.concatenate([p["plan_target_pd"], f["direct_target_pd"]]),
         )
 
     def update_macro(self) -> None:

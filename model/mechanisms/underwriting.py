@@ -56,8 +56,10 @@ class Offers:
         funder: funder of the loan (-1 none).
         est_pd, true_pd: the desk's PD estimate and the applicant's true annual PD.
         guaranteed: the platform guarantees the loan.
-        priced_out: refused only because no price within the binding cap covers the loan's cost at the thinnest
-            spread (a funder, an active desk, within appetite, borrowing limit and DSTI).
+        priced_out: refused because of the cap: a funder, an active desk, within borrowing limit and DSTI and
+            within the appetite the desk would have without a cap (``Desks.target_uncapped``), yet not served,
+            because no price within the binding cap covers the loan's cost at the thinnest spread or because
+            the desk cut its appetite under the cap.
     """
 
     apr: np.ndarray
@@ -91,6 +93,9 @@ class Desks:
     target: np.ndarray
     active: np.ndarray
     pd_scale: np.ndarray
+    #: The risk appetite each desk would have without a cap's cut (:func:`model.mechanisms.reviews.cap_appetite`);
+    #: None: the same as ``target``. An applicant within it whom the cap leaves unserved is priced out by the cap.
+    target_uncapped: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,11 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     eligible = (has_funder & desks.active[apps.desk] & (est <= desks.target[apps.desk]) & limit_ok
                 & (dsti_after <= prm.pricing.max_dsti))
     ok = eligible & q["ok"]
+    # Priced out by the cap: within the appetite the desk would have without a cap, and not served, whether the
+    # cap's price test refused the loan or the appetite the cap made the desk cut did.
+    target_u = desks.target if desks.target_uncapped is None else desks.target_uncapped
+    eligible_u = (has_funder & desks.active[apps.desk] & (est <= target_u[apps.desk]) & limit_ok
+                  & (dsti_after <= prm.pricing.max_dsti))
     screens = is_plat & (bank_rule | prm.pricing.funder_screens_always)
     if screens.any():
         est_f = estimate_pd(true_pd, lenders.sigma[f_safe], rng.standard_normal(n))
@@ -204,4 +214,4 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
         ok &= ~screens | qf["ok"]
     return Offers(apr=q["apr"], funder_rate=q["funder_rate"], originator_rate=q["originator_rate"],
                   required=q["required"], minimum=q["minimum"], ok=ok, funder=funder, est_pd=est, true_pd=true_pd,
-                  guaranteed=guaranteed, priced_out=eligible & ~q["ok"])
+                  guaranteed=guaranteed, priced_out=eligible_u & ~ok)
