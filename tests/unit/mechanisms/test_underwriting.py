@@ -144,6 +144,18 @@ def test_loan_above_funder_kinds_all_in_cap_is_refused():
     np.testing.assert_array_equal(o2.priced_out, [False])
 
 
+def test_refused_by_an_appetite_cut_under_a_cap_is_priced_out():
+    """Desk 2 cut its appetite from 0.5 to 0.12 under a cap (``target_uncapped`` 0.5): the new loan (PD 0.121) it
+    now refuses is one it would serve without the cap, so it is priced out; a desk whose own plan put it at 0.12
+    (no cut: ``target_uncapped`` 0.12) refuses it on risk."""
+    a = apps([2, 2], channel=[REPEAT, NEW], funder=[0, 0])
+    cut = run(a, d=desks(target=[0.5, 0.5, 0.12, 0.5], target_uncapped=[0.5, 0.5, 0.5, 0.5]))
+    np.testing.assert_array_equal(cut.ok, [True, False])
+    np.testing.assert_array_equal(cut.priced_out, [False, True])
+    plain = run(a, d=desks(target=[0.5, 0.5, 0.12, 0.5], target_uncapped=[0.5, 0.5, 0.12, 0.5]))
+    np.testing.assert_array_equal(plain.priced_out, [False, False])
+
+
 def test_stock_cap_binds_loans_that_would_still_run_at_the_cleanup_deadline():
     """The direct bank loan of the test above (minimum 0.1539, asked 0.19129) under a 15% or 16% bank cap that
     stock must meet at a clean-up deadline 6 months away: a 12-month loan would still run then, so 15% refuses it
