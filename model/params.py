@@ -539,8 +539,9 @@ class AnnouncedSwitch(DatedSwitch):
     """A rule that is either off or in force from a month on, and may be announced before it binds."""
 
     announced: str = p(
-        "", "Month the rule was announced, if before ``start`` ('' or ``start``: not announced ahead). The rules "
-        "carry the announcement; no behaviour anticipates this rule yet.", "YYYY-MM", LEVER, kind="month",
+        "", "Month the rule was announced, if before ``start`` ('' or ``start``: not announced ahead). From then a "
+        "bank loan that would still run when the ban starts (a term of ``borrowers.term_months``) is screened by "
+        "the bank and carries no platform guarantee, as under the ban.", "YYYY-MM", LEVER, kind="month",
         optional=True,
     )
 

@@ -45,6 +45,9 @@ class Rules:
         anticipated_partner_cost: the share of the regime's per-partner cost funders charge themselves ahead of
             it (:func:`phase_in`) times that cost (yuan per partner per quarter; 0 unless announced).
         no_outsourcing_announced: the ban on outsourcing risk control is announced and not yet in force.
+        no_outsourcing_months: months from this month until the announced ban starts (``inf``: none announced).
+            A bank loan written now that would still run then is screened by the bank and carries no platform
+            guarantee, as under the ban (model/mechanisms/underwriting.py ``underwrite``).
         cleanup_announced: the stock clean-up is announced and its deadline not yet reached.
         stock_cap_nominal, stock_cap_all_in: per kind, the new general cap that stock must meet by the clean-up
             deadline, while both are announced and the deadline is ahead (``inf``: none).
@@ -71,6 +74,7 @@ class Rules:
     whitelist_announced: bool = False
     anticipated_partner_cost: float = 0.0
     no_outsourcing_announced: bool = False
+    no_outsourcing_months: float = float("inf")
     cleanup_announced: bool = False
     stock_cap_nominal: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
     stock_cap_all_in: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
@@ -151,6 +155,8 @@ def rules_in_force(
     if cleanup_ahead and (_ahead(rc.enabled, rc.announced, rc.start, month) or new_cap):
         (stock_all_in if rc.fees_included else stock_nominal)[:] = rc.apr
         stock_months[:] = parse_month(sc.deadline) - month
+    no_out_ahead = _ahead(policy.no_outsourcing.enabled, policy.no_outsourcing.announced, policy.no_outsourcing.start,
+                          month)
     return Rules(
         cap_nominal=cap_nominal,
         cap_all_in=cap_all_in,
@@ -169,8 +175,8 @@ def rules_in_force(
         announced_cap_months=ann_months,
         whitelist_announced=wl_ahead,
         anticipated_partner_cost=share * wl.partner_cost * scale,
-        no_outsourcing_announced=_ahead(policy.no_outsourcing.enabled, policy.no_outsourcing.announced,
-                                        policy.no_outsourcing.start, month),
+        no_outsourcing_announced=no_out_ahead,
+        no_outsourcing_months=parse_month(policy.no_outsourcing.start) - month if no_out_ahead else float("inf"),
         cleanup_announced=cleanup_ahead,
         stock_cap_nominal=stock_nominal,
         stock_cap_all_in=stock_all_in,

@@ -152,7 +152,8 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     credit lines (or forced, for renewals) under that funder kind's binding cap, and within the new cap where
     the loan would still run at an announced clean-up deadline (renewals too: see :func:`price`). Where core
     risk control cannot be outsourced, the bank's own (noisier) screen must also pass and the platform may not
-    guarantee the loan.
+    guarantee the loan; from the ban's announcement this holds already for bank loans that would still run when
+    it starts (``Rules.no_outsourcing_months`` under ``borrowers.term_months``).
 
     Args:
         rng: the run's generator. Draws, in order: a funder per platform application (only when funders are
@@ -194,7 +195,10 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     # Each desk scales its model's PD by its own realised-to-expected loss experience.
     est = np.minimum(estimate_pd(true_pd, noise, rng.standard_normal(n)) * desks.pd_scale[apps.desk], 1.0)
     is_plat = apps.desk < n_platforms
-    bank_rule = rules.no_outsourcing & lenders.is_bank[f_safe]
+    # The ban in force, or announced with a loan of the usual term still running when it starts: the bank will
+    # bear that loan's risk, so it screens it and takes no guarantee now (as a stock clean-up is anticipated).
+    banned = rules.no_outsourcing or rules.no_outsourcing_months < prm.borrowers.term_months
+    bank_rule = banned & lenders.is_bank[f_safe]
     guaranteed = is_plat & ~bank_rule & (rng.random(n) < guarantee_share[np.where(is_plat, apps.desk, n_platforms)])
     q = price(desks, lenders, prm, rules, desk=apps.desk, funder=f_safe, est_pd=est, guaranteed=guaranteed)
     limit_ok = debt_licensed[bor] + apps.amount <= rules.borrowing_limit * 12.0 * income[bor]

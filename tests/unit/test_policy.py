@@ -129,6 +129,9 @@ def test_new_rules_2025_are_announced_in_april_2025():
     after = _at(policy, "2025-10")
     assert np.all(np.isinf(after.announced_cap_all_in)) and not after.whitelist_announced
     assert not after.no_outsourcing_announced and after.cleanup_announced
+    # The ban on outsourcing risk control: months to go while announced, none before or once in force.
+    assert r.no_outsourcing_months == 6 and _at(policy, "2025-09").no_outsourcing_months == 1
+    assert before.no_outsourcing_months == np.inf and after.no_outsourcing_months == np.inf
     assert not _at(policy, "2026-06").cleanup_announced
     # The caps in force before the start are untouched by the announcement.
     np.testing.assert_allclose(r.cap_nominal, 0.36)
