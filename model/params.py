@@ -540,8 +540,9 @@ class AnnouncedSwitch(DatedSwitch):
 
     announced: str = p(
         "", "Month the rule was announced, if before ``start`` ('' or ``start``: not announced ahead). From then a "
-        "bank loan that would still run when the ban starts (a term of ``borrowers.term_months``) is screened by "
-        "the bank and carries no platform guarantee, as under the ban.", "YYYY-MM", LEVER, kind="month",
+        "bank loan that would still run when the ban starts (a term of ``borrowers.term_months``) is, with a "
+        "probability rising linearly from 0 at the announcement to 1 at ``start``, screened by the bank and "
+        "without a platform guarantee, as under the ban.", "YYYY-MM", LEVER, kind="month",
         optional=True,
     )
 

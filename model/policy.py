@@ -46,8 +46,10 @@ class Rules:
             it (:func:`phase_in`) times that cost (yuan per partner per quarter; 0 unless announced).
         no_outsourcing_announced: the ban on outsourcing risk control is announced and not yet in force.
         no_outsourcing_months: months from this month until the announced ban starts (``inf``: none announced).
-            A bank loan written now that would still run then is screened by the bank and carries no platform
-            guarantee, as under the ban (model/mechanisms/underwriting.py ``underwrite``).
+        no_outsourcing_share: the share of the ban's practice banks already follow ahead of it (:func:`phase_in`;
+            0 unless announced): a bank loan written now that would still run when the ban starts is, with this
+            probability, screened by the bank and carries no platform guarantee, as under the ban
+            (model/mechanisms/underwriting.py ``underwrite``).
         cleanup_announced: the stock clean-up is announced and its deadline not yet reached.
         stock_cap_nominal, stock_cap_all_in: per kind, the new general cap that stock must meet by the clean-up
             deadline, while both are announced and the deadline is ahead (``inf``: none).
@@ -75,6 +77,7 @@ class Rules:
     anticipated_partner_cost: float = 0.0
     no_outsourcing_announced: bool = False
     no_outsourcing_months: float = float("inf")
+    no_outsourcing_share: float = 0.0
     cleanup_announced: bool = False
     stock_cap_nominal: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
     stock_cap_all_in: np.ndarray = field(default_factory=lambda: np.full(len(KINDS), np.inf))
@@ -177,6 +180,8 @@ def rules_in_force(
         anticipated_partner_cost=share * wl.partner_cost * scale,
         no_outsourcing_announced=no_out_ahead,
         no_outsourcing_months=parse_month(policy.no_outsourcing.start) - month if no_out_ahead else float("inf"),
+        no_outsourcing_share=phase_in(parse_month(policy.no_outsourcing.announced),
+                                      parse_month(policy.no_outsourcing.start), month) if no_out_ahead else 0.0,
         cleanup_announced=cleanup_ahead,
         stock_cap_nominal=stock_nominal,
         stock_cap_all_in=stock_all_in,

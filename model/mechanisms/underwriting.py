@@ -152,13 +152,15 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     credit lines (or forced, for renewals) under that funder kind's binding cap, and within the new cap where
     the loan would still run at an announced clean-up deadline (renewals too: see :func:`price`). Where core
     risk control cannot be outsourced, the bank's own (noisier) screen must also pass and the platform may not
-    guarantee the loan; from the ban's announcement this holds already for bank loans that would still run when
-    it starts (``Rules.no_outsourcing_months`` under ``borrowers.term_months``).
+    guarantee the loan; from the ban's announcement this holds already, with the share of the ban's practice
+    banks have adopted (``Rules.no_outsourcing_share``), for bank loans that would still run when it starts
+    (``Rules.no_outsourcing_months`` under ``borrowers.term_months``).
 
     Args:
         rng: the run's generator. Draws, in order: a funder per platform application (only when funders are
-            drawn), one normal per application (the desk's estimate), one uniform per application (guarantee),
-            and one normal per application where funders screen too.
+            drawn), one normal per application (the desk's estimate), one uniform per application (a bank's
+            anticipation of an announced ban on outsourcing, only while it is partly adopted), one uniform per
+            application (guarantee), and one normal per application where funders screen too.
         lines: the month's committed credit per (funder, platform) line, shape (funders, platforms). A platform
             routes an applicant to a funder in proportion to them; whether the line still has room is decided
             at funding (:func:`model.mechanisms.funding.fund_from_pools`), so the demand a platform attracts
@@ -195,9 +197,15 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     # Each desk scales its model's PD by its own realised-to-expected loss experience.
     est = np.minimum(estimate_pd(true_pd, noise, rng.standard_normal(n)) * desks.pd_scale[apps.desk], 1.0)
     is_plat = apps.desk < n_platforms
-    # The ban in force, or announced with a loan of the usual term still running when it starts: the bank will
-    # bear that loan's risk, so it screens it and takes no guarantee now (as a stock clean-up is anticipated).
-    banned = rules.no_outsourcing or rules.no_outsourcing_months < prm.borrowers.term_months
+    # The ban in force; or announced, with a loan of the usual term still running when it starts: the bank will bear
+    # that loan's risk, and it already treats such loans as under the ban with the share of the ban's practice it
+    # has adopted (policy.phase_in, rising from 0 at the announcement to 1 at the start).
+    if rules.no_outsourcing:
+        banned = np.ones(n, dtype=bool)
+    elif rules.no_outsourcing_months < prm.borrowers.term_months and rules.no_outsourcing_share > 0:
+        banned = rng.random(n) < rules.no_outsourcing_share
+    else:
+        banned = np.zeros(n, dtype=bool)
     bank_rule = banned & lenders.is_bank[f_safe]
     guaranteed = is_plat & ~bank_rule & (rng.random(n) < guarantee_share[np.where(is_plat, apps.desk, n_platforms)])
     q = price(desks, lenders, prm, rules, desk=apps.desk, funder=f_safe, est_pd=est, guaranteed=guaranteed)

@@ -132,6 +132,9 @@ def test_new_rules_2025_are_announced_in_april_2025():
     # The ban on outsourcing risk control: months to go while announced, none before or once in force.
     assert r.no_outsourcing_months == 6 and _at(policy, "2025-09").no_outsourcing_months == 1
     assert before.no_outsourcing_months == np.inf and after.no_outsourcing_months == np.inf
+    # Banks adopt the ban's practice linearly over the lead: none at the announcement, 5/6 a month before the start.
+    assert r.no_outsourcing_share == 0.0 and _at(policy, "2025-09").no_outsourcing_share == pytest.approx(5 / 6)
+    assert after.no_outsourcing_share == 0.0
     assert not _at(policy, "2026-06").cleanup_announced
     # The caps in force before the start are untouched by the announcement.
     np.testing.assert_allclose(r.cap_nominal, 0.36)

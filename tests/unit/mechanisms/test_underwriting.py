@@ -50,7 +50,7 @@ LENDERS = Lenders(kind=np.array([BANK, CFC]), is_bank=np.array([True, False]), c
 
 def rules(*, bank_all_in=np.inf, cfc_all_in=np.inf, bank_nominal=np.inf, no_outsourcing=False,
           borrowing_limit=np.inf, announced_bank_all_in=np.inf, months_to_start=np.inf,
-          no_outsourcing_months=np.inf):
+          no_outsourcing_months=np.inf, no_outsourcing_share=0.0):
     """Rules with per-kind caps on banks (every bank kind) and CFCs, and the switches underwriting reads.
 
     ``announced_bank_all_in`` is an all-in cap on banks announced to start in ``months_to_start`` months."""
@@ -64,7 +64,7 @@ def rules(*, bank_all_in=np.inf, cfc_all_in=np.inf, bank_nominal=np.inf, no_outs
                  borrowing_limit=borrowing_limit, shadow_open=True, cleanup=False, cleanup_call=False,
                  stock_cap_all_in=announced, stock_cap_months=months,
                  no_outsourcing_announced=np.isfinite(no_outsourcing_months),
-                 no_outsourcing_months=no_outsourcing_months)
+                 no_outsourcing_months=no_outsourcing_months, no_outsourcing_share=no_outsourcing_share)
 
 
 def apps(desk, channel=NEW, amount=1200.0, funder=None):
@@ -236,20 +236,27 @@ def test_no_outsourcing_bank_loans_never_guaranteed_and_bank_screens():
 
 def test_an_announced_ban_binds_bank_loans_that_would_still_run_when_it_starts():
     """The same two loans, the ban announced: with 6 months to go a loan of the usual term (longer than 6 months)
-    would still run under the ban, so the bank screens it and takes no guarantee now, exactly as under the ban;
-    with more months to go than the term, nothing is anticipated."""
+    would still run under the ban; with the ban's practice fully adopted (share 1) the bank screens it and takes no
+    guarantee now, exactly as under the ban; with none adopted yet (share 0), or more months to go than the term,
+    nothing is anticipated. In between, a share of such bank loans is treated as under the ban."""
     d = desks(pd_scale=[0.5, 0.5, 1, 1])
     a = apps([0, 0], funder=[0, 1])
     caps = dict(bank_all_in=0.17, cfc_all_in=0.18)
     term = PARAMS.borrowers.term_months
     assert term > 6
     banned = run(a, d=d, r=rules(**caps, no_outsourcing=True), g_share=(1.0, 1.0))
-    ahead = run(a, d=d, r=rules(**caps, no_outsourcing_months=6), g_share=(1.0, 1.0))
+    ahead = run(a, d=d, r=rules(**caps, no_outsourcing_months=6, no_outsourcing_share=1.0), g_share=(1.0, 1.0))
     for field in ("guaranteed", "minimum", "ok"):
         np.testing.assert_array_equal(getattr(ahead, field), getattr(banned, field))
-    far = run(a, d=d, r=rules(**caps, no_outsourcing_months=term + 1), g_share=(1.0, 1.0))
-    np.testing.assert_array_equal(far.guaranteed, [True, True])
-    np.testing.assert_array_equal(far.ok, [True, True])
+    for r in (rules(**caps, no_outsourcing_months=6, no_outsourcing_share=0.0),
+              rules(**caps, no_outsourcing_months=term + 1, no_outsourcing_share=1.0)):
+        far = run(a, d=d, r=r, g_share=(1.0, 1.0))
+        np.testing.assert_array_equal(far.guaranteed, [True, True])
+        np.testing.assert_array_equal(far.ok, [True, True])
+    many = apps([0] * 400, funder=[0] * 400)
+    half = run(many, d=desks(pd_scale=[0.5, 0.5, 1, 1]), g_share=(1.0, 1.0),
+               r=rules(**caps, no_outsourcing_months=6, no_outsourcing_share=0.5))
+    assert 0.35 < 1.0 - half.guaranteed.mean() < 0.65  # about half the bank's loans already as under the ban
 
 
 def test_guarantee_share_zero_and_direct_desks_never_guarantee():
