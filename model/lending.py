@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from mesa.agent import AgentSet
 
-from model import world
+from model import memory, world
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
@@ -50,6 +50,7 @@ class LendingModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, rng: int | np.random.Generator | None = None):
         super().__init__(rng=rng)
+        memory.keep_freed_memory()  # the month's large temporaries reuse freed memory (model/memory.py)
         self.scenario = scenario
         self.params = prm = scenario.params
         self.start_month = parse_month(prm.run.start)
