@@ -50,9 +50,10 @@ class LendingModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, rng: int | np.random.Generator | None = None):
         super().__init__(rng=rng)
-        memory.keep_freed_memory()  # the month's large temporaries reuse freed memory (model/memory.py)
         self.scenario = scenario
         self.params = prm = scenario.params
+        if prm.run.borrowers > memory.LARGE_POPULATION:
+            memory.keep_freed_memory()  # the month's large temporaries reuse freed memory (model/memory.py)
         self.start_month = parse_month(prm.run.start)
         self.horizon = prm.run.months
         self.month = self.start_month - 1

@@ -3,10 +3,12 @@
 Every phase of a month allocates temporaries the size of the population or the loan book. glibc serves an
 allocation above its mmap threshold (at most 32 MiB: a float64 array of 4.2M elements) with a fresh ``mmap`` and
 gives it back to the kernel when it is freed, so above a few million borrowers every such temporary is
-page-faulted (and zeroed by the kernel) again, every time: at 10M borrowers that was about a third of a month's
+page-faulted (and zeroed by the kernel) again, every time: at 10M borrowers that was about a quarter of a month's
 time, all of it in the kernel. :func:`keep_freed_memory` has glibc serve every allocation from its heap and keep
 what is freed there for the next one. It is a setting of the process, not of one model, and leaves the model's
-arithmetic alone: outputs are bit-identical with or without it.
+arithmetic alone: outputs are bit-identical with or without it. The model sets it for populations above
+:data:`LARGE_POPULATION` only: smaller runs gain nothing from it (glibc's mmap threshold rises by itself to the
+sizes they free) and would keep a little more memory at their peak.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import sys
 # glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+
+#: Above this many borrowers a population's float64 array outgrows glibc's largest mmap threshold (32 MiB), so
+#: that the model calls :func:`keep_freed_memory`; below it glibc already reuses freed memory of that size.
+LARGE_POPULATION = 32 * 1024 * 1024 // 8
 
 _kept = False
 
