@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from mesa.agent import AgentSet
 
-from model import world
+from model import memory, world
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
@@ -52,6 +52,8 @@ class LendingModel(mesa.Model):
         super().__init__(rng=rng)
         self.scenario = scenario
         self.params = prm = scenario.params
+        if prm.run.borrowers > memory.LARGE_POPULATION:
+            memory.keep_freed_memory()  # the month's large temporaries reuse freed memory (model/memory.py)
         self.start_month = parse_month(prm.run.start)
         self.horizon = prm.run.months
         self.month = self.start_month - 1
