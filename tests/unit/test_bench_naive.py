@@ -34,3 +34,15 @@ def test_annual_pd_matches_the_full_model_formula():
 
     for h, dsti in ((0.004, 0.1), (0.04, 0.5), (0.3, 2.0)):
         assert annual_pd(h, dsti, 3.0) == pytest.approx(float(full_pd(np.array(h), np.array(dsti), 3.0)))
+
+
+def test_the_main_job_benchmark_runs_the_readme_quick_start_scenarios():
+    """``bench_naive.py --main-job`` times the README's main job: the same scenarios as its quick-start command."""
+    from pathlib import Path
+
+    from benchmarks.bench_naive import MAIN_JOB
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if "zhudai compare" in line and "--out runs/reference" in line)
+    words = command.split("zhudai compare", 1)[1].split()
+    assert tuple(words[:words.index("--replications")]) == MAIN_JOB
