@@ -10,6 +10,8 @@ comparison). The pages:
   from the schema (:mod:`model.params`, through :func:`model.config.param_table_sections`);
 - ``docs/reference/outputs.md``: every column of the output tables with its unit and meaning, from the output
   contract (:data:`model.output.COLUMN_DOCS`);
+- the table of extras in ``docs/installation.md`` (between its ``extras`` markers), from ``pyproject.toml``'s
+  optional dependencies and the roles in :data:`EXTRA_ROLES`;
 - ``docs/results/validation.md``, ``docs/results/calibration.md`` and ``docs/results/reference.md``: the curated
   results under ``results/`` (MkDocs reads nothing outside ``docs/``), with the two calibration figures copied
   next to their page. The reference comparison's figures (11 PNGs, 2.7 MB) are not copied: the page names them.
@@ -280,6 +282,58 @@ def render_reference_results() -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------ extras
+#: What each extra of ``pyproject.toml`` is for (its packages come from ``pyproject.toml`` itself). An extra
+#: without a role here, or a role without an extra, fails the rendering.
+EXTRA_ROLES: dict[str, str] = {
+    "dashboard": "`zhudai dashboard`, the interactive page on Mesa's SolaraViz (works offline)",
+    "dask": "`--scheduler local` and `--scheduler tcp://HOST:PORT` on `compare`, `sweep`, `batch`, `sensitivity` "
+            "and `calibrate` (the dask.distributed executor), and SLURM/PBS clusters (`experiments/engine/cluster.py`)",
+    "cluster": "another name for `dask`, kept for earlier install lines",
+    "ema": "the EMA Workbench adapter (`experiments/analysis/ema.py`) and the scenario-discovery example "
+           "([Scenario discovery](scenario-discovery.md))",
+    "calibrate": "`zhudai calibrate`, the method of simulated moments ([Calibration](calibration.md))",
+    "all": "every feature above",
+    "docs": "building this site (`mkdocs build --strict`, `mkdocs serve`) and rendering the tutorial notebook",
+    "test": "the test suite, as `.ci/run` installs it: every feature, the site build, the tutorial's kernel and the "
+            "test tools",
+    "dev": "development: the test suite and the linter",
+}
+EXTRAS_BEGIN, EXTRAS_END = "<!-- extras:begin -->", "<!-- extras:end -->"
+
+
+def _requirement(req: str) -> str:
+    """``"zhudai-abm[all,docs]"`` -> ``"`all`, `docs`"``; any other requirement as written, in code."""
+    m = re.fullmatch(r"zhudai-abm\[([^\]]*)\]", req)
+    if m:
+        return ", ".join(f"`{e.strip()}`" for e in m.group(1).split(","))
+    return f"`{req}`"
+
+
+def render_extras_table() -> str:
+    """The table of extras: name, role, and what it installs (``pyproject.toml``'s optional dependencies)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]
+    missing, unknown = set(extras) - set(EXTRA_ROLES), set(EXTRA_ROLES) - set(extras)
+    if missing or unknown:
+        raise ValueError(f"EXTRA_ROLES out of step with pyproject.toml: no role for {sorted(missing)}, "
+                         f"no extra for {sorted(unknown)}")
+    lines = ["| extra | what it enables | installs |", "| --- | --- | --- |"]
+    for name in extras:
+        lines.append(f"| `{name}` | {EXTRA_ROLES[name]} | {', '.join(_requirement(r) for r in extras[name])} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_installation() -> str:
+    """``docs/installation.md`` with its extras block rendered (the rest of the page is written by hand)."""
+    text = (DOCS / "installation.md").read_text(encoding="utf-8")
+    i, j = text.index(EXTRAS_BEGIN) + len(EXTRAS_BEGIN), text.index(EXTRAS_END)
+    note = _note("pyproject.toml and experiments/docs_pages.py (EXTRA_ROLES)").rstrip("\n")
+    return text[:i] + "\n" + note + "\n\n" + render_extras_table() + text[j:]
+
+
 # ------------------------------------------------------------------------------------------ driver
 def pages() -> dict[str, str | bytes]:
     """Every generated file: path under ``docs/`` -> its content (text, or bytes for a copied figure)."""
@@ -287,6 +341,7 @@ def pages() -> dict[str, str | bytes]:
         "reference/cli.md": render_cli_reference(),
         "reference/parameters.md": render_parameter_reference(),
         "reference/outputs.md": render_output_reference(),
+        "installation.md": render_installation(),
         "results/validation.md": render_validation_results(),
         "results/calibration.md": render_calibration_results(),
         "results/reference.md": render_reference_results(),

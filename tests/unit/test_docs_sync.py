@@ -107,3 +107,23 @@ def test_the_repository_stands_alone():
                 offenders.append(f"{name}:{i}: {line.strip()[:80]}")
     assert not offenders, "\n".join(offenders)
     assert (ROOT / "docs" / "design.md").is_file() and (ROOT / "docs" / "domain.md").is_file()
+
+
+def test_the_extras_table_names_every_extra_of_pyproject_and_refuses_one_without_a_role(monkeypatch):
+    """docs/installation.md's table of extras is rendered from pyproject.toml: each extra once, with what it
+    installs; an extra that pyproject.toml gains without a role in EXTRA_ROLES stops the rendering."""
+    import tomllib
+
+    from experiments import docs_pages
+
+    extras = tomllib.loads((docs_pages.ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]
+    table = docs_pages.render_extras_table()
+    for name in extras:
+        assert table.count(f"\n| `{name}` |") == 1, name
+    assert "`mkdocs-jupyter>=0.25`" in table and "| `all`, `docs`, `pytest>=8`" in table
+    roles = dict(docs_pages.EXTRA_ROLES)
+    del roles["docs"]
+    monkeypatch.setattr(docs_pages, "EXTRA_ROLES", roles)
+    with pytest.raises(ValueError, match=r"no role for \['docs'\]"):
+        docs_pages.render_extras_table()
