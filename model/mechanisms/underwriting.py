@@ -200,24 +200,19 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
     # The ban in force; or announced, with a loan of the usual term still running when it starts: the bank will bear
     # that loan's risk, and it already treats such loans as under the ban with the share of the ban's practice it
     # has adopted (policy.phase_in, rising from 0 at the announcement to 1 at the start).
-    if rules.no_outsourcing:
-        banned = np.ones(n, dtype=bool)
-    elif rules.no_outsourcing_months < prm.borrowers.term_months and rules.no_outsourcing_share > 0:
+    banned: bool | np.ndarray = rules.no_outsourcing
+    if not banned and rules.no_outsourcing_months < prm.borrowers.term_months and rules.no_outsourcing_share > 0:
         banned = rng.random(n) < rules.no_outsourcing_share
-    else:
-        banned = np.zeros(n, dtype=bool)
     bank_rule = banned & lenders.is_bank[f_safe]
     guaranteed = is_plat & ~bank_rule & (rng.random(n) < guarantee_share[np.where(is_plat, apps.desk, n_platforms)])
     q = price(desks, lenders, prm, rules, desk=apps.desk, funder=f_safe, est_pd=est, guaranteed=guaranteed)
     limit_ok = debt_licensed[bor] + apps.amount <= rules.borrowing_limit * 12.0 * income[bor]
-    eligible = (has_funder & desks.active[apps.desk] & (est <= desks.target[apps.desk]) & limit_ok
-                & (dsti_after <= prm.pricing.max_dsti))
-    ok = eligible & q["ok"]
+    servable = has_funder & desks.active[apps.desk] & limit_ok & (dsti_after <= prm.pricing.max_dsti)
+    ok = servable & (est <= desks.target[apps.desk]) & q["ok"]
     # Priced out by the cap: within the appetite the desk would have without a cap, and not served, whether the
     # cap's price test refused the loan or the appetite the cap made the desk cut did.
     target_u = desks.target if desks.target_uncapped is None else desks.target_uncapped
-    eligible_u = (has_funder & desks.active[apps.desk] & (est <= target_u[apps.desk]) & limit_ok
-                  & (dsti_after <= prm.pricing.max_dsti))
+    uncapped_ok = servable & (est <= target_u[apps.desk])
     screens = is_plat & (bank_rule | prm.pricing.funder_screens_always)
     if screens.any():
         est_f = estimate_pd(true_pd, lenders.sigma[f_safe], rng.standard_normal(n))
@@ -226,4 +221,4 @@ def underwrite(rng: np.random.Generator, apps: Applications, *, desks: Desks, le
         ok &= ~screens | qf["ok"]
     return Offers(apr=q["apr"], funder_rate=q["funder_rate"], originator_rate=q["originator_rate"],
                   required=q["required"], minimum=q["minimum"], ok=ok, funder=funder, est_pd=est, true_pd=true_pd,
-                  guaranteed=guaranteed, priced_out=eligible_u & ~ok)
+                  guaranteed=guaranteed, priced_out=uncapped_ok & ~ok)
