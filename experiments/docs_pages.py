@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from model.config import markdown_cell, update_marked_block
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REGENERATE = "python -m experiments.docs_pages"
@@ -56,10 +58,6 @@ def _escape(text: str) -> str:
     return "".join(out)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _unwrap(text: str) -> str:
     """A hand-wrapped description as one line (paragraph breaks kept)."""
     return "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()))
@@ -78,7 +76,7 @@ def subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, arg
 def _option_name(action: argparse.Action) -> str:
     """The option strings as code and the metavar as plain text (a metavar may hold ``|``, a table's divider)."""
     if not action.option_strings:
-        return _cell(_escape(str(action.metavar or action.dest)))
+        return markdown_cell(_escape(str(action.metavar or action.dest)))
     names = ", ".join(f"`{o}`" for o in action.option_strings)
     if action.nargs == 0:
         return names
@@ -89,7 +87,7 @@ def _option_name(action: argparse.Action) -> str:
         metavar = "{" + ",".join(map(str, action.choices)) + "}"
     suffix = {"+": f"{metavar} [{metavar} ...]", "*": f"[{metavar} ...]", "?": f"[{metavar}]"}.get(
         action.nargs, metavar)
-    return f"{names} {_cell(_escape(suffix))}"
+    return f"{names} {markdown_cell(_escape(suffix))}"
 
 
 def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
@@ -104,7 +102,7 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
         if action.option_strings and isinstance(action, argparse._AppendAction):
             notes.append("repeatable")
         extra = f" ({', '.join(notes)})" if notes and not any(n in text for n in notes) else ""
-        rows.append(f"| {_option_name(action)} | {_cell(_escape(text + extra))} |")
+        rows.append(f"| {_option_name(action)} | {markdown_cell(_escape(text + extra))} |")
     return rows
 
 
@@ -119,7 +117,7 @@ def render_cli_reference() -> str:
              "Every command is `zhudai COMMAND ...` (or `python -m experiments COMMAND ...`); "
              "`zhudai COMMAND --help` prints the same text as this page.", "",
              "| command | what it does |", "| --- | --- |"]
-    lines += [f"| [`{name}`](#zhudai-{name}) | {_cell(_escape(help_text))} |" for name, help_text, _ in subs]
+    lines += [f"| [`{name}`](#zhudai-{name}) | {markdown_cell(_escape(help_text))} |" for name, help_text, _ in subs]
     lines += ["", "Options of `zhudai` itself:", "", "| option | meaning |", "| --- | --- |", *_option_rows(parser)]
     if parser.epilog:
         lines += ["", "```text", parser.epilog.rstrip(), "```"]
@@ -328,10 +326,9 @@ def render_extras_table() -> str:
 
 def render_installation() -> str:
     """``docs/installation.md`` with its extras block rendered (the rest of the page is written by hand)."""
-    text = (DOCS / "installation.md").read_text(encoding="utf-8")
-    i, j = text.index(EXTRAS_BEGIN) + len(EXTRAS_BEGIN), text.index(EXTRAS_END)
-    note = _note("pyproject.toml and experiments/docs_pages.py (EXTRA_ROLES)").rstrip("\n")
-    return text[:i] + "\n" + note + "\n\n" + render_extras_table() + text[j:]
+    note = _note("pyproject.toml and experiments/docs_pages.py (EXTRA_ROLES)")
+    return update_marked_block((DOCS / "installation.md").read_text(encoding="utf-8"), EXTRAS_BEGIN, EXTRAS_END,
+                               note + "\n" + render_extras_table())
 
 
 # ------------------------------------------------------------------------------------------ driver

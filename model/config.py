@@ -45,6 +45,7 @@ __all__ = [
     "Scenario",
     "list_scenarios",
     "load_scenario",
+    "markdown_cell",
     "param_table_sections",
     "render_baseline_toml",
     "render_param_table",
@@ -911,7 +912,8 @@ def render_baseline_toml() -> str:
     return render_toml(Params(), BASELINE_DESCRIPTION, _BASELINE_INTRO)
 
 
-def _cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
+    """Text as one Markdown table cell: ``|`` escaped, line breaks as spaces."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -944,8 +946,8 @@ def param_table_sections() -> list[tuple[str, str, list[tuple[str, ...]]]]:
             prov = meta.get("prov", "") + ("; uncertainty" if meta.get("uncertainty") else "")
             cells = [f"`{child.key}`", f"`{toml_value(child.default)}`", meta.get("unit", ""), rng, prov,
                      meta.get("doc", "")]
-            rows.append(tuple(_cell(c) for c in cells))
-        out.append((section.key, _cell(section.doc), rows))
+            rows.append(tuple(markdown_cell(c) for c in cells))
+        out.append((section.key, markdown_cell(section.doc), rows))
     return out
 
 
