@@ -593,11 +593,11 @@ def robustness_screen(table: Mapping[str, Any], targets_path: str | os.PathLike[
 
 
 def screen_values(model: pd.DataFrame, moments: Any) -> dict[str, float]:
-    """A point's moments: each moment's mean over the point's runs (one model table, ``replicate`` column)."""
-    from experiments.calibration.spec import run_moments
+    """A point's moments: each moment's mean over the point's runs (a batch's model table)."""
+    from experiments.calibration.spec import point_moments
 
-    runs = [run_moments(run, moments) for _, run in model.groupby("replicate", sort=True)]
-    return {m.name: float(np.mean([r[m.name] for r in runs])) if runs else math.nan for m in moments.moments}
+    runs = point_moments(model, moments)
+    return {m.name: float(runs[m.name].mean()) if len(runs) else math.nan for m in moments.moments}
 
 
 def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:

@@ -297,15 +297,17 @@ def point_moments(model: pd.DataFrame, moments: Moments) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def distances(values: Mapping[str, float], moments: Moments) -> dict[str, float]:
+    """Each moment's standardized distance ``(value - observed) / tolerance`` (NaN where its value is missing)."""
+    return {m.name: (values.get(m.name, math.nan) - m.value) / m.tolerance for m in moments.moments}
+
+
 def loss(values: Mapping[str, float], moments: Moments) -> float:
     """The weighted sum of squared standardized distances (inf when a moment is missing)."""
-    total = 0.0
-    for m in moments.moments:
-        v = values.get(m.name, math.nan)
-        if not math.isfinite(v):
-            return math.inf
-        total += m.weight * ((v - m.value) / m.tolerance) ** 2
-    return total
+    z = distances(values, moments)
+    if not all(math.isfinite(v) for v in z.values()):
+        return math.inf
+    return sum(m.weight * z[m.name] ** 2 for m in moments.moments)
 
 
 def implausibility(values: Mapping[str, float], moments: Moments) -> tuple[float, str]:
@@ -314,15 +316,12 @@ def implausibility(values: Mapping[str, float], moments: Moments) -> tuple[float
     missing). History matching's implausibility measure: a point whose largest distance exceeds 3 is ruled out
     as a description of the observed world (Pukelsheim's three-sigma rule).
     """
-    worst, name = 0.0, ""
-    for m in moments.moments:
-        v = values.get(m.name, math.nan)
-        if not math.isfinite(v):
-            return math.inf, m.name
-        z = abs(v - m.value) / m.tolerance
-        if z > worst:
-            worst, name = z, m.name
-    return worst, name
+    z = distances(values, moments)
+    missing = [name for name, v in z.items() if not math.isfinite(v)]
+    if missing:
+        return math.inf, missing[0]
+    worst = max(z, key=lambda name: abs(z[name]))
+    return abs(z[worst]), worst
 
 
 # ----------------------------------------------------------------------------------------- parameters

@@ -285,7 +285,7 @@ metric = "active_platforms_tail"
 band = [110, 120]
 source = "s"
 """)
-    model = pd.DataFrame({"replicate": [0, 0, 0, 1, 1, 1], "date": ["2024-01", "2024-02", "2024-04"] * 2,
+    model = pd.DataFrame({"point": 0, "replicate": [0, 0, 0, 1, 1, 1], "date": ["2024-01", "2024-02", "2024-04"] * 2,
                           "active_platforms_tail": [120.0, 118.0, 0.0, 100.0, 90.0, 0.0]})
     # Run 0: mean of 2024-01..03 = 119; run 1: 95; the point: 107 (2024-04 lies outside the window).
     assert v.screen_values(model, moments) == {"tail": pytest.approx(107.0)}
