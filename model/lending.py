@@ -294,8 +294,8 @@ class LendingModel(mesa.Model):
         # Funders first renew what each platform drew last month, then grant the growth room it asks for.
         drawn = np.minimum(np.array(self.platforms.get("volume"), dtype=float), demand)
         lines = allocate_lines_in_stages(budget, [drawn, demand], partners, fp.pref_sharpness * score)
-        for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
-            f.record_lines(float(b_f), float(l_f))
+        for f, b_f, l_f, row in zip(self.funders, budget, lines.sum(axis=1), lines, strict=True):
+            f.record_lines(float(b_f), float(l_f), row)
         self.flows.lines = lines.sum(axis=0)
         committed = np.concatenate([lines.ravel(), self.funders.get("direct_budget")])
         capacity = committed + funding.carried_over(self._last_lines.capacity, self._last_lines.committed, committed,
@@ -642,6 +642,8 @@ class LendingModel(mesa.Model):
         wants = (record["planned_volume"] > record["lines"] * 0.999) & active
         # What one more funder could expect of each platform: its balance shared among its funders and the new one.
         reach = record["outstanding"] / (self._whitelists().sum(axis=0) + 1.0)
+        if self.rules.whitelist or self.rules.whitelist_announced:
+            self._consolidate_partners()
         self.funders.do(
             "review_whitelist", active=active, score=self._platform_scores(record), loss_rate=record["loss_rate"],
             age_months=record["age_months"], complaints=record["complaints"], wants_funding=wants,
@@ -650,6 +652,20 @@ class LendingModel(mesa.Model):
             regime_announced=self.rules.whitelist_announced, anticipated_cost_q=self.rules.anticipated_partner_cost,
             reach=reach,
         )
+
+    def _consolidate_partners(self) -> None:
+        """Under a whitelist regime (in force or announced) funders review each partner on the business it would
+        bring once the partners that cannot pay their charge have left it
+        (:func:`reviews.consolidate_partner_records`)."""
+        funders = list(self.funders)
+        r = self.rules
+        charge = r.partner_cost + (r.anticipated_partner_cost if r.whitelist_announced else 0.0)
+        listed = self._whitelists() & np.array([f.in_platform_lending for f in funders])[:, None]
+        records = {name: np.array([getattr(f, name) for f in funders]) for name in reviews.PARTNER_RECORDS}
+        lines = np.array([f.q_pair_lines for f in funders])
+        merged = reviews.consolidate_partner_records(records, listed, lines, charge)
+        for i, f in enumerate(funders):
+            f.take_partner_records({name: values[i] for name, values in merged.items()})
 
     def _cap_exposure(self) -> reviews.CapExposure | None:
         """Every platform's book against the tightest caps announced or in force (None when no cap is either).

@@ -79,6 +79,55 @@ def expected_partner_profit(*, q_income: np.ndarray, q_cost: np.ndarray, q_balan
     return per_partner, per_partner * (margin - loss_rate) / 4.0
 
 
+#: The per-partner records a funder reviews (arrays over platforms), in the order
+#: :func:`consolidate_partner_records` takes them.
+PARTNER_RECORDS = ("q_income", "q_cost", "q_loss", "q_balance", "q_npl")
+
+
+def consolidate_partner_records(records: dict[str, np.ndarray], partners: np.ndarray, lines: np.ndarray,
+                                charge: float) -> dict[str, np.ndarray]:
+    """Funders' quarter records per partner as they stand once the partners that cannot pay their charge have left.
+
+    Under a per-partner charge (a whitelist regime, in force or announced) a platform's business does not leave
+    with a funder that drops it: the funders that stay take it over. So partners leave a platform weakest first,
+    and each one's business passes to those still listed with lines to it, in proportion to their lines; a
+    partner that covers its charge once the weaker ones have left stays. Reviewed all at once on their own
+    records, every funder of a platform with many small partners would drop it together, though a few of them
+    could each have earned their charge on its business: a coordination failure of the simultaneous review,
+    not a decision a funder would take.
+
+    For each platform, until every listed partner covers ``charge`` (income - funding cost - loss >= charge) or
+    none is left: the partner with the lowest such profit below the charge leaves, and its records are shared
+    over the partners that remain and had lines. Partners that leave keep their own records (their reviews drop
+    them).
+
+    Args:
+        records: the quarter's records per (funder, platform), keyed by :data:`PARTNER_RECORDS`; each
+            shape (funders, platforms).
+        partners: whitelists of funders still in platform lending, shape (funders, platforms).
+        lines: credit lines committed per (funder, platform) over the quarter.
+        charge: the per-partner charge of the quarter (yuan).
+    """
+    out = {name: records[name].astype(float, copy=True) for name in PARTNER_RECORDS}
+    income, cost, loss = out["q_income"], out["q_cost"], out["q_loss"]
+    for p in range(partners.shape[1]):
+        listed = partners[:, p].copy()
+        while listed.any():
+            profit = income[:, p] - cost[:, p] - loss[:, p] - charge
+            short = np.flatnonzero(listed & (profit < 0.0))
+            if short.size == 0:
+                break
+            weakest = short[np.argmin(profit[short])]
+            listed[weakest] = False
+            heirs = np.flatnonzero(listed & (lines[:, p] > 0.0))
+            if heirs.size == 0:
+                break
+            share = lines[heirs, p] / lines[heirs, p].sum()
+            for name in PARTNER_RECORDS:
+                out[name][heirs, p] += share * out[name][weakest, p]
+    return out
+
+
 @dataclass(frozen=True)
 class WhitelistReview:
     """A funder's quarterly whitelist decision.
