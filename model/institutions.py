@@ -138,7 +138,6 @@ class Funder(LossCalibrated, mesa.Agent):
         self.q_npl = np.zeros(n_platforms)
         self.q_partner_cost = 0.0
         self.q_budget = 0.0
-        self.q_pair_lines = np.zeros(n_platforms)
         self.q_lines = 0.0
 
     def rebase_after_burn_in(self) -> None:
@@ -172,12 +171,10 @@ class Funder(LossCalibrated, mesa.Agent):
         """Stop direct lending for good: no new direct loans and no renewals; the direct book runs off."""
         self.direct_budget = 0.0
 
-    def record_lines(self, budget: float, lines: float, pair_lines: np.ndarray) -> None:
-        """Note this month's budget and the lines it actually committed, in all (for partner capacity decisions)
-        and per platform (``pair_lines``)."""
+    def record_lines(self, budget: float, lines: float) -> None:
+        """Note this month's budget and the lines it actually committed (for partner capacity decisions)."""
         self.q_budget += budget
         self.q_lines += lines
-        self.q_pair_lines += pair_lines
 
     def take_partner_records(self, records: dict[str, np.ndarray]) -> None:
         """Review on these per-partner records of the quarter (keys: :data:`reviews.PARTNER_RECORDS`)."""

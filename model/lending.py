@@ -294,8 +294,8 @@ class LendingModel(mesa.Model):
         # Funders first renew what each platform drew last month, then grant the growth room it asks for.
         drawn = np.minimum(np.array(self.platforms.get("volume"), dtype=float), demand)
         lines = allocate_lines_in_stages(budget, [drawn, demand], partners, fp.pref_sharpness * score)
-        for f, b_f, l_f, row in zip(self.funders, budget, lines.sum(axis=1), lines, strict=True):
-            f.record_lines(float(b_f), float(l_f), row)
+        for f, b_f, l_f in zip(self.funders, budget, lines.sum(axis=1), strict=True):
+            f.record_lines(float(b_f), float(l_f))
         self.flows.lines = lines.sum(axis=0)
         committed = np.concatenate([lines.ravel(), self.funders.get("direct_budget")])
         capacity = committed + funding.carried_over(self._last_lines.capacity, self._last_lines.committed, committed,
@@ -662,8 +662,7 @@ class LendingModel(mesa.Model):
         charge = r.partner_cost + (r.anticipated_partner_cost if r.whitelist_announced else 0.0)
         listed = self._whitelists() & np.array([f.in_platform_lending for f in funders])[:, None]
         records = {name: np.array([getattr(f, name) for f in funders]) for name in reviews.PARTNER_RECORDS}
-        lines = np.array([f.q_pair_lines for f in funders])
-        merged = reviews.consolidate_partner_records(records, listed, lines, charge)
+        merged = reviews.consolidate_partner_records(records, listed, charge)
         for i, f in enumerate(funders):
             f.take_partner_records({name: values[i] for name, values in merged.items()})
 

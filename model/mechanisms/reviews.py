@@ -84,32 +84,34 @@ def expected_partner_profit(*, q_income: np.ndarray, q_cost: np.ndarray, q_balan
 PARTNER_RECORDS = ("q_income", "q_cost", "q_loss", "q_balance", "q_npl")
 
 
-def consolidate_partner_records(records: dict[str, np.ndarray], partners: np.ndarray, lines: np.ndarray,
+def consolidate_partner_records(records: dict[str, np.ndarray], partners: np.ndarray,
                                 charge: float) -> dict[str, np.ndarray]:
     """Funders' quarter records per partner as they stand once the partners that cannot pay their charge have left.
 
     Under a per-partner charge (a whitelist regime, in force or announced) a platform's business does not leave
     with a funder that drops it: the funders that stay take it over. So partners leave a platform weakest first,
-    and each one's business passes to those still listed with lines to it, in proportion to their lines; a
-    partner that covers its charge once the weaker ones have left stays. Reviewed all at once on their own
+    and each one's business (its balance) passes to those still listed with business there, in proportion to
+    their balances; a partner that covers its charge once the weaker ones have left stays. Each heir earns on
+    what it takes over what it earns on its own business with the platform (its income, funding cost, losses and
+    bad loans per yuan of balance), so a partner that lost money before the charge only loses more, and one
+    lumpy charge-off does not pass from one funder's record to another's. Reviewed all at once on their own
     records, every funder of a platform with many small partners would drop it together, though a few of them
-    could each have earned their charge on its business: a coordination failure of the simultaneous review,
-    not a decision a funder would take.
+    could each have earned their charge on its business: a coordination failure of the simultaneous review, not
+    a decision a funder would take.
 
     For each platform, until every listed partner covers ``charge`` (income - funding cost - loss >= charge) or
-    none is left: the partner with the lowest such profit below the charge leaves, and its records are shared
-    over the partners that remain and had lines. Partners that leave keep their own records (their reviews drop
-    them).
+    none is left: the partner with the lowest such profit below the charge leaves, and every record of each
+    remaining partner with a balance there grows by the factor ``1 + share * b_leaver / b_heir`` (``share``: the
+    heir's part of the remaining balance). Partners that leave keep their own records (their reviews drop them).
 
     Args:
         records: the quarter's records per (funder, platform), keyed by :data:`PARTNER_RECORDS`; each
             shape (funders, platforms).
         partners: whitelists of funders still in platform lending, shape (funders, platforms).
-        lines: credit lines committed per (funder, platform) over the quarter.
         charge: the per-partner charge of the quarter (yuan).
     """
     out = {name: records[name].astype(float, copy=True) for name in PARTNER_RECORDS}
-    income, cost, loss = out["q_income"], out["q_cost"], out["q_loss"]
+    income, cost, loss, balance = out["q_income"], out["q_cost"], out["q_loss"], out["q_balance"]
     for p in range(partners.shape[1]):
         listed = partners[:, p].copy()
         while listed.any():
@@ -119,12 +121,13 @@ def consolidate_partner_records(records: dict[str, np.ndarray], partners: np.nda
                 break
             weakest = short[np.argmin(profit[short])]
             listed[weakest] = False
-            heirs = np.flatnonzero(listed & (lines[:, p] > 0.0))
-            if heirs.size == 0:
-                break
-            share = lines[heirs, p] / lines[heirs, p].sum()
+            heirs = np.flatnonzero(listed & (balance[:, p] > 0.0))
+            if heirs.size == 0 or balance[weakest, p] <= 0.0:
+                continue
+            # Each heir's share of the leaver's balance, over its own: it takes share * b_leaver more business.
+            growth = 1.0 + balance[weakest, p] / balance[heirs, p].sum()
             for name in PARTNER_RECORDS:
-                out[name][heirs, p] += share * out[name][weakest, p]
+                out[name][heirs, p] *= growth
     return out
 
 

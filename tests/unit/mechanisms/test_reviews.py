@@ -376,29 +376,39 @@ def test_under_a_regime_only_a_funder_with_idle_budget_takes_on_new_partners():
 
 
 # ------------------------------------------------------------- partners leave weakest first under a charge
-def _records(income, cost=None):
+def _records(income, loss=None, balance=None):
     income = np.asarray(income, dtype=float)
     zeros = np.zeros_like(income)
-    return {"q_income": income, "q_cost": zeros if cost is None else np.asarray(cost, dtype=float),
-            "q_loss": zeros.copy(), "q_balance": income * 10.0, "q_npl": zeros.copy()}
+    return {"q_income": income, "q_cost": zeros.copy(),
+            "q_loss": zeros.copy() if loss is None else np.asarray(loss, dtype=float),
+            "q_balance": income * 10.0 if balance is None else np.asarray(balance, dtype=float),
+            "q_npl": zeros.copy()}
 
 
-def test_business_of_a_partner_that_leaves_passes_to_those_that_stay_by_lines():
+def test_business_of_a_partner_that_leaves_passes_to_those_that_stay():
     from model.mechanisms.reviews import consolidate_partner_records
 
-    # One platform, four funders each earning 3 against a charge of 5: reviewed alone, all four would drop it.
+    # One platform, four funders each earning 3 on a balance of 30 against a charge of 5: reviewed alone, all four
+    # would drop it.
     rec = _records([[3.0], [3.0], [3.0], [3.0]])
-    listed = np.ones((4, 1), dtype=bool)
-    lines = np.array([[1.0], [1.0], [1.0], [3.0]])
-    out = consolidate_partner_records(rec, listed, lines, charge=5.0)
-    profit = out["q_income"][:, 0] - 5.0
-    # Ties leave in index order. Funder 0 leaves (its 3 goes 1:1:3: 3.6, 3.6, 4.8), then funder 1 (3.6 goes 1:3:
-    # 4.5, 7.5), then funder 2 (4.5 < 5); funder 3 carries the platform with everything, 12.
-    np.testing.assert_allclose(out["q_income"][:, 0], [3.0, 3.6, 4.5, 12.0])
-    assert (profit[:3] < 0).all() and profit[3] >= 0
-    assert out["q_balance"][3, 0] == pytest.approx(120.0)
-    # The leavers keep their own records, so their reviews still drop them.
-    assert out["q_income"][0, 0] == 3.0
+    out = consolidate_partner_records(rec, np.ones((4, 1), dtype=bool), charge=5.0)
+    # Ties leave in index order. Funder 0 leaves and its balance grows the others' business by 30/90: 4 each;
+    # funder 1 leaves (4 < 5) and the last two grow by 40/80: 6 each, which covers the charge.
+    np.testing.assert_allclose(out["q_income"][:, 0], [3.0, 4.0, 6.0, 6.0])
+    # The stayers hold the whole balance; the leavers keep their own records, so their reviews still drop them.
+    assert out["q_balance"][2:, 0].sum() == pytest.approx(120.0)
+    assert out["q_balance"][0, 0] == 30.0
+
+
+def test_an_heir_earns_its_own_margin_on_what_it_takes_over_not_the_leavers_losses():
+    from model.mechanisms.reviews import consolidate_partner_records
+
+    # Funder 0 had a lumpy charge-off (loss 10 on income 3); funder 1 earns 6 on the same balance and keeps no loss.
+    rec = _records([[3.0], [6.0]], loss=[[10.0], [0.0]], balance=[[30.0], [30.0]])
+    out = consolidate_partner_records(rec, np.ones((2, 1), dtype=bool), charge=5.0)
+    # Funder 0 leaves; funder 1 doubles its business at its own margin: income 12, still no loss.
+    assert out["q_income"][1, 0] == pytest.approx(12.0) and out["q_loss"][1, 0] == 0.0
+    assert out["q_income"][1, 0] - out["q_loss"][1, 0] - 5.0 > 0
 
 
 def test_partners_that_pay_their_way_and_platforms_without_them_are_untouched():
@@ -406,20 +416,17 @@ def test_partners_that_pay_their_way_and_platforms_without_them_are_untouched():
 
     rec = _records([[9.0, 1.0], [7.0, 2.0]])
     listed = np.array([[True, False], [True, False]])   # platform 1 has no listed partner
-    lines = np.ones((2, 2))
-    out = consolidate_partner_records(rec, listed, lines, charge=5.0)
+    out = consolidate_partner_records(rec, listed, charge=5.0)
     for name in rec:
         np.testing.assert_array_equal(out[name], rec[name])
     assert out["q_income"] is not rec["q_income"]       # a copy: the funders' own records are not touched
 
 
-def test_a_platform_nobody_can_carry_is_left_by_all_and_funders_without_lines_inherit_nothing():
+def test_a_platform_that_loses_money_before_the_charge_is_left_by_all():
     from model.mechanisms.reviews import consolidate_partner_records
 
-    rec = _records([[1.0], [1.0], [1.0]])
-    listed = np.ones((3, 1), dtype=bool)
-    lines = np.array([[1.0], [1.0], [0.0]])               # funder 2 is listed but drew no line this quarter
-    out = consolidate_partner_records(rec, listed, lines, charge=5.0)
-    assert (out["q_income"][:, 0] - 5.0 < 0).all()
-    assert out["q_income"][2, 0] == 1.0
-    assert out["q_income"][:, 0].sum() == pytest.approx(3.0)
+    # Every partner loses before any charge (income 2, loss 3): taking over more of it only loses more.
+    rec = _records([[2.0], [2.0], [2.0]], loss=[[3.0], [3.0], [3.0]])
+    out = consolidate_partner_records(rec, np.ones((3, 1), dtype=bool), charge=1.0)
+    profit = out["q_income"][:, 0] - out["q_loss"][:, 0] - 1.0
+    assert (profit < 0).all()
