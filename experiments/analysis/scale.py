@@ -65,8 +65,7 @@ OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
 REL_TOL = 0.10
 SHARE_TOL = 0.03
 #: The population at which the main job runs; smaller runs print a warning. The shipped scale check
-#: (docs/guide/scale-check.md) finds every outcome's mean independent of the population size from here, but
-#: one: the waist's survival under the new rules, whose variance still falls with the sample up to 400,000 (open).
+#: (docs/guide/scale-check.md) finds every outcome's mean independent of the population size from here.
 SUPPORTED_MIN_BORROWERS = 200_000
 
 
