@@ -20,7 +20,8 @@ A rerun on the same ``DIR`` must describe the same design (same fingerprint: the
 fully resolved parameters, recorded in the manifest's ``design.params``), or the same design with more
 replications whose first replicates are exactly the stored runs (the store grows; the manifest then records
 the grown design). Anything else is refused and nothing is changed, with the settings that differ, or the keys
-that differ when only the parameters do. An accepted rerun first removes temporary files left by a killed
+that differ when only the parameters do. A store whose manifest records other model code (``model_code``, a
+digest of the model package's source) is refused too. An accepted rerun first removes temporary files left by a killed
 driver and table files of runs that have no ``ok`` row, then runs what is missing.
 
 The zhudai-abm version (``experiments.__version__``) is recorded, not compared: the manifest's ``version`` and
@@ -47,6 +48,7 @@ from experiments.store.common import (
     atomic_write_text,
     code_version,
     environment_versions,
+    model_code_digest,
     now_iso,
     project_git,
 )
@@ -229,6 +231,14 @@ def _check_directory(directory: Path, resolved: ResolvedDesign) -> dict[str, Any
     if manifest is None or manifest.get("kind") != MANIFEST_KIND:
         raise StoreError(f"--out {directory}: {MANIFEST_FILE} does not describe a batch (a single run?); "
                          "choose another directory")
+    recorded_code, code = manifest.get("model_code"), model_code_digest()
+    if recorded_code is not None and recorded_code != code:
+        raise StoreError(
+            f"--out {directory}: holds runs made with other model code (model/ has changed since they ran: "
+            f"{str(recorded_code)[:12]} then, {code[:12]} now); refusing to mix results (nothing was changed). "
+            "Start a new directory (another --out) to run with this model, or go back to the model it was run with "
+            "to resume it"
+        )
     fingerprint = resolved.fingerprint()
     if manifest.get("fingerprint") == fingerprint:
         return manifest
@@ -329,6 +339,7 @@ def open_store(directory: str | os.PathLike[str], resolved: ResolvedDesign, argv
         "schema_version": SCHEMA_VERSION,
         "version": version,
         "fingerprint": resolved.fingerprint(),
+        "model_code": model_code_digest(),
         "design": resolved.to_dict(),
         "versions": environment_versions(),
         "git": git,

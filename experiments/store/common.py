@@ -8,6 +8,8 @@ so a reader never sees half a file. :mod:`experiments.store.run_dir` (one run) a
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -185,6 +187,23 @@ def code_version() -> str:
     import experiments
 
     return experiments.__version__
+
+
+@functools.cache
+def model_code_digest() -> str:
+    """sha256 over the model package's source (every ``model/**/*.py``: its path and bytes, in path order).
+
+    Two runs of the same scenario and seed give the same tables only if this digest is the same too: a batch
+    store records it and refuses to resume with other model code, as it refuses other parameters.
+    """
+    import model
+
+    root = Path(model.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def project_git() -> dict[str, Any] | None:

@@ -173,6 +173,40 @@ def test_growing_is_refused_when_the_stored_runs_are_not_the_first_replicates(tm
     assert grown_store.manifest["fingerprint"] == grown.fingerprint()
 
 
+def test_a_store_made_with_other_model_code_is_refused_and_nothing_changes(tmp_path, monkeypatch):
+    """Same design, same parameters, other model code: resuming would mix tables the model no longer gives."""
+    from experiments.store import batch_dir, common
+
+    design = Design(scenarios=("new-rules-2025",), replications=1, borrowers=1500, months=2).resolve()
+    store = open_store(tmp_path / "b", design)
+    assert store.manifest["model_code"] == common.model_code_digest()
+    assert len(store.manifest["model_code"]) == 64
+    open_store(tmp_path / "b", design)              # the same code resumes
+    before = snapshot(tmp_path / "b")
+    monkeypatch.setattr(batch_dir, "model_code_digest", lambda: "f" * 64)
+    with pytest.raises(StoreError, match="holds runs made with other model code"):
+        open_store(tmp_path / "b", design)
+    assert snapshot(tmp_path / "b") == before
+
+
+def test_the_model_code_digest_covers_every_model_source_file(tmp_path, monkeypatch):
+    import model
+    from experiments.store import common
+
+    copy = tmp_path / "model"
+    shutil.copytree(Path(model.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(model, "__file__", str(copy / "__init__.py"))
+    common.model_code_digest.cache_clear()
+    try:
+        a = common.model_code_digest()
+        common.model_code_digest.cache_clear()
+        with (copy / "mechanisms" / "reviews.py").open("a", encoding="utf-8") as fh:
+            fh.write("\n# an edit\n")
+        assert common.model_code_digest() != a
+    finally:
+        common.model_code_digest.cache_clear()
+
+
 def test_the_version_is_recorded_per_session_and_another_version_alone_is_not_refused(tmp_path, monkeypatch):
     """Stores are refused for their runs' parameters, not for the code version, which each session records."""
     scenario = tmp_path / "v.toml"
