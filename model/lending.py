@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from mesa.agent import AgentSet
 
-from model import memory, world
+from model import kernels, memory, world
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
@@ -522,7 +522,7 @@ class LendingModel(mesa.Model):
         L = self.loans
         bp = self.params.borrowers
         n_old = bills.principal_due.size  # loans that existed at billing time (new ones come after)
-        st = settlement.settle_repayments(
+        st = kernels.settle_repayments(  # settlement.settle_repayments, compiled (model/kernels.py)
             dpd=b.dpd, arrears=b.arrears, buffer_cap=b.buffer_cap, btr_months=b.btr_months,
             dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=cash,
             proceeds=proceeds, shadow_proceeds=shadow_proceeds, due=bills.due,
@@ -551,16 +551,16 @@ class LendingModel(mesa.Model):
         fl = self.flows
         n_old = st.interest_paid.size
         loss = st.loss[:n_old] if st.loss.size >= n_old else np.zeros(n_old)
-        # Institutions book their interest income, losses and bad loans at the real population's scale (docs/ODD.md).
-        group = self._book_group(n_old)
-        expected_loss = st.balance_start * L.pd_est[:n_old] * self.params.pricing.lgd / 12.0
-        loss = accounting.real_scale(sampled=loss, proxy=expected_loss, group=group, weight=self.weight)
-        interest_paid = accounting.real_scale(sampled=st.interest_paid, proxy=fl.interest_due, group=group,
-                                              weight=self.weight)
-        claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
-                                             shadow=L.shadow[:n_old], n_platforms=P)
-        paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
-        bk = accounting.book_month(
+        # Institutions book their interest income, losses and bad loans at the real population's scale (docs/ODD.md):
+        # accounting.real_scale, guarantee_claims and book_month, compiled (model/kernels.py).
+        by_desk = self._group_by_desk()
+        loss, interest_paid, claims = kernels.scale_losses_and_claims(
+            loss=loss, interest_paid=st.interest_paid, interest_due=fl.interest_due, balance_start=st.balance_start,
+            pd_est=L.pd_est[:n_old], desk=L.desk[:n_old], by_desk=by_desk, guaranteed=L.guaranteed[:n_old],
+            platform=L.platform[:n_old], shadow=L.shadow[:n_old], lgd=self.params.pricing.lgd, weight=self.weight,
+            n_platforms=P)
+        paid = np.array([p.honour_guarantees(claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
+        bk = kernels.book_month(
             interest_paid=interest_paid, balance_start=st.balance_start, loss=loss, chargeoff=st.chargeoff[:n_old],
             claims=claims, paid=paid, platform_solvent=attribute_arrays(self.platforms, ("capital",))["capital"] > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
@@ -568,7 +568,7 @@ class LendingModel(mesa.Model):
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
             funding_cost=self.lenders.cost, direct_opex_rate=np.array(self.funders.get("direct_opex_rate")),
             opex_rate=np.array(self.platforms.get("opex_rate")), lgd=self.params.pricing.lgd,
-            group=group, weight=self.weight, pd_scale=self.desks.pd_scale,
+            by_desk=by_desk, weight=self.weight, pd_scale=self.desks.pd_scale,
         )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
@@ -600,15 +600,15 @@ class LendingModel(mesa.Model):
         self._record_new_by_funder()
         L.remove(bk.finished)
 
-    def _book_group(self, n: int) -> np.ndarray:
-        """Pooling group of the first ``n`` loans of the book for :func:`accounting.real_scale`.
+    def _group_by_desk(self) -> np.ndarray:
+        """Pooling group of a loan by its desk for :func:`accounting.real_scale`, with -1 (no group) last.
 
         Platform loans pool by their platform's tier (0-2), direct loans by their funder's kind (3 + kind code);
-        shadow loans are in no institution's book (-1). Read by desk: desk ``p`` is platform ``p``, desk ``P + f``
-        funder ``f``'s direct desk and a shadow loan's desk is -1, the last entry of the table.
+        shadow loans are in no institution's book (-1). Desk ``p`` is platform ``p``, desk ``P + f`` funder ``f``'s
+        direct desk and a shadow loan's desk is -1, the last entry of the table: a loan's group is
+        ``by_desk[desk]``.
         """
-        by_desk = np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
-        return by_desk[self.loans.desk[:n]]
+        return np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
 
     def _record_new_by_funder(self) -> None:
         L = self.loans
