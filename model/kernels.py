@@ -21,6 +21,8 @@ import numpy as np
 
 from model.borrowers import NPL_DPD
 from model.mechanisms.accounting import Books
+from model.mechanisms.billing import Bills
+from model.mechanisms.renewal import DebtPositions
 from model.mechanisms.settlement import Settlement
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -358,3 +360,119 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         licensed_loss=float(loss_lic.sum()), outstanding_total=float(bal_end.sum() + new_bal.sum()),
         npl_total=float(npl_end.sum()), finished=finished,
     )
+
+
+# ================================================================= debt, bills, income
+@_jit
+def _measure_debt(borrower, balance, shadow, apr, amort, income):
+    n = income.size
+    n_licensed = np.zeros(n, dtype=np.int64)
+    debt_licensed = np.zeros(n)
+    service = np.zeros(n)
+    for j in range(borrower.size):
+        i = borrower[j]
+        bal = balance[j]
+        service[i] += bal * apr[j] / 12.0 + min(amort[j], bal)
+        if not shadow[j]:
+            n_licensed[i] += 1
+            debt_licensed[i] += bal
+    dsti = np.zeros(n)
+    for i in range(n):
+        if income[i] > 0:
+            dsti[i] = service[i] / income[i]
+    return n_licensed, debt_licensed, dsti
+
+
+def measure_debt(*, borrower: np.ndarray, balance: np.ndarray, shadow: np.ndarray, apr: np.ndarray,
+                 amort: np.ndarray, income: np.ndarray) -> DebtPositions:
+    """:func:`model.mechanisms.renewal.measure_debt` with ``instalment`` the book's
+    :meth:`LoanBook.instalment() <model.borrowers.LoanBook.instalment>` (``balance * apr / 12 + min(amort,
+    balance)``), bit for bit, in one pass over the loans: the book's ``apr`` and ``amort`` are given instead."""
+    return DebtPositions(*_measure_debt(borrower, balance, shadow, apr, amort, income))
+
+
+@_jit
+def _bill(balance, months_left, amort, apr, borrower, renewed, arrears, cash, n_borrowers):
+    n = balance.size
+    interest_due = np.empty(n)
+    principal_due = np.empty(n)
+    due = np.zeros(n_borrowers)
+    interest_due_b = np.zeros(n_borrowers)
+    for j in range(n):
+        bal = balance[j]
+        amort_now = min(amort[j], bal)
+        interest = bal * apr[j] / 12.0
+        if months_left[j] <= 1:
+            principal = bal - ((bal - amort_now) if renewed[j] else 0.0)  # less renewal_payoff
+        else:
+            principal = amort_now
+        interest_due[j] = interest
+        principal_due[j] = principal
+        i = borrower[j]
+        due[i] += interest + principal
+        interest_due_b[i] += interest
+    shortfall = np.empty(n_borrowers)
+    for i in range(n_borrowers):
+        s = due[i] + arrears[i]
+        s -= cash[i]
+        s = max(s, 0.0)
+        shortfall[i] = s * (1.0 if due[i] > 0 else 0.0)
+    return interest_due, principal_due, due, interest_due_b, shortfall
+
+
+def bill_repayments(*, balance: np.ndarray, months_left: np.ndarray, amort: np.ndarray, apr: np.ndarray,
+                    borrower: np.ndarray, renewed: np.ndarray, arrears: np.ndarray, cash: np.ndarray,
+                    n_borrowers: int) -> Bills:
+    """:func:`model.mechanisms.billing.bill_repayments`, bit for bit, in one pass over the loans and one over the
+    borrowers. Same arguments and result."""
+    return Bills(*_bill(balance, months_left, amort, apr, borrower, renewed, arrears, cash, n_borrowers))
+
+
+@_jit
+def _shocks_and_cash(u, shocked, hazard, hazard_multiplier, recover, income, shock_income_share, buffer,
+                     spend_share):
+    n = u.size
+    shocked_new = np.empty(n, dtype=np.bool_)
+    cash = np.empty(n)
+    for i in range(n):
+        h = hazard[i] * hazard_multiplier
+        h = min(max(h, 0.0), 1.0)  # np.clip(h, 0, 1)
+        was = shocked[i]
+        start = not was and u[i] < h
+        end = was and u[i] < recover
+        s = (was or start) and not end
+        shocked_new[i] = s
+        income_now = income[i] * shock_income_share if s else income[i]
+        cash[i] = buffer[i] + income_now - spend_share[i] * income[i]
+    return shocked_new, cash
+
+
+def shocks_and_cash(*, u: np.ndarray, shocked: np.ndarray, hazard: np.ndarray, hazard_multiplier: float,
+                    shock_months_mean: float, income: np.ndarray, shock_income_share: float, buffer: np.ndarray,
+                    spend_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`BorrowerPopulation.update_shocks <model.borrowers.BorrowerPopulation.update_shocks>` given its draws
+    ``u``, then :meth:`~model.borrowers.BorrowerPopulation.cash_available`, bit for bit, in one pass over the
+    borrowers. Returns the new ``shocked`` and the cash."""
+    return _shocks_and_cash(u, shocked, hazard, hazard_multiplier, 1.0 / shock_months_mean, income,
+                            shock_income_share, buffer, spend_share)
+
+
+# ================================================================= the loan book
+@_jit
+def _compact(arr, keep, n):
+    k = 0
+    for j in range(n):
+        if keep[j]:
+            arr[k] = arr[j]
+            k += 1
+    return k
+
+
+def compact(arrays: list[np.ndarray], drop: np.ndarray) -> int:
+    """``arr[:k] = arr[np.flatnonzero(~drop)]`` in place for each array, over its ``drop.size`` first rows
+    (``LoanBook.remove``); returns ``k``, the rows kept. A copy of values in order: nothing is computed."""
+    keep = ~drop
+    k = drop.size
+    for arr in arrays:
+        k = _compact(arr, keep, drop.size)
+    return k

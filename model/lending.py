@@ -257,8 +257,13 @@ class LendingModel(mesa.Model):
 
     def earn_and_spend(self) -> np.ndarray:
         """3. Income shocks start and end; returns each borrower's cash after essential spending."""
-        self.borrowers.update_shocks(self.rng, self.hazard_multiplier)
-        return self.borrowers.cash_available()
+        b = self.borrowers
+        # BorrowerPopulation.update_shocks then cash_available, compiled (model/kernels.py), on the same draws.
+        b.shocked, cash = kernels.shocks_and_cash(
+            u=b.draw_shocks(self.rng), shocked=b.shocked, hazard=b.hazard, hazard_multiplier=self.hazard_multiplier,
+            shock_months_mean=b.params.shock_months_mean, income=b.income,
+            shock_income_share=b.params.shock_income_share, buffer=b.buffer, spend_share=b.spend_share)
+        return cash
 
     def _platform_record(self) -> dict[str, np.ndarray]:
         """What funders see of every platform: its record, as arrays over platforms."""
@@ -308,8 +313,9 @@ class LendingModel(mesa.Model):
     def measure_debt(self) -> renewal.DebtPositions:
         """Each borrower's licensed loans, licensed debt and debt service to income at the start of the month."""
         L = self.loans
-        debt = renewal.measure_debt(borrower=L.view("borrower"), balance=L.view("balance"), shadow=L.view("shadow"),
-                                    instalment=L.instalment(), income=self.borrowers.income)
+        # renewal.measure_debt of the book's instalments, compiled (model/kernels.py).
+        debt = kernels.measure_debt(borrower=L.view("borrower"), balance=L.view("balance"), shadow=L.view("shadow"),
+                                    apr=L.view("apr"), amort=L.view("amort"), income=self.borrowers.income)
         self.flows.dsti = debt.dsti
         return debt
 
@@ -370,7 +376,7 @@ class LendingModel(mesa.Model):
     def bill_repayments(self, cash: np.ndarray, renewed: np.ndarray) -> billing.Bills:
         """6. Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
         L = self.loans
-        return billing.bill_repayments(
+        return kernels.bill_repayments(  # billing.bill_repayments, compiled (model/kernels.py)
             balance=L.view("balance"), months_left=L.view("months_left"), amort=L.view("amort"), apr=L.view("apr"),
             borrower=L.view("borrower"), renewed=renewed, arrears=self.borrowers.arrears, cash=cash,
             n_borrowers=self.borrowers.n,

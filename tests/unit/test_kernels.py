@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from model import kernels
-from model.mechanisms import accounting, settlement
+from model.borrowers import BorrowerPopulation, LoanBook
+from model.mechanisms import accounting, billing, renewal, settlement
+from model.params import Params
 
 
 def assert_bits_equal(a, b, what=""):
@@ -135,3 +137,63 @@ def test_book_month_is_the_pure_book_month(seed, n_platforms, weight, with_scale
                                  group=by_desk[bk["desk"][:n_old]])
     got = kernels.book_month(**kw, claims=claims, by_desk=by_desk)
     assert_same_result(got, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_measure_debt_is_the_pure_measure_of_the_books_instalments(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 120, 500
+    bk = _book(rng, n, m, 4, 3)
+    income = rng.choice([0.0, 100.0, 250.0], n) * rng.random(n).round(2)
+    lb = LoanBook(m)
+    lb.size = m
+    for name in ("borrower", "balance", "apr", "amort", "shadow"):
+        getattr(lb, name)[:] = bk[name]
+    want = renewal.measure_debt(borrower=bk["borrower"], balance=bk["balance"], shadow=bk["shadow"],
+                                instalment=lb.instalment(), income=income)
+    got = kernels.measure_debt(borrower=bk["borrower"], balance=bk["balance"], shadow=bk["shadow"], apr=bk["apr"],
+                               amort=bk["amort"], income=income)
+    assert_same_result(got, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bill_repayments_is_the_pure_billing(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 100, 400
+    bk = _book(rng, n, m, 4, 3)
+    kw = dict(balance=bk["balance"], months_left=bk["months_left"], amort=bk["amort"], apr=bk["apr"],
+              borrower=bk["borrower"], renewed=rng.random(m) < 0.2,
+              arrears=rng.choice([0.0, 3.0], n) * rng.random(n), cash=rng.normal(5.0, 10.0, n), n_borrowers=n)
+    kw["cash"][:5] = 0.0
+    assert_same_result(kernels.bill_repayments(**kw), billing.bill_repayments(**kw))
+
+
+@pytest.mark.parametrize(("seed", "multiplier"), [(0, 1.0), (1, 3.5), (2, 0.0), (3, 40.0)])
+def test_shocks_and_cash_is_update_shocks_then_cash_available(seed, multiplier):
+    rng = np.random.default_rng(seed)
+    params = dataclasses.replace(Params().borrowers, shock_months_mean=float(rng.integers(2, 8)))
+    pop = BorrowerPopulation(300, params, np.random.default_rng(seed))
+    pop.shocked = rng.random(pop.n) < 0.3
+    pop.buffer = rng.random(pop.n) * 100
+    shocked0 = pop.shocked.copy()
+    pop.update_shocks(np.random.default_rng(seed + 100), multiplier)
+    want_cash = pop.cash_available()
+    shocked, cash = kernels.shocks_and_cash(
+        u=pop.draw_shocks(np.random.default_rng(seed + 100)), shocked=shocked0, hazard=pop.hazard,
+        hazard_multiplier=multiplier, shock_months_mean=params.shock_months_mean, income=pop.income,
+        shock_income_share=params.shock_income_share, buffer=pop.buffer, spend_share=pop.spend_share)
+    assert_bits_equal(shocked, pop.shocked, "shocked")
+    assert_bits_equal(cash, want_cash, "cash")
+
+
+def test_compact_keeps_the_rows_not_dropped_in_order():
+    rng = np.random.default_rng(5)
+    arrays = [rng.random(50), rng.integers(0, 9, 50).astype(np.int32), rng.random(50) < 0.5]
+    drop = rng.random(40) < 0.3
+    want = [a[:40][~drop].copy() for a in arrays]
+    tail = [a[40:].copy() for a in arrays]
+    k = kernels.compact(arrays, drop)
+    assert k == int((~drop).sum())
+    for a, w, t in zip(arrays, want, tail, strict=True):
+        assert_bits_equal(a[:k], w)
+        assert_bits_equal(a[40:], t)
