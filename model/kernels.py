@@ -21,9 +21,11 @@ import numpy as np
 
 from model.borrowers import NPL_DPD
 from model.mechanisms.accounting import Books
+from model.mechanisms.acquisition import CreditDemand
 from model.mechanisms.billing import Bills
 from model.mechanisms.renewal import DebtPositions
 from model.mechanisms.settlement import Settlement
+from model.mechanisms.shadow import ShadowLoans
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -476,3 +478,96 @@ def compact(arrays: list[np.ndarray], drop: np.ndarray) -> int:
     for arr in arrays:
         k = _compact(arr, keep, drop.size)
     return k
+
+
+# ================================================================= credit demand and shadow lending
+@_jit
+def _seek_credit(u, t, dpd, excluded_until, shortfall, n_licensed, seek_prob, loan_size, max_loans):
+    n = dpd.size
+    seeking = np.empty(n, dtype=np.bool_)
+    refinancing = np.empty(n, dtype=np.bool_)
+    amount = np.empty(n)
+    delinquent_need = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        short = shortfall[i] > 0
+        eligible = (dpd[i] == 0) & (excluded_until[i] < t)
+        refi = eligible & short
+        consume = eligible & (not refi) & (n_licensed[i] < max_loans) & (u[i] < seek_prob[i])
+        a = shortfall[i] * (1.0 if refi else 0.0)
+        a += loan_size[i] * (1.0 if consume else 0.0)
+        amount[i] = a
+        seeking[i] = refi | consume
+        refinancing[i] = refi
+        delinquent_need[i] = (dpd[i] > 0) & short
+    return seeking, refinancing, amount, delinquent_need
+
+
+def seek_credit(rng: np.random.Generator, *, t: int, dpd: np.ndarray, excluded_until: np.ndarray,
+                shortfall: np.ndarray, n_licensed: np.ndarray, seek_prob: np.ndarray, loan_size: np.ndarray,
+                max_loans: int) -> CreditDemand:
+    """:func:`model.mechanisms.acquisition.seek_credit`, bit for bit (the same one uniform per borrower), in one
+    pass over the borrowers. Same arguments and result."""
+    u = rng.random(dpd.size)
+    return CreditDemand(*_seek_credit(u, t, dpd, excluded_until, shortfall, n_licensed, seek_prob, loan_size,
+                                      max_loans))
+
+
+@_jit
+def _rationed(seeking, proceeds):
+    n_rationed = 0
+    for i in range(seeking.size):
+        n_rationed += seeking[i] & (proceeds[i] <= 0)
+    return n_rationed
+
+
+@_jit
+def _shadow_lend(u, seeking, seeking_refi, delinquent_need, proceeds, shortfall, seek_amount, priced_out,
+                 loan_borrower, loan_shadow, prob_refinance, prob_priced_out, prob_consumption, max_shadow_loans):
+    n = seeking.size
+    n_shadow = np.zeros(n, dtype=np.int64)
+    for j in range(loan_borrower.size):
+        if loan_shadow[j]:
+            n_shadow[loan_borrower[j]] += 1
+    takes = np.zeros(n, dtype=np.bool_)
+    n_who = 0
+    for i in range(n):
+        rationed = seeking[i] & (proceeds[i] <= 0)
+        refi_like = (rationed & seeking_refi[i]) | delinquent_need[i]
+        if not (refi_like or rationed):
+            continue
+        if refi_like:
+            p = prob_refinance
+        elif priced_out[i]:
+            p = prob_priced_out
+        else:
+            p = prob_consumption
+        amount = shortfall[i] if delinquent_need[i] else seek_amount[i]
+        if u[i] < p and n_shadow[i] < max_shadow_loans and amount > 0:
+            takes[i] = True
+            n_who += 1
+    who = np.empty(n_who, dtype=np.int64)
+    amounts = np.empty(n_who)
+    k = 0
+    for i in range(n):
+        if takes[i]:
+            who[k] = i
+            amounts[k] = shortfall[i] if delinquent_need[i] else seek_amount[i]
+            k += 1
+    return who, amounts
+
+
+def shadow_lend(rng: np.random.Generator, *, seeking: np.ndarray, seeking_refi: np.ndarray,
+                delinquent_need: np.ndarray, proceeds: np.ndarray, shortfall: np.ndarray, seek_amount: np.ndarray,
+                priced_out: np.ndarray, loan_borrower: np.ndarray, loan_shadow: np.ndarray, shadow_open: bool,
+                prob_refinance: float, prob_priced_out: float, prob_consumption: float,
+                max_shadow_loans: int) -> ShadowLoans:
+    """:func:`model.mechanisms.shadow.shadow_lend`, bit for bit (the same draws), in one pass over the book's
+    shadow loans and two over the borrowers. Same arguments and result."""
+    n_rationed = int(_rationed(seeking, proceeds))
+    if not shadow_open:
+        return ShadowLoans(who=np.empty(0, dtype=np.int64), amount=np.empty(0), rationed=n_rationed)
+    u = rng.random(seeking.size)
+    who, amount = _shadow_lend(u, seeking, seeking_refi, delinquent_need, proceeds, shortfall, seek_amount,
+                               priced_out, loan_borrower, loan_shadow, prob_refinance, prob_priced_out,
+                               prob_consumption, max_shadow_loans)
+    return ShadowLoans(who=who, amount=amount, rationed=n_rationed)

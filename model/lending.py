@@ -391,9 +391,10 @@ class LendingModel(mesa.Model):
         """
         b = self.borrowers
         bp = self.params.borrowers
-        demand = acq.seek_credit(self.rng, t=self.t, dpd=b.dpd, excluded_until=b.excluded_until,
-                                 shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
-                                 loan_size=b.loan_size, max_loans=bp.max_loans)
+        # acquisition.seek_credit, compiled (model/kernels.py)
+        demand = kernels.seek_credit(self.rng, t=self.t, dpd=b.dpd, excluded_until=b.excluded_until,
+                                     shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
+                                     loan_size=b.loan_size, max_loans=bp.max_loans)
         self.flows.applicants = int(np.count_nonzero(demand.seeking))
         self.flows.seeking = demand.seeking
         budgets = np.array(self.platforms.map("acquisition_budget"))
@@ -492,7 +493,7 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         prm = self.params.borrowers
         L = self.loans
-        got = shadow.shadow_lend(
+        got = kernels.shadow_lend(  # shadow.shadow_lend, compiled (model/kernels.py)
             self.rng, seeking=demand.seeking, seeking_refi=demand.refinancing, delinquent_need=demand.delinquent_need,
             proceeds=proceeds, shortfall=bills.shortfall, seek_amount=demand.amount,
             priced_out=shadow.priced_out_borrowers(borrower=apps.borrower, priced_out=offers.priced_out,

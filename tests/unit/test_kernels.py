@@ -13,7 +13,7 @@ import pytest
 
 from model import kernels
 from model.borrowers import BorrowerPopulation, LoanBook
-from model.mechanisms import accounting, billing, renewal, settlement
+from model.mechanisms import accounting, acquisition, billing, renewal, settlement, shadow
 from model.params import Params
 
 
@@ -197,3 +197,31 @@ def test_compact_keeps_the_rows_not_dropped_in_order():
     for a, w, t in zip(arrays, want, tail, strict=True):
         assert_bits_equal(a[:k], w)
         assert_bits_equal(a[40:], t)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_seek_credit_is_the_pure_seek_credit(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    kw = dict(t=5, dpd=rng.integers(0, 3, n).astype(np.int16), excluded_until=rng.integers(0, 10, n).astype(np.int32),
+              shortfall=rng.choice([0.0, 4.0], n) * rng.random(n), n_licensed=rng.integers(0, 6, n),
+              seek_prob=rng.random(n), loan_size=rng.random(n) * 100, max_loans=4)
+    got = kernels.seek_credit(np.random.default_rng(seed + 7), **kw)
+    assert_same_result(got, acquisition.seek_credit(np.random.default_rng(seed + 7), **kw))
+
+
+@pytest.mark.parametrize(("seed", "shadow_open"), [(0, True), (1, True), (2, False), (3, True)])
+def test_shadow_lend_is_the_pure_shadow_lending(seed, shadow_open):
+    rng = np.random.default_rng(seed)
+    n, m = 400, 900
+    seeking = rng.random(n) < 0.5
+    kw = dict(seeking=seeking, seeking_refi=seeking & (rng.random(n) < 0.4), delinquent_need=rng.random(n) < 0.15,
+              proceeds=rng.choice([0.0, 10.0], n) * rng.random(n), shortfall=rng.choice([0.0, 5.0], n) * rng.random(n),
+              seek_amount=rng.choice([0.0, 50.0], n, p=[0.2, 0.8]) * rng.random(n),
+              priced_out=rng.random(n) < 0.2, loan_borrower=rng.integers(0, n, m), loan_shadow=rng.random(m) < 0.3,
+              shadow_open=shadow_open, prob_refinance=0.6, prob_priced_out=0.4, prob_consumption=0.2,
+              max_shadow_loans=2)
+    got = kernels.shadow_lend(np.random.default_rng(seed + 3), **kw)
+    want = shadow.shadow_lend(np.random.default_rng(seed + 3), **kw)
+    assert_same_result(got, want)
+    assert got.who.size > 0 or not shadow_open
