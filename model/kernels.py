@@ -571,3 +571,71 @@ def shadow_lend(rng: np.random.Generator, *, seeking: np.ndarray, seeking_refi: 
                                priced_out, loan_borrower, loan_shadow, prob_refinance, prob_priced_out,
                                prob_consumption, max_shadow_loans)
     return ShadowLoans(who=who, amount=amount, rationed=n_rationed)
+
+
+# ================================================================= maturing lines
+@_jit
+def any_maturing(shadow: np.ndarray, months_left: np.ndarray) -> bool:
+    """``(~shadow & (months_left == 1)).any()``: a licensed loan reaches its last instalment this month."""
+    for j in range(shadow.size):
+        if not shadow[j] and months_left[j] == 1:
+            return True
+    return False
+
+
+@_jit
+def _renewals(u, t, shadow, months_left, platform, funder, borrower, table, n_f, n_p, renewable, dpd,
+              excluded_until, revolve_prob):
+    n = u.size
+    wants = np.zeros(n, dtype=np.bool_)
+    n_cand = 0
+    n_withdrawn = 0
+    for j in range(n):
+        p, f = platform[j], funder[j]
+        slot = f * n_p + p if p >= 0 else (n_f * n_p + f if f >= 0 else n_f * n_p + n_f)
+        r = renewable[j] & table[slot]
+        renewable[j] = r
+        if not shadow[j] and months_left[j] == 1:
+            i = borrower[j]
+            if dpd[i] == 0 and excluded_until[i] < t and u[j] < revolve_prob[i]:
+                wants[j] = True
+                if r:
+                    n_cand += 1
+                else:
+                    n_withdrawn += 1
+    cand = np.empty(n_cand, dtype=np.int64)
+    withdrawn = np.empty(n_withdrawn, dtype=np.int64)
+    a = b = 0
+    for j in range(n):
+        if wants[j]:
+            if renewable[j]:
+                cand[a] = j
+                a += 1
+            else:
+                withdrawn[b] = j
+                b += 1
+    return cand, withdrawn
+
+
+def renewals(rng: np.random.Generator, *, t: int, shadow: np.ndarray, months_left: np.ndarray,
+             platform: np.ndarray, funder: np.ndarray, borrower: np.ndarray, renewable: np.ndarray,
+             platform_active: np.ndarray, partners: np.ndarray, direct_open: np.ndarray, dpd: np.ndarray,
+             excluded_until: np.ndarray, revolve_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which maturing lines are asked to be renewed, and which of them their lender still renews, in one pass.
+
+    Bit for bit, with ``maturing = ~shadow & (months_left == 1)``, what ``LendingModel.mature_and_withdraw``
+    does with the pure functions of :mod:`model.mechanisms.renewal`::
+
+        renewable &= lender_still_lends(platform=platform, funder=funder, platform_active=platform_active,
+                                        partners=partners, direct_open=direct_open)       # in place
+        wants = renewal_wanted(rng, t=t, maturing=maturing, borrower=borrower, dpd=dpd,
+                               excluded_until=excluded_until, revolve_prob=revolve_prob)  # the same draws
+        cand, withdrawn = np.flatnonzero(wants & renewable), np.flatnonzero(wants & ~renewable)
+
+    Updates ``renewable`` in place and returns ``(cand, withdrawn)``.
+    """
+    n_f, n_p = partners.shape
+    table = np.concatenate([(partners & platform_active[None, :]).ravel(), direct_open.astype(bool), [True]])
+    u = rng.random(borrower.size)
+    return _renewals(u, t, shadow, months_left, platform, funder, borrower, table, n_f, n_p, renewable, dpd,
+                     excluded_until, revolve_prob)

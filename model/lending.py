@@ -337,21 +337,21 @@ class LendingModel(mesa.Model):
             called = renewal.called_above_cap(shadow=L.view("shadow"), apr=L.view("apr"), cap=cap)
             L.months_left[:n][called] = np.minimum(L.months_left[:n][called], 1)
             L.renewable[:n][called] = False
-        maturing = ~L.view("shadow") & (L.view("months_left") == 1)
-        if not maturing.any():
+        # renewal.lender_still_lends and renewal_wanted, compiled (model/kernels.py): renewable lines are updated in
+        # place; cand are the maturing lines whose borrower asks to renew and whose lender still lends, withdrawn
+        # those whose lender no longer does.
+        if not kernels.any_maturing(L.view("shadow"), L.view("months_left")):
             return np.zeros(n, dtype=bool)
         b = self.borrowers
         bor = L.view("borrower")
-        L.renewable[:n] &= renewal.lender_still_lends(
-            platform=L.view("platform"), funder=fund,
+        cand, withdrawn = kernels.renewals(
+            self.rng, t=self.t, shadow=L.view("shadow"), months_left=L.view("months_left"),
+            platform=L.view("platform"), funder=fund, borrower=bor, renewable=L.view("renewable"),
             platform_active=attribute_arrays(self.platforms, ("active",))["active"].astype(bool),
-            partners=lines.partners, direct_open=attribute_arrays(self.funders, ("direct_lending",))[
-                "direct_lending"].astype(bool))
-        wants = renewal.renewal_wanted(self.rng, t=self.t, maturing=maturing, borrower=bor, dpd=b.dpd,
-                                       excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
-        withdrawn = wants & ~L.view("renewable")
+            partners=lines.partners,
+            direct_open=attribute_arrays(self.funders, ("direct_lending",))["direct_lending"].astype(bool),
+            dpd=b.dpd, excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
         self.flows.withdrawn_volume = float(L.view("balance")[withdrawn].sum())
-        cand = np.flatnonzero(wants & L.view("renewable"))
         if cand.size == 0:
             return np.zeros(n, dtype=bool)
         # A renewed line is drawn again in full: the new loan pays off the balloon, the rest is spent.

@@ -225,3 +225,30 @@ def test_shadow_lend_is_the_pure_shadow_lending(seed, shadow_open):
     want = shadow.shadow_lend(np.random.default_rng(seed + 3), **kw)
     assert_same_result(got, want)
     assert got.who.size > 0 or not shadow_open
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_renewals_are_lender_still_lends_then_renewal_wanted(seed):
+    rng = np.random.default_rng(seed)
+    n_b, m, P, F = 150, 600, 5, 4
+    bk = _book(rng, n_b, m, P, F)
+    bk["months_left"] = rng.integers(0, 3, m).astype(np.int32)
+    renewable = rng.random(m) < 0.8
+    kw = dict(platform_active=rng.random(P) < 0.8, partners=rng.random((F, P)) < 0.6,
+              direct_open=rng.random(F) < 0.7)
+    bw = dict(dpd=rng.integers(0, 2, n_b).astype(np.int16), excluded_until=rng.integers(0, 10, n_b).astype(np.int32),
+              revolve_prob=rng.random(n_b))
+    want_renewable = renewable & renewal.lender_still_lends(platform=bk["platform"], funder=bk["funder"], **kw)
+    maturing = ~bk["shadow"] & (bk["months_left"] == 1)
+    wants = renewal.renewal_wanted(np.random.default_rng(seed + 1), t=5, maturing=maturing, borrower=bk["borrower"],
+                                   **bw)
+    got_renewable = renewable.copy()
+    cand, withdrawn = kernels.renewals(np.random.default_rng(seed + 1), t=5, shadow=bk["shadow"],
+                                       months_left=bk["months_left"], platform=bk["platform"], funder=bk["funder"],
+                                       borrower=bk["borrower"], renewable=got_renewable, **kw, **bw)
+    assert_bits_equal(got_renewable, want_renewable, "renewable")
+    assert_bits_equal(cand, np.flatnonzero(wants & want_renewable), "cand")
+    assert_bits_equal(withdrawn, np.flatnonzero(wants & ~want_renewable), "withdrawn")
+    assert cand.size and withdrawn.size
+    assert kernels.any_maturing(bk["shadow"], bk["months_left"]) == bool(maturing.any())
+    assert not kernels.any_maturing(bk["shadow"], np.zeros(m, dtype=np.int32))
