@@ -577,7 +577,7 @@ def shadow_lend(rng: np.random.Generator, *, seeking: np.ndarray, seeking_refi: 
 @_jit
 def any_maturing(shadow: np.ndarray, months_left: np.ndarray) -> bool:
     """``(~shadow & (months_left == 1)).any()``: a licensed loan reaches its last instalment this month."""
-    for j in range(shadow.size):
+    for j in range(shadow.size):  # noqa: SIM110 (compiled: a generator would not be)
         if not shadow[j] and months_left[j] == 1:
             return True
     return False
