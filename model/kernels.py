@@ -23,6 +23,7 @@ from model.borrowers import NPL_DPD
 from model.mechanisms.accounting import Books
 from model.mechanisms.acquisition import CreditDemand
 from model.mechanisms.billing import Bills
+from model.mechanisms.metrics import BorrowerOutcomes, SegmentOutcomes, weighted_mean_by
 from model.mechanisms.renewal import DebtPositions
 from model.mechanisms.settlement import Settlement
 from model.mechanisms.shadow import ShadowLoans
@@ -639,3 +640,83 @@ def renewals(rng: np.random.Generator, *, t: int, shadow: np.ndarray, months_lef
     u = rng.random(borrower.size)
     return _renewals(u, t, shadow, months_left, platform, funder, borrower, table, n_f, n_p, renewable, dpd,
                      excluded_until, revolve_prob)
+
+
+# ================================================================= the recorder's borrower measurements
+@_jit
+def _borrower_outcomes(loan_borrower, loan_shadow, n_borrowers, dsti, btr_months, dsti_at_btr_start, spiral_lenders,
+                       spiral_months, spiral_dsti):
+    n = n_borrowers
+    lenders = np.zeros(n, dtype=np.int64)
+    has_shadow = np.zeros(n, dtype=np.bool_)
+    for j in range(loan_borrower.size):
+        if loan_shadow[j]:
+            has_shadow[loan_borrower[j]] = True
+        else:
+            lenders[loan_borrower[j]] += 1
+    indebted = np.empty(n, dtype=np.bool_)
+    multi = np.empty(n, dtype=np.bool_)
+    spiral = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        ind = lenders[i] > 0
+        mul = lenders[i] >= spiral_lenders
+        indebted[i] = ind
+        multi[i] = mul
+        spiral[i] = ind & (((btr_months[i] >= spiral_months) & (dsti[i] > dsti_at_btr_start[i]))
+                           | (mul & (dsti[i] >= spiral_dsti)))
+    return lenders, indebted, multi, spiral, np.flatnonzero(has_shadow)
+
+
+def borrower_outcomes(*, loan_borrower: np.ndarray, loan_shadow: np.ndarray, n_borrowers: int, dsti: np.ndarray,
+                      btr_months: np.ndarray, dsti_at_btr_start: np.ndarray, spiral_lenders: int,
+                      spiral_months: int, spiral_dsti: float) -> tuple[BorrowerOutcomes, np.ndarray]:
+    """:func:`model.mechanisms.metrics.borrower_outcomes` (same arguments and result), and the borrowers holding a
+    live shadow loan, ``np.unique(loan_borrower[loan_shadow])``, in one pass over the book and one over the
+    borrowers, bit for bit."""
+    lenders, indebted, multi, spiral, shadow_borrowers = _borrower_outcomes(
+        loan_borrower, loan_shadow, n_borrowers, dsti, btr_months, dsti_at_btr_start, spiral_lenders, spiral_months,
+        spiral_dsti)
+    return BorrowerOutcomes(lenders=lenders, indebted=indebted, multi=multi, spiral=spiral), shadow_borrowers
+
+
+@_jit
+def _segment_sums(segment, n_segments, seeking, served, dsti, indebted, new_defaults, spiral):
+    counts = np.zeros((6, n_segments), dtype=np.int64)  # size, seeking, served seekers, indebted, defaults, spirals
+    dsti_sum = np.zeros(n_segments)
+    for i in range(segment.size):
+        s = segment[i]
+        counts[0, s] += 1
+        if seeking[i]:
+            counts[1, s] += 1
+            counts[2, s] += served[i]
+        if indebted[i]:
+            dsti_sum[s] += dsti[i]
+            counts[3, s] += 1
+            counts[4, s] += new_defaults[i]
+            counts[5, s] += spiral[i]
+    return counts, dsti_sum
+
+
+def segment_outcomes(*, segment: np.ndarray, n_segments: int, seeking: np.ndarray, served: np.ndarray,
+                     new_borrower: np.ndarray, new_amount: np.ndarray, new_apr: np.ndarray, dsti: np.ndarray,
+                     outcomes: BorrowerOutcomes, new_defaults: np.ndarray,
+                     shadow_borrowers: np.ndarray) -> SegmentOutcomes:
+    """:func:`model.mechanisms.metrics.segment_outcomes`, bit for bit, with its counts and DSTI sums per segment
+    taken in one pass over the borrowers. Same arguments and result."""
+    counts, dsti_sum = _segment_sums(segment, n_segments, seeking, served, dsti, outcomes.indebted, new_defaults,
+                                     outcomes.spiral)
+    size, n_seeking, n_served, n_indebted, n_defaults, n_spiral = counts
+    in_shadow = np.bincount(segment[shadow_borrowers], minlength=n_segments)
+
+    def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        num, den = num.astype(float), den.astype(float)
+        return np.divide(num, den, out=np.zeros(n_segments), where=den > 0)
+
+    return SegmentOutcomes(
+        served=share(n_served, n_seeking),
+        apr_paid=weighted_mean_by(segment[new_borrower], new_apr, new_amount, n_segments),
+        dsti=np.divide(dsti_sum, n_indebted, out=np.zeros(n_segments), where=n_indebted > 0),
+        default_rate=share(n_defaults, n_indebted),
+        spiral=share(n_spiral, n_indebted),
+        shadow=np.divide(in_shadow, size, out=np.zeros(n_segments), where=size > 0),
+    )

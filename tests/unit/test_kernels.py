@@ -13,7 +13,7 @@ import pytest
 
 from model import kernels
 from model.borrowers import BorrowerPopulation, LoanBook
-from model.mechanisms import accounting, acquisition, billing, renewal, settlement, shadow
+from model.mechanisms import accounting, acquisition, billing, metrics, renewal, settlement, shadow
 from model.params import Params
 
 
@@ -252,3 +252,26 @@ def test_renewals_are_lender_still_lends_then_renewal_wanted(seed):
     assert cand.size and withdrawn.size
     assert kernels.any_maturing(bk["shadow"], bk["months_left"]) == bool(maturing.any())
     assert not kernels.any_maturing(bk["shadow"], np.zeros(m, dtype=np.int32))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_borrower_and_segment_outcomes_are_the_pure_metrics(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 300, 700
+    bk = _book(rng, n, m, 4, 3)
+    kw = dict(loan_borrower=bk["borrower"], loan_shadow=bk["shadow"], n_borrowers=n,
+              dsti=rng.choice([0.0, 0.5, 1.0], n) * rng.random(n).round(1), btr_months=rng.integers(0, 5, n).astype(
+                  np.int16), dsti_at_btr_start=rng.random(n).round(1), spiral_lenders=3, spiral_months=2,
+              spiral_dsti=0.4)
+    got, shadow_borrowers = kernels.borrower_outcomes(**kw)
+    want = metrics.borrower_outcomes(**kw)
+    assert_same_result(got, want)
+    assert_bits_equal(shadow_borrowers, np.unique(bk["borrower"][bk["shadow"]]), "shadow borrowers")
+    k = 40
+    sw = dict(segment=rng.integers(0, 3, n).astype(np.intp), n_segments=3, seeking=rng.random(n) < 0.4,
+              served=rng.random(n) < 0.5, new_borrower=rng.integers(0, n, k), new_amount=rng.random(k) * 100,
+              new_apr=rng.random(k) * 0.3, dsti=kw["dsti"], outcomes=want, new_defaults=rng.random(n) < 0.1,
+              shadow_borrowers=shadow_borrowers)
+    assert_same_result(kernels.segment_outcomes(**sw), metrics.segment_outcomes(**sw))
+    sw["segment"] = np.zeros(n, dtype=np.intp)  # segments with nobody in them
+    assert_same_result(kernels.segment_outcomes(**sw), metrics.segment_outcomes(**sw))
