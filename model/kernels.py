@@ -84,14 +84,16 @@ def _settle_borrowers(dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, c
 
 @_jit
 def _settle_loans(interest_due, principal_due, renewed, amort, balance, months_left, borrower, pays, mult, co_b,
-                  keep):
-    """Per loan: interest paid, balances before and after payment, instalments left, charge-offs and losses."""
+                  keep, bal_new, months_new):
+    """Per loan: interest paid, balances before and after payment, instalments left, charge-offs and losses.
+
+    ``bal_new`` and ``months_new`` receive the new balances and instalments left; they may be ``balance[:n_old]``
+    and ``months_left`` themselves (each row is read before it is written).
+    """
     n_old = principal_due.size
     n = borrower.size
     interest_paid = np.empty(n_old)
     balance_start = np.empty(n_old)
-    bal_new = np.empty(n_old)
-    months_new = np.empty(n_old, dtype=months_left.dtype)
     chargeoff = np.empty(n, dtype=np.bool_)
     loss = np.zeros(n)
     for j in range(n_old):
@@ -114,7 +116,7 @@ def _settle_loans(interest_due, principal_due, renewed, amort, balance, months_l
         chargeoff[j] = co
         if co:
             loss[j] = balance[j] * keep
-    return interest_paid, balance_start, bal_new, months_new, chargeoff, loss
+    return interest_paid, balance_start, chargeoff, loss
 
 
 def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.ndarray, btr_months: np.ndarray,
@@ -123,15 +125,26 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
                       seeking_refi: np.ndarray, delinquent_need: np.ndarray, dsti: np.ndarray,
                       interest_due: np.ndarray, principal_due: np.ndarray, renewed: np.ndarray, amort: np.ndarray,
                       balance: np.ndarray, months_left: np.ndarray, borrower: np.ndarray, t: int,
-                      chargeoff_months: int, recovery_rate: float, exclusion_months: int) -> Settlement:
+                      chargeoff_months: int, recovery_rate: float, exclusion_months: int,
+                      in_place: bool = False) -> Settlement:
     """:func:`model.mechanisms.settlement.settle_repayments`, bit for bit, in one pass over the borrowers and one
-    over the loans. Same arguments and result."""
+    over the loans. Same arguments and result.
+
+    With ``in_place``, the billed loans' new balances and instalments left are written into ``balance[:n_old]``
+    and ``months_left`` (the loan book's own arrays, which the model would overwrite with them anyway), and the
+    result's ``balance`` and ``months_left`` are those views: the book is not copied twice.
+    """
     dpd_new, arrears_new, buffer, btr_new, dsti_start, new_defaults, pays, mult, co_b = _settle_borrowers(
         dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, cash, proceeds, shadow_proceeds, due,
         interest_due_b, seeking_refi, delinquent_need, dsti, chargeoff_months)
-    interest_paid, balance_start, bal_new, months_new, chargeoff, loss = _settle_loans(
+    n_old = principal_due.size
+    if in_place:
+        bal_new, months_new = balance[:n_old], months_left
+    else:
+        bal_new, months_new = np.empty(n_old), np.empty(n_old, dtype=months_left.dtype)
+    interest_paid, balance_start, chargeoff, loss = _settle_loans(
         interest_due, principal_due, renewed, amort, balance, months_left, borrower, pays, mult, co_b,
-        1.0 - recovery_rate)
+        1.0 - recovery_rate, bal_new, months_new)
     del pays, mult
     if co_b.any():
         excluded_until = excluded_until.copy()

@@ -538,11 +538,10 @@ class LendingModel(mesa.Model):
             principal_due=bills.principal_due, renewed=renewed, amort=L.amort[:n_old], balance=L.view("balance"),
             months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
             chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
+            in_place=True,  # the billed loans' balances and instalments left are written into the book
         )
         b.dpd, b.arrears, b.buffer = st.dpd, st.arrears, st.buffer
         b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until
-        L.balance[:n_old] = st.balance
-        L.months_left[:n_old] = st.months_left
         self.flows.new_defaults_b = st.new_defaults_b
         self.flows.interest_due = bills.interest_due
         return st

@@ -275,3 +275,16 @@ def test_borrower_and_segment_outcomes_are_the_pure_metrics(seed):
     assert_same_result(kernels.segment_outcomes(**sw), metrics.segment_outcomes(**sw))
     sw["segment"] = np.zeros(n, dtype=np.intp)  # segments with nobody in them
     assert_same_result(kernels.segment_outcomes(**sw), metrics.segment_outcomes(**sw))
+
+
+def test_settle_repayments_in_place_writes_the_books_balances_and_instalments_left():
+    kw = _settle_inputs(np.random.default_rng(21), n=200, m=500)
+    want = settlement.settle_repayments(**kw)
+    kw["balance"], kw["months_left"] = kw["balance"].copy(), kw["months_left"].copy()
+    balance, months_left = kw["balance"], kw["months_left"]
+    got = kernels.settle_repayments(**kw, in_place=True)
+    assert_same_result(got, want)
+    n_old = kw["principal_due"].size
+    assert np.shares_memory(got.balance, balance) and np.shares_memory(got.months_left, months_left)
+    assert_bits_equal(balance[:n_old], want.balance)
+    assert_bits_equal(months_left, want.months_left)
