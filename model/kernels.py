@@ -34,14 +34,15 @@ _jit = numba.njit(cache=True, nogil=True)
 # ================================================================= settlement
 @_jit
 def _settle_borrowers(dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, cash, proceeds, shadow_proceeds,
-                      due, interest_due_b, seeking_refi, delinquent_need, dsti, chargeoff_months):
-    """Per borrower: the new state, whether it pays, its interest multiplier and whether it is charged off."""
+                      due, interest_due_b, seeking_refi, delinquent_need, dsti, chargeoff_months, dpd_new, arrears_new,
+                      buffer, btr_new, dsti_start):
+    """Per borrower: the new state, whether it pays, its interest multiplier and whether it is charged off.
+
+    The new state goes to ``dpd_new``, ``arrears_new``, ``buffer``, ``btr_new`` and ``dsti_start``, which may be
+    the state's own arrays (``dpd``, ``arrears``, ``btr_months``, ``dsti_at_btr_start``; each borrower's row is
+    read before it is written).
+    """
     n = dpd.size
-    dpd_new = np.empty(n, dtype=np.int16)
-    arrears_new = np.empty(n)
-    buffer = np.empty(n)
-    btr_new = np.empty(n, dtype=np.int16)
-    dsti_start = np.empty(n)
     new_defaults = np.empty(n, dtype=np.bool_)
     pays = np.empty(n, dtype=np.bool_)
     mult = np.empty(n)
@@ -79,7 +80,7 @@ def _settle_borrowers(dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, c
         dpd_new[i] = d
         arrears_new[i] = a
         btr_new[i] = b
-    return dpd_new, arrears_new, buffer, btr_new, dsti_start, new_defaults, pays, mult, co_b
+    return new_defaults, pays, mult, co_b
 
 
 @_jit
@@ -126,28 +127,36 @@ def settle_repayments(*, dpd: np.ndarray, arrears: np.ndarray, buffer_cap: np.nd
                       interest_due: np.ndarray, principal_due: np.ndarray, renewed: np.ndarray, amort: np.ndarray,
                       balance: np.ndarray, months_left: np.ndarray, borrower: np.ndarray, t: int,
                       chargeoff_months: int, recovery_rate: float, exclusion_months: int,
-                      in_place: bool = False) -> Settlement:
+                      in_place: bool = False, buffer_out: np.ndarray | None = None) -> Settlement:
     """:func:`model.mechanisms.settlement.settle_repayments`, bit for bit, in one pass over the borrowers and one
     over the loans. Same arguments and result.
 
-    With ``in_place``, the billed loans' new balances and instalments left are written into ``balance[:n_old]``
-    and ``months_left`` (the loan book's own arrays, which the model would overwrite with them anyway), and the
-    result's ``balance`` and ``months_left`` are those views: the book is not copied twice.
+    With ``in_place`` the new state is written over the old, which the model would replace with it anyway: the
+    borrowers' ``dpd``, ``arrears``, ``btr_months``, ``dsti_at_btr_start`` and ``excluded_until`` arrays, and the
+    billed loans' ``balance[:n_old]`` and ``months_left`` (the loan book's own arrays), and the result's fields
+    are those arrays; the new buffer is written into ``buffer_out``. Nothing is then copied twice, and the
+    month's memory peak, which is here, holds neither the old state nor the new twice.
     """
-    dpd_new, arrears_new, buffer, btr_new, dsti_start, new_defaults, pays, mult, co_b = _settle_borrowers(
-        dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, cash, proceeds, shadow_proceeds, due,
-        interest_due_b, seeking_refi, delinquent_need, dsti, chargeoff_months)
-    n_old = principal_due.size
+    n, n_old = dpd.size, principal_due.size
     if in_place:
+        dpd_new, arrears_new, btr_new, dsti_start = dpd, arrears, btr_months, dsti_at_btr_start
+        buffer = buffer_out
         bal_new, months_new = balance[:n_old], months_left
     else:
+        dpd_new, arrears_new, btr_new = np.empty(n, dtype=np.int16), np.empty(n), np.empty(n, dtype=np.int16)
+        dsti_start, buffer = np.empty(n), np.empty(n)
         bal_new, months_new = np.empty(n_old), np.empty(n_old, dtype=months_left.dtype)
+    new_defaults, pays, mult, co_b = _settle_borrowers(
+        dpd, arrears, buffer_cap, btr_months, dsti_at_btr_start, cash, proceeds, shadow_proceeds, due,
+        interest_due_b, seeking_refi, delinquent_need, dsti, chargeoff_months, dpd_new, arrears_new, buffer, btr_new,
+        dsti_start)
     interest_paid, balance_start, chargeoff, loss = _settle_loans(
         interest_due, principal_due, renewed, amort, balance, months_left, borrower, pays, mult, co_b,
         1.0 - recovery_rate, bal_new, months_new)
     del pays, mult
     if co_b.any():
-        excluded_until = excluded_until.copy()
+        if not in_place:
+            excluded_until = excluded_until.copy()
         excluded_until[co_b] = t + exclusion_months
     return Settlement(dpd=dpd_new, arrears=arrears_new, buffer=buffer, btr_months=btr_new,
                       dsti_at_btr_start=dsti_start, excluded_until=excluded_until, new_defaults_b=new_defaults,

@@ -139,13 +139,15 @@ class LendingModel(mesa.Model):
         bills = self.bill_repayments(cash, renewed)             # 6. instalments due; shortfalls need refinancing
         demand, apps = self.acquire_applicants(bills, debt)     # 7. credit seekers reach desks through channels
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
+        # Hand-offs are freed once no later phase needs them: settlement and the accounts are the month's memory peak.
+        dsti = debt.dsti  # all that later phases need of the debt positions
+        del debt
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
         shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. the rationed go to shadow
-        # Hand-offs are freed once no later phase needs them: settlement and the accounts are the month's memory peak.
         del lines, apps, offers
-        settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
+        settled = self.settle_repayments(cash, bills, demand, dsti, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
-        del cash, debt, renewed, bills, demand, proceeds, shadow_proceeds
+        del cash, dsti, renewed, bills, demand, proceeds, shadow_proceeds
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
         if self.burning_in:
             quarter_end = step % 3 == 0 and step > -self.params.run.burn_in_reviews
@@ -518,10 +520,11 @@ class LendingModel(mesa.Model):
         return shadow_proceeds
 
     def settle_repayments(self, cash: np.ndarray, bills: billing.Bills, demand: acq.CreditDemand,
-                          debt: renewal.DebtPositions, renewed: np.ndarray, proceeds: np.ndarray,
+                          dsti: np.ndarray, renewed: np.ndarray, proceeds: np.ndarray,
                           shadow_proceeds: np.ndarray) -> settlement.Settlement:
         """11. Borrowers pay, fall behind, cure or are charged off (:func:`settlement.settle_repayments`).
 
+        ``dsti`` is each borrower's debt service to income at the start of the month (``DebtPositions.dsti``).
         Writes the borrowers' new state and the billed loans' balances back; returns the settlement (payments,
         defaults and charge-offs) for the accounts. New defaults go to ``self.flows`` for the recorder.
         """
@@ -534,11 +537,11 @@ class LendingModel(mesa.Model):
             dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=cash,
             proceeds=proceeds, shadow_proceeds=shadow_proceeds, due=bills.due,
             interest_due_b=bills.interest_due_b, seeking_refi=demand.refinancing,
-            delinquent_need=demand.delinquent_need, dsti=debt.dsti, interest_due=bills.interest_due,
+            delinquent_need=demand.delinquent_need, dsti=dsti, interest_due=bills.interest_due,
             principal_due=bills.principal_due, renewed=renewed, amort=L.amort[:n_old], balance=L.view("balance"),
             months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
             chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
-            in_place=True,  # the billed loans' balances and instalments left are written into the book
+            in_place=True, buffer_out=b.buffer,  # the new state is written over the old (kernels.settle_repayments)
         )
         b.dpd, b.arrears, b.buffer = st.dpd, st.arrears, st.buffer
         b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until

@@ -277,14 +277,22 @@ def test_borrower_and_segment_outcomes_are_the_pure_metrics(seed):
     assert_same_result(kernels.segment_outcomes(**sw), metrics.segment_outcomes(**sw))
 
 
-def test_settle_repayments_in_place_writes_the_books_balances_and_instalments_left():
+def test_settle_repayments_in_place_writes_the_new_state_over_the_old():
     kw = _settle_inputs(np.random.default_rng(21), n=200, m=500)
     want = settlement.settle_repayments(**kw)
-    kw["balance"], kw["months_left"] = kw["balance"].copy(), kw["months_left"].copy()
-    balance, months_left = kw["balance"], kw["months_left"]
-    got = kernels.settle_repayments(**kw, in_place=True)
+    assert want.chargeoff.any()
+    state = ("dpd", "arrears", "btr_months", "dsti_at_btr_start", "excluded_until", "balance", "months_left")
+    for name in state:
+        kw[name] = kw[name].copy()
+    arrays = {name: kw[name] for name in state}
+    buffer = np.full(200, np.nan)
+    got = kernels.settle_repayments(**kw, in_place=True, buffer_out=buffer)
     assert_same_result(got, want)
     n_old = kw["principal_due"].size
-    assert np.shares_memory(got.balance, balance) and np.shares_memory(got.months_left, months_left)
-    assert_bits_equal(balance[:n_old], want.balance)
-    assert_bits_equal(months_left, want.months_left)
+    for field, name in (("dpd", "dpd"), ("arrears", "arrears"), ("btr_months", "btr_months"),
+                        ("dsti_at_btr_start", "dsti_at_btr_start"), ("excluded_until", "excluded_until"),
+                        ("months_left", "months_left")):
+        assert getattr(got, field) is arrays[name], field
+    assert got.buffer is buffer
+    assert np.shares_memory(got.balance, arrays["balance"])
+    assert_bits_equal(arrays["balance"][:n_old], want.balance)
