@@ -61,9 +61,13 @@ class BorrowerPopulation:
         self.btr_months = np.zeros(n, dtype=np.int16)
         self.dsti_at_btr_start = np.zeros(n)
 
+    def draw_shocks(self, rng: np.random.Generator) -> np.ndarray:
+        """The month's one uniform per borrower that :meth:`update_shocks` compares with its probabilities."""
+        return rng.random(self.n)
+
     def update_shocks(self, rng: np.random.Generator, hazard_multiplier: float) -> None:
         """Income shocks start with the borrower's hazard and end with probability ``1 / mean duration``."""
-        u = rng.random(self.n)
+        u = self.draw_shocks(rng)
         recover = 1.0 / self.params.shock_months_mean
         start = ~self.shocked & (u < np.clip(self.hazard * hazard_multiplier, 0.0, 1.0))
         end = self.shocked & (u < recover)
@@ -168,13 +172,13 @@ class LoanBook:
             setattr(self, name, arr)
 
     def remove(self, mask: np.ndarray) -> None:
-        """Drop the rows where ``mask`` is true (repaid or written off), keeping row order."""
-        keep = np.flatnonzero(~mask)
-        n = keep.size
-        for name, _dt in self.FIELDS:
-            arr = getattr(self, name)
-            arr[:n] = arr[keep]
-        self.size = n
+        """Drop the rows where ``mask`` is true (repaid or written off), keeping row order.
+
+        Each field is compacted in place (``arr[:n] = arr[np.flatnonzero(~mask)]``) by a compiled loop.
+        """
+        from model.kernels import compact  # model.kernels imports this module
+
+        self.size = compact([getattr(self, name) for name, _dt in self.FIELDS], mask)
 
     def instalment(self) -> np.ndarray:
         """Scheduled payment of each live loan this month: interest plus amortization (no balloon)."""

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from mesa.agent import AgentSet
 
-from model import memory, world
+from model import kernels, memory, world
 from model.borrowers import BorrowerPopulation, LoanBook, NewLoans
 from model.calendar import format_month, is_quarter_end, parse_month
 from model.config import Scenario
@@ -139,13 +139,15 @@ class LendingModel(mesa.Model):
         bills = self.bill_repayments(cash, renewed)             # 6. instalments due; shortfalls need refinancing
         demand, apps = self.acquire_applicants(bills, debt)     # 7. credit seekers reach desks through channels
         offers = self.underwrite(apps, lines, debt)             # 8. screening and pricing under the binding cap
+        # Hand-offs are freed once no later phase needs them: settlement and the accounts are the month's memory peak.
+        dsti = debt.dsti  # all that later phases need of the debt positions
+        del debt
         proceeds = self.fund_and_originate(apps, offers, lines)  # 9. funding within lines; cheapest offer taken
         shadow_proceeds = self.shadow_lend(demand, bills, apps, offers, proceeds)  # 10. the rationed go to shadow
-        # Hand-offs are freed once no later phase needs them: settlement and the accounts are the month's memory peak.
         del lines, apps, offers
-        settled = self.settle_repayments(cash, bills, demand, debt, renewed,  # 11. payments, delinquency,
+        settled = self.settle_repayments(cash, bills, demand, dsti, renewed,  # 11. payments, delinquency,
                                          proceeds, shadow_proceeds)            # charge-offs
-        del cash, debt, renewed, bills, demand, proceeds, shadow_proceeds
+        del cash, dsti, renewed, bills, demand, proceeds, shadow_proceeds
         self.keep_accounts(settled)                             # 12. accounts; guarantees honoured or failed
         if self.burning_in:
             quarter_end = step % 3 == 0 and step > -self.params.run.burn_in_reviews
@@ -257,8 +259,13 @@ class LendingModel(mesa.Model):
 
     def earn_and_spend(self) -> np.ndarray:
         """3. Income shocks start and end; returns each borrower's cash after essential spending."""
-        self.borrowers.update_shocks(self.rng, self.hazard_multiplier)
-        return self.borrowers.cash_available()
+        b = self.borrowers
+        # BorrowerPopulation.update_shocks then cash_available, compiled (model/kernels.py), on the same draws.
+        b.shocked, cash = kernels.shocks_and_cash(
+            u=b.draw_shocks(self.rng), shocked=b.shocked, hazard=b.hazard, hazard_multiplier=self.hazard_multiplier,
+            shock_months_mean=b.params.shock_months_mean, income=b.income,
+            shock_income_share=b.params.shock_income_share, buffer=b.buffer, spend_share=b.spend_share)
+        return cash
 
     def _platform_record(self) -> dict[str, np.ndarray]:
         """What funders see of every platform: its record, as arrays over platforms."""
@@ -308,8 +315,9 @@ class LendingModel(mesa.Model):
     def measure_debt(self) -> renewal.DebtPositions:
         """Each borrower's licensed loans, licensed debt and debt service to income at the start of the month."""
         L = self.loans
-        debt = renewal.measure_debt(borrower=L.view("borrower"), balance=L.view("balance"), shadow=L.view("shadow"),
-                                    instalment=L.instalment(), income=self.borrowers.income)
+        # renewal.measure_debt of the book's instalments, compiled (model/kernels.py).
+        debt = kernels.measure_debt(borrower=L.view("borrower"), balance=L.view("balance"), shadow=L.view("shadow"),
+                                    apr=L.view("apr"), amort=L.view("amort"), income=self.borrowers.income)
         self.flows.dsti = debt.dsti
         return debt
 
@@ -331,21 +339,21 @@ class LendingModel(mesa.Model):
             called = renewal.called_above_cap(shadow=L.view("shadow"), apr=L.view("apr"), cap=cap)
             L.months_left[:n][called] = np.minimum(L.months_left[:n][called], 1)
             L.renewable[:n][called] = False
-        maturing = ~L.view("shadow") & (L.view("months_left") == 1)
-        if not maturing.any():
+        # renewal.lender_still_lends and renewal_wanted, compiled (model/kernels.py): renewable lines are updated in
+        # place; cand are the maturing lines whose borrower asks to renew and whose lender still lends, withdrawn
+        # those whose lender no longer does.
+        if not kernels.any_maturing(L.view("shadow"), L.view("months_left")):
             return np.zeros(n, dtype=bool)
         b = self.borrowers
         bor = L.view("borrower")
-        L.renewable[:n] &= renewal.lender_still_lends(
-            platform=L.view("platform"), funder=fund,
+        cand, withdrawn = kernels.renewals(
+            self.rng, t=self.t, shadow=L.view("shadow"), months_left=L.view("months_left"),
+            platform=L.view("platform"), funder=fund, borrower=bor, renewable=L.view("renewable"),
             platform_active=attribute_arrays(self.platforms, ("active",))["active"].astype(bool),
-            partners=lines.partners, direct_open=attribute_arrays(self.funders, ("direct_lending",))[
-                "direct_lending"].astype(bool))
-        wants = renewal.renewal_wanted(self.rng, t=self.t, maturing=maturing, borrower=bor, dpd=b.dpd,
-                                       excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
-        withdrawn = wants & ~L.view("renewable")
+            partners=lines.partners,
+            direct_open=attribute_arrays(self.funders, ("direct_lending",))["direct_lending"].astype(bool),
+            dpd=b.dpd, excluded_until=b.excluded_until, revolve_prob=b.revolve_prob)
         self.flows.withdrawn_volume = float(L.view("balance")[withdrawn].sum())
-        cand = np.flatnonzero(wants & L.view("renewable"))
         if cand.size == 0:
             return np.zeros(n, dtype=bool)
         # A renewed line is drawn again in full: the new loan pays off the balloon, the rest is spent.
@@ -370,7 +378,7 @@ class LendingModel(mesa.Model):
     def bill_repayments(self, cash: np.ndarray, renewed: np.ndarray) -> billing.Bills:
         """6. Instalments (interest plus amortization) and due balloons; a shortfall needs refinancing."""
         L = self.loans
-        return billing.bill_repayments(
+        return kernels.bill_repayments(  # billing.bill_repayments, compiled (model/kernels.py)
             balance=L.view("balance"), months_left=L.view("months_left"), amort=L.view("amort"), apr=L.view("apr"),
             borrower=L.view("borrower"), renewed=renewed, arrears=self.borrowers.arrears, cash=cash,
             n_borrowers=self.borrowers.n,
@@ -385,9 +393,10 @@ class LendingModel(mesa.Model):
         """
         b = self.borrowers
         bp = self.params.borrowers
-        demand = acq.seek_credit(self.rng, t=self.t, dpd=b.dpd, excluded_until=b.excluded_until,
-                                 shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
-                                 loan_size=b.loan_size, max_loans=bp.max_loans)
+        # acquisition.seek_credit, compiled (model/kernels.py)
+        demand = kernels.seek_credit(self.rng, t=self.t, dpd=b.dpd, excluded_until=b.excluded_until,
+                                     shortfall=bills.shortfall, n_licensed=debt.n_licensed, seek_prob=b.seek_prob,
+                                     loan_size=b.loan_size, max_loans=bp.max_loans)
         self.flows.applicants = int(np.count_nonzero(demand.seeking))
         self.flows.seeking = demand.seeking
         budgets = np.array(self.platforms.map("acquisition_budget"))
@@ -486,7 +495,7 @@ class LendingModel(mesa.Model):
         b = self.borrowers
         prm = self.params.borrowers
         L = self.loans
-        got = shadow.shadow_lend(
+        got = kernels.shadow_lend(  # shadow.shadow_lend, compiled (model/kernels.py)
             self.rng, seeking=demand.seeking, seeking_refi=demand.refinancing, delinquent_need=demand.delinquent_need,
             proceeds=proceeds, shortfall=bills.shortfall, seek_amount=demand.amount,
             priced_out=shadow.priced_out_borrowers(borrower=apps.borrower, priced_out=offers.priced_out,
@@ -511,10 +520,11 @@ class LendingModel(mesa.Model):
         return shadow_proceeds
 
     def settle_repayments(self, cash: np.ndarray, bills: billing.Bills, demand: acq.CreditDemand,
-                          debt: renewal.DebtPositions, renewed: np.ndarray, proceeds: np.ndarray,
+                          dsti: np.ndarray, renewed: np.ndarray, proceeds: np.ndarray,
                           shadow_proceeds: np.ndarray) -> settlement.Settlement:
         """11. Borrowers pay, fall behind, cure or are charged off (:func:`settlement.settle_repayments`).
 
+        ``dsti`` is each borrower's debt service to income at the start of the month (``DebtPositions.dsti``).
         Writes the borrowers' new state and the billed loans' balances back; returns the settlement (payments,
         defaults and charge-offs) for the accounts. New defaults go to ``self.flows`` for the recorder.
         """
@@ -522,20 +532,19 @@ class LendingModel(mesa.Model):
         L = self.loans
         bp = self.params.borrowers
         n_old = bills.principal_due.size  # loans that existed at billing time (new ones come after)
-        st = settlement.settle_repayments(
+        st = kernels.settle_repayments(  # settlement.settle_repayments, compiled (model/kernels.py)
             dpd=b.dpd, arrears=b.arrears, buffer_cap=b.buffer_cap, btr_months=b.btr_months,
             dsti_at_btr_start=b.dsti_at_btr_start, excluded_until=b.excluded_until, cash=cash,
             proceeds=proceeds, shadow_proceeds=shadow_proceeds, due=bills.due,
             interest_due_b=bills.interest_due_b, seeking_refi=demand.refinancing,
-            delinquent_need=demand.delinquent_need, dsti=debt.dsti, interest_due=bills.interest_due,
+            delinquent_need=demand.delinquent_need, dsti=dsti, interest_due=bills.interest_due,
             principal_due=bills.principal_due, renewed=renewed, amort=L.amort[:n_old], balance=L.view("balance"),
             months_left=L.months_left[:n_old], borrower=L.view("borrower"), t=self.t,
             chargeoff_months=bp.chargeoff_months, recovery_rate=bp.recovery_rate, exclusion_months=bp.exclusion_months,
+            in_place=True, buffer_out=b.buffer,  # the new state is written over the old (kernels.settle_repayments)
         )
         b.dpd, b.arrears, b.buffer = st.dpd, st.arrears, st.buffer
         b.btr_months, b.dsti_at_btr_start, b.excluded_until = st.btr_months, st.dsti_at_btr_start, st.excluded_until
-        L.balance[:n_old] = st.balance
-        L.months_left[:n_old] = st.months_left
         self.flows.new_defaults_b = st.new_defaults_b
         self.flows.interest_due = bills.interest_due
         return st
@@ -551,16 +560,16 @@ class LendingModel(mesa.Model):
         fl = self.flows
         n_old = st.interest_paid.size
         loss = st.loss[:n_old] if st.loss.size >= n_old else np.zeros(n_old)
-        # Institutions book their interest income, losses and bad loans at the real population's scale (docs/ODD.md).
-        group = self._book_group(n_old)
-        expected_loss = st.balance_start * L.pd_est[:n_old] * self.params.pricing.lgd / 12.0
-        loss = accounting.real_scale(sampled=loss, proxy=expected_loss, group=group, weight=self.weight)
-        interest_paid = accounting.real_scale(sampled=st.interest_paid, proxy=fl.interest_due, group=group,
-                                              weight=self.weight)
-        claims = accounting.guarantee_claims(loss=loss, guaranteed=L.guaranteed[:n_old], platform=L.platform[:n_old],
-                                             shadow=L.shadow[:n_old], n_platforms=P)
-        paid = np.array([p.honour_guarantees(claims.claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
-        bk = accounting.book_month(
+        # Institutions book their interest income, losses and bad loans at the real population's scale (docs/ODD.md):
+        # accounting.real_scale, guarantee_claims and book_month, compiled (model/kernels.py).
+        by_desk = self._group_by_desk()
+        loss, interest_paid, claims = kernels.scale_losses_and_claims(
+            loss=loss, interest_paid=st.interest_paid, interest_due=fl.interest_due, balance_start=st.balance_start,
+            pd_est=L.pd_est[:n_old], desk=L.desk[:n_old], by_desk=by_desk, guaranteed=L.guaranteed[:n_old],
+            platform=L.platform[:n_old], shadow=L.shadow[:n_old], lgd=self.params.pricing.lgd, weight=self.weight,
+            n_platforms=P)
+        paid = np.array([p.honour_guarantees(claims[p.index]) for p in self.platforms]) if P else np.zeros(0)
+        bk = kernels.book_month(
             interest_paid=interest_paid, balance_start=st.balance_start, loss=loss, chargeoff=st.chargeoff[:n_old],
             claims=claims, paid=paid, platform_solvent=attribute_arrays(self.platforms, ("capital",))["capital"] > 0,
             balance=L.view("balance"), platform=L.view("platform"), funder=L.view("funder"), desk=L.view("desk"),
@@ -568,7 +577,7 @@ class LendingModel(mesa.Model):
             shadow=L.view("shadow"), borrower=L.view("borrower"), pd_est=L.view("pd_est"), dpd=self.borrowers.dpd,
             funding_cost=self.lenders.cost, direct_opex_rate=np.array(self.funders.get("direct_opex_rate")),
             opex_rate=np.array(self.platforms.get("opex_rate")), lgd=self.params.pricing.lgd,
-            group=group, weight=self.weight, pd_scale=self.desks.pd_scale,
+            by_desk=by_desk, weight=self.weight, pd_scale=self.desks.pd_scale,
         )
         partner_cost_q = self.rules.partner_cost
         for f in self.funders:
@@ -600,15 +609,15 @@ class LendingModel(mesa.Model):
         self._record_new_by_funder()
         L.remove(bk.finished)
 
-    def _book_group(self, n: int) -> np.ndarray:
-        """Pooling group of the first ``n`` loans of the book for :func:`accounting.real_scale`.
+    def _group_by_desk(self) -> np.ndarray:
+        """Pooling group of a loan by its desk for :func:`accounting.real_scale`, with -1 (no group) last.
 
         Platform loans pool by their platform's tier (0-2), direct loans by their funder's kind (3 + kind code);
-        shadow loans are in no institution's book (-1). Read by desk: desk ``p`` is platform ``p``, desk ``P + f``
-        funder ``f``'s direct desk and a shadow loan's desk is -1, the last entry of the table.
+        shadow loans are in no institution's book (-1). Desk ``p`` is platform ``p``, desk ``P + f`` funder ``f``'s
+        direct desk and a shadow loan's desk is -1, the last entry of the table: a loan's group is
+        ``by_desk[desk]``.
         """
-        by_desk = np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
-        return by_desk[self.loans.desk[:n]]
+        return np.concatenate([self._platform_tier, 3 + self.lenders.kind.astype(np.int64), [-1]])
 
     def _record_new_by_funder(self) -> None:
         L = self.loans

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from model import kernels
 from model.enums import Channel, FunderKind, Segment, Tier
 from model.institutions import attribute_arrays
 from model.mechanisms.metrics import (
-    borrower_outcomes,
     cr,
     hhi,
     safe_ratio,
-    segment_outcomes,
     share_of,
     weighted_mean_by,
 )
@@ -165,14 +164,13 @@ class Recorder:
         new_apr = np.concatenate(fl.new_apr) if fl.new_apr else np.zeros(0)
         new_bor = np.concatenate(fl.new_borrower) if fl.new_borrower else np.zeros(0, dtype=np.int64)
         new_desk = np.concatenate(fl.new_desk) if fl.new_desk else np.zeros(0, dtype=np.int64)
-        lic = ~L.view("shadow")
         bor = L.view("borrower")
-        shadow_borrowers = np.unique(bor[~lic])
         bp = m.params.borrowers
-        outcomes = borrower_outcomes(loan_borrower=bor, loan_shadow=L.view("shadow"), n_borrowers=b.n, dsti=fl.dsti,
-                                     btr_months=b.btr_months, dsti_at_btr_start=b.dsti_at_btr_start,
-                                     spiral_lenders=bp.spiral_lenders, spiral_months=bp.spiral_months,
-                                     spiral_dsti=bp.spiral_dsti)
+        # metrics.borrower_outcomes and the borrowers holding a shadow loan, compiled (model/kernels.py).
+        outcomes, shadow_borrowers = kernels.borrower_outcomes(
+            loan_borrower=bor, loan_shadow=L.view("shadow"), n_borrowers=b.n, dsti=fl.dsti, btr_months=b.btr_months,
+            dsti_at_btr_start=b.dsti_at_btr_start, spiral_lenders=bp.spiral_lenders, spiral_months=bp.spiral_months,
+            spiral_dsti=bp.spiral_dsti)
         indebted, multi, spiral = outcomes.indebted, outcomes.multi, outcomes.spiral
         n_ind = int(np.count_nonzero(indebted))
         n_multi = int(np.count_nonzero(multi))
@@ -228,10 +226,11 @@ class Recorder:
         on_plat = new_desk < P
         by_tier = weighted_mean_by(tiers[new_desk[on_plat]], new_apr[on_plat], new_amt[on_plat], len(Tier))
         row.update({f"apr_new_{tier.label}": float(by_tier[tier]) for tier in Tier})
-        seg = segment_outcomes(segment=self._segment, n_segments=len(Segment), seeking=fl.seeking,
-                               served=fl.served, new_borrower=new_bor, new_amount=new_amt, new_apr=new_apr,
-                               dsti=fl.dsti, outcomes=outcomes, new_defaults=new_def,
-                               shadow_borrowers=shadow_borrowers)
+        # metrics.segment_outcomes, compiled (model/kernels.py)
+        seg = kernels.segment_outcomes(segment=self._segment, n_segments=len(Segment), seeking=fl.seeking,
+                                       served=fl.served, new_borrower=new_bor, new_amount=new_amt, new_apr=new_apr,
+                                       dsti=fl.dsti, outcomes=outcomes, new_defaults=new_def,
+                                       shadow_borrowers=shadow_borrowers)
         for s in Segment:
             name = s.name.lower()
             row.update({f"served_share_{name}": float(seg.served[s]), f"apr_paid_{name}": float(seg.apr_paid[s]),
