@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from model.borrowers import NPL_DPD
-from model.mechanisms.accounting import Books
+from model.mechanisms.accounting import Books, new_loan_balances
 from model.mechanisms.acquisition import CreditDemand
 from model.mechanisms.billing import Bills
 from model.mechanisms.metrics import BorrowerOutcomes, SegmentOutcomes, weighted_mean_by
@@ -358,21 +358,15 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         platform, funder, desk, apr, funder_rate, guaranteed, shadow, borrower, pd_est, dpd, funding_cost,
         direct_opex_rate, opex_rate, np.ones(P + F) if pd_scale is None else pd_scale, lgd,
         by_desk if scale else np.full(1, -1, dtype=np.int64), scale, inv)
-    new = slice(n_old, balance.size)
-    new_lic = ~shadow[new]
-    new_bal = balance[new] * new_lic
-    new_plat = platform[new]
-    new_fund = funder[new]
-    new_on_plat = new_lic & (new_plat >= 0)
-    new_direct = new_lic & (new_plat < 0)
+    fresh = new_loan_balances(balance=balance, shadow=shadow, platform=platform, funder=funder, n_old=n_old,
+                              n_platforms=P, n_funders=F)
     pairs = [pair[i, : F * P].reshape(F, P) if P else np.zeros((F, 0)) for i in range(5)]
     if P:
-        pairs[3] = pairs[3] + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
-                                          weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
-    d_bal = direct[3] + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
+        pairs[3] = pairs[3] + fresh.by_pair
+    d_bal = direct[3] + fresh.by_funder
     if P:
         rev, opex, npl, ploss = plat[0, :P], plat[1, :P], plat[3, :P], plat[4, :P]
-        out = plat[2, :P] + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P)
+        out = plat[2, :P] + fresh.by_platform
     else:
         rev = opex = out = npl = ploss = np.zeros(0)
     return Books(
@@ -382,7 +376,7 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         revenue=rev, opex=opex, outstanding=out, platform_npl=npl, platform_loss=ploss,
         expected=desks[0, : P + F], realised=desks[1, : P + F],
         funder_loss_total=float(funder_loss.sum()), guarantee_paid=float(paid.sum()),
-        licensed_loss=float(loss_lic.sum()), outstanding_total=float(bal_end.sum() + new_bal.sum()),
+        licensed_loss=float(loss_lic.sum()), outstanding_total=float(bal_end.sum() + fresh.total),
         npl_total=float(npl_end.sum()), finished=finished,
     )
 

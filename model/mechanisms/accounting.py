@@ -77,6 +77,44 @@ def real_scale(*, sampled: np.ndarray, proxy: np.ndarray, group: np.ndarray, wei
     return out
 
 
+@dataclass(frozen=True)
+class NewBalances:
+    """End-of-month balances of the licensed loans originated after billing (rows ``n_old:`` of the book).
+
+    Attributes:
+        by_pair: per (funder, platform), shape (funders, platforms); None without platforms.
+        by_funder: direct loans per funder.
+        by_platform: platform loans per platform.
+        total: all of them (:meth:`numpy.ndarray.sum` of the per-loan balances).
+    """
+
+    by_pair: np.ndarray | None
+    by_funder: np.ndarray
+    by_platform: np.ndarray
+    total: float
+
+
+def new_loan_balances(*, balance: np.ndarray, shadow: np.ndarray, platform: np.ndarray, funder: np.ndarray,
+                      n_old: int, n_platforms: int, n_funders: int) -> NewBalances:
+    """The month's new licensed loans (shadow loans excluded) summed into the books' end-of-month balances."""
+    P, F = n_platforms, n_funders
+    new = slice(n_old, balance.size)
+    lic = ~shadow[new]
+    bal = balance[new] * lic
+    plat = platform[new]
+    fund = funder[new]
+    on_plat = lic & (plat >= 0)
+    direct = lic & (plat < 0)
+    pair = (np.bincount(fund[on_plat] * P + plat[on_plat], weights=bal[on_plat], minlength=F * P).reshape(F, P)
+            if P else None)
+    return NewBalances(
+        by_pair=pair,
+        by_funder=np.bincount(fund[direct], weights=bal[direct], minlength=F),
+        by_platform=np.bincount(plat[on_plat], weights=bal[on_plat], minlength=P),
+        total=bal.sum(),
+    )
+
+
 def sum_by(key: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
     """Sum of ``weights`` per bin ``0..n_bins-1`` of ``key``; items keyed ``n_bins`` (the spill bin) are left out.
 
@@ -244,20 +282,14 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     npl_borne = npl_end * ~covered
 
     # Loans originated after billing (new and shadow loans of this month) are part of end-of-month balances.
-    new = slice(n_old, balance.size)
-    new_lic = ~shadow[new]
-    new_bal = balance[new] * new_lic
-    new_plat = platform[new]
-    new_fund = funder[new]
-    new_on_plat = new_lic & (new_plat >= 0)
-    new_direct = new_lic & (new_plat < 0)
+    fresh = new_loan_balances(balance=balance, shadow=shadow, platform=platform, funder=funder, n_old=n_old,
+                              n_platforms=P, n_funders=F)
     inc_fp, cost_fp, loss_fp, bal_fp, npl_fp = (
         by_pair(w) for w in (f_income, fcost, funder_loss, bal_end, npl_borne))
     d_inc, d_cost, d_loss, d_bal = (by_funder(w) for w in (f_income, fcost, funder_loss, bal_end))
     if P:
-        bal_fp = bal_fp + np.bincount(new_fund[new_on_plat] * P + new_plat[new_on_plat],
-                                      weights=new_bal[new_on_plat], minlength=F * P).reshape(F, P)
-    d_bal = d_bal + np.bincount(new_fund[new_direct], weights=new_bal[new_direct], minlength=F)
+        bal_fp = bal_fp + fresh.by_pair
+    d_bal = d_bal + fresh.by_funder
     # The direct books' opex and expected margins, computed for direct loans only.
     bal0_d = bal0[direct]
     opex_d = direct_opex_rate[fund_d]
@@ -268,7 +300,7 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
     if P:
         rev = by_platform(o_income)
         opex = by_platform(bal0 * opex_rate[np.maximum(plat, 0)] / 12.0)
-        out = by_platform(bal_end) + np.bincount(new_plat[new_on_plat], weights=new_bal[new_on_plat], minlength=P)
+        out = by_platform(bal_end) + fresh.by_platform
         npl = by_platform(npl_end)
         ploss = by_platform(loss)
     else:
@@ -285,7 +317,7 @@ def book_month(*, interest_paid: np.ndarray, balance_start: np.ndarray, loss: np
         revenue=rev, opex=opex, outstanding=out, platform_npl=npl, platform_loss=ploss,
         expected=expected, realised=realised,
         funder_loss_total=float(funder_loss[lic].sum()), guarantee_paid=float(paid.sum()),
-        licensed_loss=float(loss[lic].sum()), outstanding_total=float(bal_end[lic].sum() + new_bal.sum()),
+        licensed_loss=float(loss[lic].sum()), outstanding_total=float(bal_end[lic].sum() + fresh.total),
         npl_total=float(npl_end[lic].sum()), finished=finished,
     )
 

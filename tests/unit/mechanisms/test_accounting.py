@@ -173,3 +173,18 @@ def test_sum_by_a_spill_key_equals_bincount_of_the_selected_items_bit_for_bit():
     assert got.shape == (7,)
     assert got.tobytes() == np.bincount(key[mask], weights=w[mask], minlength=7).tobytes()
     assert (sum_by(spill_key(key, np.zeros(5000, dtype=bool), 7), w, 7) == 0.0).all()
+
+
+def test_new_loan_balances_sum_the_months_licensed_loans_by_pair_funder_and_platform():
+    # Rows 0-1 were billed; rows 2-5 are this month's loans: platform loans of funders 0 and 1, a direct loan of
+    # funder 1 and a shadow loan (excluded).
+    balance = np.array([9.0, 9.0, 10.0, 20.0, 30.0, 40.0])
+    shadow = np.array([False, False, False, False, False, True])
+    platform = np.array([0, 1, 1, 0, -1, -1])
+    funder = np.array([0, 1, 0, 1, 1, -1])
+    got = accounting.new_loan_balances(balance=balance, shadow=shadow, platform=platform, funder=funder, n_old=2,
+                                       n_platforms=2, n_funders=2)
+    np.testing.assert_array_equal(got.by_pair, [[0.0, 10.0], [20.0, 0.0]])
+    np.testing.assert_array_equal(got.by_funder, [0.0, 30.0])
+    np.testing.assert_array_equal(got.by_platform, [20.0, 10.0])
+    assert got.total == 60.0
