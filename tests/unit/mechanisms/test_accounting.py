@@ -182,8 +182,10 @@ def test_new_loan_balances_sum_the_months_licensed_loans_by_pair_funder_and_plat
     shadow = np.array([False, False, False, False, False, True])
     platform = np.array([0, 1, 1, 0, -1, -1])
     funder = np.array([0, 1, 0, 1, 1, -1])
-    got = accounting.new_loan_balances(balance=balance, shadow=shadow, platform=platform, funder=funder, n_old=2,
-                                       n_platforms=2, n_funders=2)
+    from model.mechanisms.accounting import new_loan_balances
+
+    got = new_loan_balances(balance=balance, shadow=shadow, platform=platform, funder=funder, n_old=2,
+                            n_platforms=2, n_funders=2)
     np.testing.assert_array_equal(got.by_pair, [[0.0, 10.0], [20.0, 0.0]])
     np.testing.assert_array_equal(got.by_funder, [0.0, 30.0])
     np.testing.assert_array_equal(got.by_platform, [20.0, 10.0])
