@@ -227,8 +227,7 @@ def scale_losses_and_claims(*, loss: np.ndarray, interest_paid: np.ndarray, inte
                             weight: float, n_platforms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The billed loans' losses and interest at the real population's scale, and the platforms' guarantee claims.
 
-    Bit for bit what ``LendingModel.keep_accounts`` computes with the pure functions of
-    :mod:`model.mechanisms.accounting`::
+    Bit for bit what the pure functions of :mod:`model.mechanisms.accounting` compute::
 
         expected_loss = balance_start * pd_est * lgd / 12.0
         loss = real_scale(sampled=loss, proxy=expected_loss, group=by_desk[desk], weight=weight)
@@ -238,7 +237,7 @@ def scale_losses_and_claims(*, loss: np.ndarray, interest_paid: np.ndarray, inte
 
     in two passes over the billed loans (group totals, then the scaled amounts and the claims). ``by_desk`` is
     the pooling group of each desk with -1 (no group) last, for shadow loans' desk -1
-    (``LendingModel._book_group``). Returns ``(loss, interest_paid, claims)``.
+    (``LendingModel._group_by_desk``). Returns ``(loss, interest_paid, claims)``.
     """
     scale = weight > 1.0 and loss.size > 0
     inv = float(1.0 / np.sqrt(weight)) if scale else 1.0

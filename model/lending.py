@@ -666,13 +666,12 @@ class LendingModel(mesa.Model):
         """Under a whitelist regime (in force or announced) funders review each partner on the business it would
         bring once the partners that cannot pay their charge have left it
         (:func:`reviews.consolidate_partner_records`)."""
-        funders = list(self.funders)
         r = self.rules
-        charge = r.partner_cost + (r.anticipated_partner_cost if r.whitelist_announced else 0.0)
-        listed = self._whitelists() & np.array([f.in_platform_lending for f in funders])[:, None]
-        records = {name: np.array([getattr(f, name) for f in funders]) for name in reviews.PARTNER_RECORDS}
-        merged = reviews.consolidate_partner_records(records, listed, charge)
-        for i, f in enumerate(funders):
+        charge = reviews.partner_charge(r.partner_cost, r.anticipated_partner_cost, r.whitelist_announced)
+        # A funder that left platform lending lists no partner (Funder.leave_platform_lending).
+        records = {name: np.array(self.funders.get(name)) for name in reviews.PARTNER_RECORDS}
+        merged = reviews.consolidate_partner_records(records, self._whitelists(), charge)
+        for i, f in enumerate(self.funders):
             f.take_partner_records({name: values[i] for name, values in merged.items()})
 
     def _cap_exposure(self) -> reviews.CapExposure | None:

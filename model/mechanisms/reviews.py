@@ -79,6 +79,12 @@ def expected_partner_profit(*, q_income: np.ndarray, q_cost: np.ndarray, q_balan
     return per_partner, per_partner * (margin - loss_rate) / 4.0
 
 
+def partner_charge(partner_cost_q: float, anticipated_cost_q: float, regime_announced: bool) -> float:
+    """What a listed partner must earn a funder in a quarter: the per-partner cost, plus, ahead of an announced
+    regime, the share of its cost the funder charges itself (a charge in the review only, not a cost booked)."""
+    return partner_cost_q + (anticipated_cost_q if regime_announced else 0.0)
+
+
 #: The per-partner records a funder reviews (arrays over platforms), in the order
 #: :func:`consolidate_partner_records` takes them.
 PARTNER_RECORDS = ("q_income", "q_cost", "q_loss", "q_balance", "q_npl")
@@ -191,8 +197,8 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
     """
     partners = partners.copy()
     regime = whitelist_on or regime_announced
-    partner_charge = partner_cost_q + (anticipated_cost_q if regime_announced else 0.0)
-    partner_profit = q_income - q_cost - q_loss - partner_charge
+    charge = partner_charge(partner_cost_q, anticipated_cost_q, regime_announced)
+    partner_profit = q_income - q_cost - q_loss - charge
     npl = np.divide(q_npl, q_balance, out=np.zeros_like(q_npl), where=q_balance > 0)
     eligible = active.copy()
     if regime:
@@ -225,7 +231,7 @@ def review_whitelist(*, partners: np.ndarray, q_income: np.ndarray, q_cost: np.n
                                                                     q_balance=q_balance, loss_rate=loss_rate,
                                                                     reach=reach, record_balance=record_balance,
                                                                     record_weight=record_weight)
-        candidates &= expected_profit > partner_charge + hurdle / 4.0 * expected_balance
+        candidates &= expected_profit > charge + hurdle / 4.0 * expected_balance
     n_new = min(cap - int(partners.sum()), new_partners_per_review)
     if regime and not idle:
         n_new = 0  # every partner costs its charge: a busy funder's new partner would only share out its business
