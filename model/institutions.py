@@ -67,7 +67,7 @@ class Funder(LossCalibrated, mesa.Agent):
 
     def __init__(self, model: mesa.Model, index: int, kind: FunderKind, region: Region, fp: FunderParams,
                  n_platforms: int, scale: float, budget_factor: float = 1.0, funding_cost: float | None = None,
-                 bigtech: bool = False):
+                 bigtech: bool = False, platform_supply: float = 1.0):
         super().__init__(model)
         self.index = index
         self.kind = kind
@@ -76,7 +76,7 @@ class Funder(LossCalibrated, mesa.Agent):
         self.funding_cost = fp.funding_cost if funding_cost is None else funding_cost
         self.spread = fp.spread
         self.sigma = fp.capability_sigma
-        self.platform_budget = fp.platform_budget * scale * budget_factor
+        self.platform_budget = fp.platform_budget * scale * budget_factor * platform_supply
         self.direct_budget = fp.direct_budget * scale * budget_factor
         self.direct_opex_rate = fp.direct_opex_rate
         self.direct_fixed_cost = fp.direct_fixed_cost * scale

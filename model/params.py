@@ -446,6 +446,13 @@ class FundersParams:
         funding_cost=0.045, spread=0.02, capability_sigma=0.90, platform_budget=5000.0, partners=15,
         hurdle=0.008, loss_tolerance=0.06, capital_ratio=0.10,
     )
+    platform_supply: float = p(
+        1.0, "Scale of every funder's monthly platform budget (the supply of funding for platform loans) on the kinds' "
+        "budgets above, whose split over kinds it keeps.", "",
+        "design: 1 keeps the kinds' budgets as set; a lever for more or scarcer platform funding (docs/ODD.md, 'A steady "
+        "counterfactual': at 1 funders lend about 98% of their platform budgets once reviews begin)",
+        lo=0.1, hi=10.0,
+    )
     pref_scale: float = p(1.0, "Weight of platform scale (log volume) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0, uncertainty=True)
     pref_age: float = p(0.5, "Weight of operating age (years) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0)
     pref_track: float = p(20.0, "Weight of the partner's historical loss rate (negative) in preference.", "", ASSUMPTION, lo=0.0, hi=1000.0)

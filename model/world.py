@@ -51,7 +51,8 @@ def build_funders(model: mesa.Model, params: Params, n_platforms: int, scale: fl
     """Every funder kind's funders, with log-normal sizes scaled to mean exactly 1 within the kind (its total is
     its calibrated one) and regions cycled from the kind's pattern.
 
-    The first ``bigtech_count`` microlenders are big-tech ones: larger budgets and cheap ABS funding.
+    The first ``bigtech_count`` microlenders are big-tech ones: larger budgets and cheap ABS funding. Every
+    platform budget is scaled by ``funders.platform_supply`` (1: the kinds' budgets as set).
     """
     funders: list[Funder] = []
     for kind in FunderKind:
@@ -64,7 +65,8 @@ def build_funders(model: mesa.Model, params: Params, n_platforms: int, scale: fl
             region = Region(fp.regions[k % len(fp.regions)])
             factor = sizes[k] * (fp.bigtech_budget_factor if bigtech else 1.0)
             cost = fp.bigtech_funding_cost if bigtech else None
-            funders.append(Funder(model, len(funders), kind, region, fp, n_platforms, scale, factor, cost, bigtech))
+            funders.append(Funder(model, len(funders), kind, region, fp, n_platforms, scale, factor, cost, bigtech,
+                                  params.funders.platform_supply))
     return funders
 
 

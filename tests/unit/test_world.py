@@ -91,11 +91,26 @@ def test_stock_aprs_respect_an_all_in_cap_at_the_start():
 
 def test_each_funder_kinds_budgets_total_its_calibrated_budget(model):
     """Funders' sizes are drawn log-normal but scaled to mean exactly 1 within a kind, so every seed has the
-    same total funding per kind (big-tech microlenders apart, whose budget is a multiple)."""
+    same total funding per kind (big-tech microlenders apart, whose budget is a multiple), times the supply of
+    platform funding (``funders.platform_supply``)."""
     fp = model.params.funders
     for kind in ("bank_state", "bank_city", "bank_rural", "cfc", "trust"):
         budgets = [f.platform_budget for f in model.funders if f.kind.value == kind]
         params = getattr(fp, kind)
         assert len(budgets) == params.count
-        assert np.mean(budgets) == pytest.approx(params.platform_budget * model.scale)
+        assert np.mean(budgets) == pytest.approx(params.platform_budget * model.scale * fp.platform_supply)
         assert np.std(budgets) > 0  # the split over the kind's funders is still drawn
+
+
+def test_the_supply_of_platform_funding_scales_every_platform_budget_and_nothing_else():
+    """``funders.platform_supply`` multiplies each funder's platform budget (its split over funders unchanged);
+    direct budgets stay as set."""
+    base, more = build(), build("funders.platform_supply=1.5")
+    try:
+        np.testing.assert_allclose(np.array(more.funders.get("platform_budget")),
+                                   1.5 * np.array(base.funders.get("platform_budget")), rtol=1e-12)
+        np.testing.assert_array_equal(np.array(more.funders.get("direct_budget")),
+                                      np.array(base.funders.get("direct_budget")))
+    finally:
+        base.release()
+        more.release()
