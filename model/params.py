@@ -450,7 +450,7 @@ class FundersParams:
         1.0, "Scale of every funder's monthly platform budget (the supply of funding for platform loans) on the kinds' "
         "budgets above, whose split over kinds it keeps.", "",
         "design: 1 keeps the kinds' budgets as set; a lever for more or scarcer platform funding (docs/ODD.md, 'A steady "
-        "counterfactual': at 1 funders lend about 98% of their platform budgets once reviews begin)",
+        "counterfactual': at 1 funders lend about 99% of their platform budgets once reviews begin)",
         lo=0.1, hi=10.0,
     )
     pref_scale: float = p(1.0, "Weight of platform scale (log volume) in funders' partner preference.", "", ASSUMPTION, lo=0.0, hi=100.0, uncertainty=True)
